@@ -1,0 +1,5 @@
+"""BI-Agent: a self-hosted analytics and machine-learning platform."""
+
+from importlib.metadata import version
+
+__version__ = version("bi-agent")

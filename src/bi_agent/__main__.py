@@ -1,0 +1,3 @@
+from bi_agent.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The Analytics API (port 3000): auth, datasets, metrics, queries, dashboards, jobs."""

@@ -1,0 +1,79 @@
+"""Errors as problem details (RFC 9457), the one error shape of both HTTP services.
+
+Every BIAgentError maps to its status here; request validation becomes 422 with
+each bad field's location; anything unexpected becomes a 500 that says nothing
+about its cause (the log has it, with the trace id).
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bi_agent.errors import BIAgentError
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+def problem(
+    status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None, **extra: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    body["errors"] = errors or []
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+
+
+async def _bi_agent_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, BIAgentError)
+    if error.status_code >= 500:
+        logger.error("%s on %s %s: %s", type(error).__name__, request.method, request.url.path, error)
+    return problem(error.status_code, error.title, str(error))
+
+
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    # The input value is left out on purpose: it may be a password or PHI.
+    errors = [{"loc": list(item["loc"]), "msg": item["msg"]} for item in error.errors()]
+    where = "; ".join(f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in errors)
+    return problem(422, "Invalid request", f"{request.method} {request.url.path}: {where}", errors)
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    detail = error.detail if isinstance(error.detail, str) else str(error.detail)
+    if error.status_code == 404 and detail == "Not Found":
+        detail = f"no route {request.method} {request.url.path}"
+    response = problem(error.status_code, _title(error.status_code), detail)
+    for name, value in (error.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem(
+        500, "Internal error", f"{request.method} {request.url.path} failed; the server log has details"
+    )
+
+
+def _title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(BIAgentError, _bi_agent_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,36 @@
+"""The FastAPI app factory both HTTP services build on."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from bi_agent import __version__
+from bi_agent.http import health
+from bi_agent.http.problems import install_problem_handlers
+from bi_agent.infra.connections import Connections
+from bi_agent.settings import Settings, get_settings
+
+
+def create_service(
+    title: str, description: str, routers: Sequence[APIRouter] = (), settings: Settings | None = None
+) -> FastAPI:
+    resolved = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.connections = Connections.open(resolved)
+        try:
+            yield
+        finally:
+            app.state.connections.close()
+
+    app = FastAPI(title=title, description=description, version=__version__, lifespan=lifespan)
+    app.state.settings = resolved
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    for router in routers:
+        app.include_router(router, prefix="/api/v1")
+    return app

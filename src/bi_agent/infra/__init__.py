@@ -1,0 +1,1 @@
+"""Infrastructure: the only layer that opens connections or starts servers."""

@@ -1,0 +1,41 @@
+"""The three connections a service holds: PostgreSQL, Redis and S3."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import redis
+from sqlalchemy import Engine
+
+from bi_agent.infra.cache import create_redis_client
+from bi_agent.infra.db import create_database_engine
+from bi_agent.infra.objects import create_s3_client
+from bi_agent.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+@dataclass
+class Connections:
+    settings: Settings
+    engine: Engine
+    redis: redis.Redis
+    s3: S3Client
+
+    @classmethod
+    def open(cls, settings: Settings) -> Connections:
+        # Nothing connects yet: each client connects on first use, so a service
+        # starts (and reports itself degraded) even while a dependency is down.
+        return cls(
+            settings=settings,
+            engine=create_database_engine(settings),
+            redis=create_redis_client(settings),
+            s3=create_s3_client(settings),
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self.redis.close()
+        self.s3.close()

@@ -1,0 +1,1 @@
+"""Alembic migrations of schema `bi` (platform metadata) and schema `analytics` (datasets)."""

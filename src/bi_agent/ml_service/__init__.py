@@ -1,0 +1,1 @@
+"""The ML service (port 8000): training, the model registry, predictions and forecasts."""

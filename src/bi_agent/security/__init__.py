@@ -1,0 +1,1 @@
+"""Security domain: passwords, users and roles (tokens, RBAC, PHI and audit follow)."""

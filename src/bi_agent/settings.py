@@ -1,0 +1,238 @@
+"""Every setting of the platform, typed and validated once.
+
+The names are the ones a compose deployment uses (`DB_HOST`, `REDIS_URL`,
+`MINIO_ENDPOINT`...). When neither a URL nor a host is given for PostgreSQL, Redis
+or S3, the platform runs the embedded server for it: `bi-agent up` starts it under
+`BI_AGENT_HOME` and records where it listens, so other processes find it there.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from bi_agent.errors import ConfigurationError
+from bi_agent.infra.registry import ServerRegistry
+
+# Development defaults: they work out of the box and are refused in production.
+DEFAULT_DB_PASSWORD = "postgres"  # noqa: S105
+DEFAULT_MINIO_PASSWORD = "minioadmin"  # noqa: S105
+DEFAULT_JWT_SECRET = "dev-only-jwt-secret-change-me-in-production-0123456789"  # noqa: S105
+MIN_PRODUCTION_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    """The platform's configuration, read from the environment and `.env`."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    app_env: Literal["development", "test", "production"] = "development"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    bi_agent_home: Path = Path(".bi-agent")
+
+    # PostgreSQL: DATABASE_URL wins over the DB_* parts.
+    database_url: str | None = None
+    db_host: str | None = None
+    db_port: int = Field(default=5432, ge=1, le=65535)
+    db_name: str = "analytics_db"
+    db_user: str = "postgres"
+    db_password: SecretStr = SecretStr(DEFAULT_DB_PASSWORD)
+    db_pool_size: int = Field(default=5, ge=1)
+    db_connect_timeout_seconds: int = Field(default=5, ge=1)
+
+    # Redis: REDIS_URL wins over the REDIS_* parts.
+    redis_url: str | None = None
+    redis_host: str | None = None
+    redis_port: int = Field(default=6379, ge=1, le=65535)
+    redis_db: int = Field(default=0, ge=0)
+    redis_password: SecretStr | None = None
+
+    # S3 (MinIO in compose, SeaweedFS embedded).
+    minio_endpoint: str | None = None
+    minio_root_user: str = "minioadmin"
+    minio_root_password: SecretStr = SecretStr(DEFAULT_MINIO_PASSWORD)
+    minio_region: str = "us-east-1"
+    minio_bucket_models: str = "models"
+    minio_bucket_datasets: str = "datasets"
+    minio_bucket_logs: str = "logs"
+
+    # Security.
+    jwt_secret: SecretStr = SecretStr(DEFAULT_JWT_SECRET)
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    access_token_expire_minutes: int = Field(default=60, ge=1)
+    hipaa_mode: bool = False
+    hipaa_min_cell_size: int = Field(default=11, ge=1)
+    bi_agent_admin_username: str = "admin"
+    bi_agent_admin_password: SecretStr | None = None
+
+    # Services.
+    analytics_api_host: str = "127.0.0.1"
+    analytics_api_port: int = Field(default=3000, ge=1, le=65535)
+    ml_service_host: str = "127.0.0.1"
+    ml_service_port: int = Field(default=8000, ge=1, le=65535)
+    web_port: int = Field(default=3001, ge=1, le=65535)
+    celery_worker_concurrency: int = Field(default=2, ge=1)
+    reporting_timezone: str = "UTC"
+
+    # OpenTelemetry: exporting is off unless an endpoint is set.
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str | None = None
+    otel_traces_sampler_arg: float = Field(default=1.0, ge=0.0, le=1.0)
+
+    @field_validator("database_url", "db_host", "redis_url", "redis_host", "minio_endpoint", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # `.env` files often carry `DB_HOST=`; an empty value means "not configured".
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_is_postgres(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("is not a URL of the form postgresql://user:password@host:5432/dbname") from None
+        if url.get_backend_name() != "postgresql":
+            raise ValueError(f"must use the postgresql scheme, not {url.get_backend_name()!r}")
+        if not url.database:
+            raise ValueError("names no database (postgresql://user:password@host:5432/dbname)")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("minio_endpoint")
+    @classmethod
+    def _minio_endpoint_is_http(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if "://" not in value:
+            # Compose files usually say `minio:9000`.
+            value = f"http://{value}"
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be host:port or an http(s):// URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_in_production(self) -> Settings:
+        if self.app_env != "production":
+            return self
+        jwt_secret = self.jwt_secret.get_secret_value()
+        if jwt_secret == DEFAULT_JWT_SECRET:
+            raise ValueError("JWT_SECRET is the development default; set a secret of your own in production")
+        if len(jwt_secret) < MIN_PRODUCTION_SECRET_LENGTH:
+            raise ValueError(
+                f"JWT_SECRET must be at least {MIN_PRODUCTION_SECRET_LENGTH} characters in production"
+            )
+        if self.minio_endpoint and self.minio_root_password.get_secret_value() == DEFAULT_MINIO_PASSWORD:
+            raise ValueError("MINIO_ROOT_PASSWORD is the development default; change it in production")
+        if self.database_url is not None:
+            if make_url(self.database_url).password in (None, "", DEFAULT_DB_PASSWORD):
+                raise ValueError("DATABASE_URL carries no password or the development default one")
+        elif self.db_host is not None and self.db_password.get_secret_value() == DEFAULT_DB_PASSWORD:
+            raise ValueError("DB_PASSWORD is the development default; change it in production")
+        if self.bi_agent_admin_password is not None and len(self.bi_agent_admin_password) < 12:
+            raise ValueError("BI_AGENT_ADMIN_PASSWORD must be at least 12 characters in production")
+        return self
+
+    # Which parts come from the embedded servers.
+
+    @property
+    def embeds_postgres(self) -> bool:
+        return self.database_url is None and self.db_host is None
+
+    @property
+    def embeds_redis(self) -> bool:
+        return self.redis_url is None and self.redis_host is None
+
+    @property
+    def embeds_s3(self) -> bool:
+        return self.minio_endpoint is None
+
+    @property
+    def home(self) -> Path:
+        return self.bi_agent_home.expanduser().resolve()
+
+    # Where each server is, configured or embedded.
+
+    def postgres_url(self) -> URL:
+        """The SQLAlchemy URL (psycopg 3 driver) of the platform database."""
+        if self.database_url is not None:
+            return make_url(self.database_url).set(drivername="postgresql+psycopg")
+        if self.db_host is not None:
+            return URL.create(
+                "postgresql+psycopg",
+                username=self.db_user,
+                password=self.db_password.get_secret_value(),
+                host=self.db_host,
+                port=self.db_port,
+                database=self.db_name,
+            )
+        return make_url(self._embedded_address("postgres", "DATABASE_URL or DB_HOST"))
+
+    def redis_address(self) -> str:
+        if self.redis_url is not None:
+            return self.redis_url
+        if self.redis_host is not None:
+            auth = ""
+            if self.redis_password is not None:
+                auth = f":{quote(self.redis_password.get_secret_value(), safe='')}@"
+            return f"redis://{auth}{self.redis_host}:{self.redis_port}/{self.redis_db}"
+        return self._embedded_address("redis", "REDIS_URL or REDIS_HOST")
+
+    def s3_endpoint(self) -> str:
+        if self.minio_endpoint is not None:
+            return self.minio_endpoint
+        return self._embedded_address("s3", "MINIO_ENDPOINT")
+
+    @property
+    def buckets(self) -> tuple[str, ...]:
+        return (self.minio_bucket_models, self.minio_bucket_datasets, self.minio_bucket_logs)
+
+    def _embedded_address(self, server: str, variable: str) -> str:
+        address = ServerRegistry(self.home).address(server)
+        if address is None:
+            raise ConfigurationError(
+                f"{server} is not configured ({variable} unset) and no embedded {server} is running "
+                f"under BI_AGENT_HOME={self.home}; start one with `bi-agent up` or set {variable}"
+            )
+        return address
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per bad setting, naming the environment variable, never its value."""
+    lines = []
+    for problem in error.errors():
+        variable = "_".join(str(part) for part in problem["loc"]).upper()
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        lines.append(f"{variable}: {message}" if variable else message)
+    return "; ".join(lines)
+
+
+def load_settings() -> Settings:
+    """Read the settings, turning a validation failure into a one-line ConfigurationError."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise ConfigurationError(f"invalid settings: {describe_validation_error(error)}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

@@ -1,0 +1,329 @@
+"""`bi-agent up`: the embedded servers, then the platform's processes, then a clean stop.
+
+Order of start: embedded servers (only those not configured), migrations, the admin
+user and the buckets, then analytics-api, ml-service, the Celery worker and beat,
+each its own process with its output prefixed and coloured. Ctrl-C or SIGTERM stops
+them in reverse order and the embedded servers last. If one process dies, the rest
+are stopped too: a half-running platform is worse than a stopped one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+import httpx
+from rich.console import Console
+from rich.text import Text
+
+from bi_agent.errors import BIAgentError, DependencyUnavailableError, EmbeddedServerError, ProcessFailedError
+from bi_agent.infra import migrations, processes
+from bi_agent.infra.cache import create_redis_client
+from bi_agent.infra.db import create_database_engine, wait_for_database
+from bi_agent.infra.embedded import EmbeddedServers
+from bi_agent.infra.objects import create_s3_client, ensure_buckets
+from bi_agent.infra.ports import ensure_port_free
+from bi_agent.security.users import AdminBootstrap, ensure_admin
+from bi_agent.settings import Settings
+from bi_agent.worker.factory import QUEUES
+
+HEALTH_TIMEOUT_SECONDS = 90.0
+
+
+class StopRequested(Exception):  # noqa: N818 - a signal, not a failure
+    """SIGINT or SIGTERM arrived."""
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    name: str
+    argv: list[str]
+    colour: str
+    health_url: str | None = None
+
+
+def process_specs(settings: Settings) -> list[ProcessSpec]:
+    """The platform's processes, with the commands compose gives them too."""
+    python = sys.executable
+    api = f"http://{settings.analytics_api_host}:{settings.analytics_api_port}"
+    ml = f"http://{settings.ml_service_host}:{settings.ml_service_port}"
+    uvicorn = [python, "-m", "uvicorn", "--factory", "--no-server-header"]
+    celery = [python, "-m", "celery", "-A", "bi_agent.worker.app"]
+    return [
+        ProcessSpec(
+            "analytics-api",
+            [
+                *uvicorn,
+                "bi_agent.analytics_api.app:create_app",
+                "--host",
+                settings.analytics_api_host,
+                "--port",
+                str(settings.analytics_api_port),
+            ],
+            "cyan",
+            f"{api}/health",
+        ),
+        ProcessSpec(
+            "ml-service",
+            [
+                *uvicorn,
+                "bi_agent.ml_service.app:create_app",
+                "--host",
+                settings.ml_service_host,
+                "--port",
+                str(settings.ml_service_port),
+            ],
+            "magenta",
+            f"{ml}/health",
+        ),
+        ProcessSpec(
+            "celery-worker",
+            [
+                *celery,
+                "worker",
+                "--queues",
+                ",".join(QUEUES),
+                "--concurrency",
+                str(settings.celery_worker_concurrency),
+                "--hostname",
+                "worker@%h",
+                "--loglevel",
+                settings.log_level,
+            ],
+            "green",
+        ),
+        ProcessSpec("celery-beat", [*celery, "beat", "--loglevel", settings.log_level], "yellow"),
+    ]
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, console: Console) -> None:
+        self.settings = settings
+        self.console = console
+        self.embedded = EmbeddedServers(settings)
+        self.children: list[tuple[ProcessSpec, subprocess.Popen[bytes]]] = []
+        self._readers: list[threading.Thread] = []
+        self._stopping = False
+
+    def say(self, message: str, style: str = "bold") -> None:
+        self.console.print(
+            Text("bi-agent".ljust(14) + "| ", style="bold white") + Text(message, style=style), soft_wrap=True
+        )
+
+    def run(self) -> int:
+        """Start everything, wait for a signal or a dead process, stop everything. Returns the exit code."""
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            with self._home_lock():
+                self._check_ports()
+                return self._run_started()
+        except StopRequested:
+            return 0
+        finally:
+            self._stop_all()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _run_started(self) -> int:
+        addresses = self.embedded.start()
+        for name, address in addresses.items():
+            self.say(f"embedded {name} ready at {_hide_password(address)}", "green")
+        bootstrap = self._prepare_data_stores()
+        env = self._child_environment(addresses)
+        for spec in process_specs(self.settings):
+            self._start_child(spec, env)
+        self._wait_healthy()
+        self._print_banner(bootstrap)
+        return self._watch()
+
+    @contextmanager
+    def _home_lock(self) -> Iterator[None]:
+        home = self.settings.home
+        home.mkdir(parents=True, exist_ok=True)
+        lock_path = home / "up.lock"
+        with lock_path.open("a+") as lock_file:
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock_file.seek(0)
+                owner = lock_file.read().strip() or "unknown"
+                raise EmbeddedServerError(
+                    f"another `bi-agent up` (pid {owner}) runs for BI_AGENT_HOME={home}; stop it first"
+                ) from None
+            lock_file.seek(0)
+            lock_file.truncate()
+            lock_file.write(str(os.getpid()))
+            lock_file.flush()
+            yield
+
+    def _check_ports(self) -> None:
+        ensure_port_free(
+            self.settings.analytics_api_host, self.settings.analytics_api_port, "ANALYTICS_API_PORT"
+        )
+        ensure_port_free(self.settings.ml_service_host, self.settings.ml_service_port, "ML_SERVICE_PORT")
+
+    def _prepare_data_stores(self) -> AdminBootstrap:
+        engine = create_database_engine(self.settings)
+        try:
+            wait_for_database(engine, self.settings)
+            self.say("migrating the database")
+            migrations.upgrade(engine)
+            with engine.begin() as connection:
+                password = self.settings.bi_agent_admin_password
+                bootstrap = ensure_admin(
+                    connection,
+                    self.settings.bi_agent_admin_username,
+                    password.get_secret_value() if password is not None else None,
+                )
+        finally:
+            engine.dispose()
+        created = ensure_buckets(create_s3_client(self.settings), self.settings.buckets)
+        if created:
+            self.say(f"created buckets {', '.join(created)}")
+        redis = create_redis_client(self.settings)
+        try:
+            redis.ping()
+        except Exception as error:
+            raise DependencyUnavailableError(
+                f"cannot reach Redis (check REDIS_URL or REDIS_HOST): {type(error).__name__}: {error}"
+            ) from None
+        finally:
+            redis.close()
+        return bootstrap
+
+    def _child_environment(self, addresses: dict[str, str]) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PYTHONUNBUFFERED"] = "1"
+        env["BI_AGENT_HOME"] = str(self.settings.home)
+        # Children get explicit addresses: they never depend on the registry file.
+        if "postgres" in addresses:
+            env["DATABASE_URL"] = addresses["postgres"]
+        if "redis" in addresses:
+            env["REDIS_URL"] = addresses["redis"]
+        if "s3" in addresses:
+            env["MINIO_ENDPOINT"] = addresses["s3"]
+        return env
+
+    def _start_child(self, spec: ProcessSpec, env: dict[str, str]) -> None:
+        self._raise_if_stopping()
+        process = processes.spawn(spec.argv, stdout=subprocess.PIPE, env=env, cwd=Path.cwd())
+        self.children.append((spec, process))
+        assert process.stdout is not None
+        reader = threading.Thread(
+            target=self._relay, args=(spec, process.stdout), name=f"relay-{spec.name}", daemon=True
+        )
+        reader.start()
+        self._readers.append(reader)
+        self.say(f"started {spec.name} (pid {process.pid})")
+
+    def _relay(self, spec: ProcessSpec, stream: IO[bytes]) -> None:
+        prefix = Text(spec.name.ljust(14) + "| ", style=f"bold {spec.colour}")
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", errors="replace").rstrip()
+            self.console.print(prefix + Text(line), soft_wrap=True, highlight=False)
+        stream.close()
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + HEALTH_TIMEOUT_SECONDS
+        pending = {spec.name: spec.health_url for spec, _ in self.children if spec.health_url}
+        while pending:
+            self._raise_if_stopping()
+            self._raise_if_a_child_died()
+            for name, url in list(pending.items()):
+                try:
+                    if httpx.get(url, timeout=3.0).status_code == 200:
+                        del pending[name]
+                except httpx.HTTPError:
+                    pass
+            if time.monotonic() > deadline:
+                raise ProcessFailedError(
+                    f"{', '.join(pending)} not healthy after {HEALTH_TIMEOUT_SECONDS:.0f}s; see the log above"
+                )
+            time.sleep(0.3)
+
+    def _print_banner(self, bootstrap: AdminBootstrap) -> None:
+        settings = self.settings
+        api = f"http://{settings.analytics_api_host}:{settings.analytics_api_port}"
+        ml = f"http://{settings.ml_service_host}:{settings.ml_service_port}"
+        self.say("BI-Agent is up", "bold green")
+        self.say(f"  Analytics API  {api}   (docs {api}/docs, health {api}/health)", "green")
+        self.say(f"  ML service     {ml}   (docs {ml}/docs, health {ml}/health)", "green")
+        self.say(f"  Data folder    {settings.home}", "green")
+        if bootstrap.generated_password is not None:
+            self.say(
+                f"  Admin login    {bootstrap.username} / {bootstrap.generated_password}   "
+                "(shown this once; only its hash is stored)",
+                "bold yellow",
+            )
+        elif bootstrap.created:
+            self.say(
+                f"  Admin login    {bootstrap.username} / the password in BI_AGENT_ADMIN_PASSWORD", "green"
+            )
+        else:
+            self.say(f"  Admin login    {bootstrap.username} / the password set at the first start", "green")
+        self.say("Press Ctrl-C to stop everything.", "dim")
+
+    def _watch(self) -> int:
+        while True:
+            self._raise_if_a_child_died()
+            time.sleep(0.3)
+
+    def _raise_if_a_child_died(self) -> None:
+        for spec, process in self.children:
+            code = process.poll()
+            if code is not None:
+                raise ProcessFailedError(f"{spec.name} exited with code {code}; stopping the platform")
+
+    def _raise_if_stopping(self) -> None:
+        if self._stopping:
+            raise StopRequested
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        self.say(f"{signal.Signals(signum).name} received, stopping", "bold yellow")
+        raise StopRequested
+
+    def _stop_all(self) -> None:
+        # A second Ctrl-C must not cut the orderly stop short.
+        self._stopping = True
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        for spec, process in reversed(self.children):
+            code = processes.stop_process_group(process)
+            self.say(f"stopped {spec.name} (exit code {code})", "dim")
+        for reader in self._readers:
+            reader.join(timeout=2)
+        if self.embedded.started:
+            self.embedded.stop()
+            self.say("stopped the embedded servers", "dim")
+
+
+def _hide_password(address: str) -> str:
+    # Embedded addresses carry no password; a configured one could.
+    scheme, _, rest = address.partition("://")
+    credentials, at, host = rest.partition("@")
+    if at and ":" in credentials and "/" not in credentials:
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return address
+
+
+def run_up(settings: Settings, console: Console) -> int:
+    try:
+        return Supervisor(settings, console).run()
+    except BIAgentError as error:
+        console.print(Text("error: ", style="bold red") + Text(str(error)))
+        return 1

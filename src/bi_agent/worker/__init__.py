@@ -1,0 +1,1 @@
+"""The Celery worker and beat: background work on queues `analytics`, `ml` and `data`."""
