@@ -24,6 +24,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+error_console = Console(stderr=True)
 
 
 @app.command()
@@ -76,5 +77,5 @@ def main() -> None:
         app()
     except BIAgentError as error:
         # One line naming the setting or server at fault, never a traceback.
-        console.print(Text("error: ", style="bold red") + Text(str(error)))
+        error_console.print(Text("error: ", style="bold red") + Text(str(error)), soft_wrap=True)
         raise SystemExit(1) from None

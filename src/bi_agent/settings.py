@@ -86,7 +86,18 @@ class Settings(BaseSettings):
     otel_service_name: str | None = None
     otel_traces_sampler_arg: float = Field(default=1.0, ge=0.0, le=1.0)
 
-    @field_validator("database_url", "db_host", "redis_url", "redis_host", "minio_endpoint", mode="before")
+    @field_validator(
+        "database_url",
+        "db_host",
+        "redis_url",
+        "redis_host",
+        "redis_password",
+        "minio_endpoint",
+        "bi_agent_admin_password",
+        "otel_exporter_otlp_endpoint",
+        "otel_service_name",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # `.env` files often carry `DB_HOST=`; an empty value means "not configured".

@@ -325,5 +325,5 @@ def run_up(settings: Settings, console: Console) -> int:
     try:
         return Supervisor(settings, console).run()
     except BIAgentError as error:
-        console.print(Text("error: ", style="bold red") + Text(str(error)))
+        console.print(Text("error: ", style="bold red") + Text(str(error)), soft_wrap=True)
         return 1

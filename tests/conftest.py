@@ -1,0 +1,132 @@
+"""Real servers for the tests: the machine's PostgreSQL 15 and Redis, and the embedded
+PostgreSQL 18 (pgvector), Valkey and SeaweedFS, started once per session in a
+temporary BI_AGENT_HOME. Tests that take `postgres` or `redis` run on both kinds.
+
+A missing machine server skips its half of those tests with the reason, except
+under CI (CI=true), where every integration test must run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from bi_agent.infra.embedded import EmbeddedServers
+from bi_agent.settings import Settings
+
+# Every variable Settings reads; tests build Settings from explicit values only.
+SETTINGS_VARIABLES = [name.upper() for name in Settings.model_fields]
+
+SYSTEM_POSTGRES_URL = os.environ.get("TEST_SYSTEM_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+SYSTEM_REDIS_URL = os.environ.get("TEST_SYSTEM_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The process environment must not leak into tests (a developer's DATABASE_URL, say).
+    for variable in SETTINGS_VARIABLES:
+        os.environ.pop(variable, None)
+    os.environ["BI_AGENT_TEST"] = "1"
+
+
+def unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI runs every integration test)")
+    pytest.skip(reason)
+
+
+def make_settings(**values: object) -> Settings:
+    """Settings from these values and defaults only: no environment, no .env file."""
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@dataclass(frozen=True)
+class EmbeddedStack:
+    home: Path
+    addresses: dict[str, str]
+
+    def settings(self, **values: object) -> Settings:
+        defaults: dict[str, object] = {
+            "bi_agent_home": self.home,
+            "database_url": self.addresses["postgres"],
+            "redis_url": self.addresses["redis"],
+            "minio_endpoint": self.addresses["s3"],
+        }
+        return make_settings(**{**defaults, **values})
+
+
+@pytest.fixture(scope="session")
+def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
+    home = tmp_path_factory.mktemp("bi-agent-home")
+    servers = EmbeddedServers(make_settings(bi_agent_home=home))
+    addresses = servers.start()
+    try:
+        yield EmbeddedStack(home, addresses)
+    finally:
+        servers.stop()
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    kind: str
+    admin_url: str  # a libpq URL to a maintenance database
+
+    def conninfo(self, database: str) -> str:
+        return make_url(self.admin_url).set(drivername="postgresql", database=database).render_as_string(
+            hide_password=False
+        )
+
+    def sqlalchemy_url(self, database: str) -> str:
+        return make_url(self.admin_url).set(drivername="postgresql+psycopg", database=database).render_as_string(
+            hide_password=False
+        )
+
+
+@pytest.fixture(scope="session", params=["postgres15", "postgres18"])
+def postgres(request: pytest.FixtureRequest) -> PostgresServer:
+    if request.param == "postgres15":
+        try:
+            with psycopg.connect(SYSTEM_POSTGRES_URL, connect_timeout=3) as connection:
+                connection.execute("SELECT 1")
+        except psycopg.OperationalError as error:
+            unavailable(f"the machine's PostgreSQL at {SYSTEM_POSTGRES_URL} is unreachable: {error}")
+        return PostgresServer("postgres15", SYSTEM_POSTGRES_URL)
+    stack: EmbeddedStack = request.getfixturevalue("embedded")
+    url = make_url(stack.addresses["postgres"]).set(drivername="postgresql", database="postgres")
+    return PostgresServer("postgres18", url.render_as_string(hide_password=False))
+
+
+@pytest.fixture
+def database(postgres: PostgresServer) -> Iterator[str]:
+    """A new, empty database on `postgres`, dropped afterwards; yields its SQLAlchemy URL."""
+    name = f"bi_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres.admin_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield postgres.sqlalchemy_url(name)
+    finally:
+        with psycopg.connect(postgres.admin_url, autocommit=True) as connection:
+            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session", params=["redis7", "valkey"])
+def redis_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "redis7":
+        client = redis.Redis.from_url(SYSTEM_REDIS_URL, socket_connect_timeout=2)
+        try:
+            client.ping()
+        except redis.RedisError as error:
+            unavailable(f"the machine's Redis at {SYSTEM_REDIS_URL} is unreachable: {error}")
+        finally:
+            client.close()
+        return SYSTEM_REDIS_URL
+    stack: EmbeddedStack = request.getfixturevalue("embedded")
+    return stack.addresses["redis"]

@@ -1,0 +1,185 @@
+"""Settings: names a compose deployment uses, fail-fast validation, production refusals."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from bi_agent.errors import ConfigurationError
+from bi_agent.infra.registry import ServerRegistry
+from bi_agent.settings import DEFAULT_JWT_SECRET, Settings, load_settings
+from tests.conftest import make_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+STRONG_SECRET = "s" * 40
+
+
+def load(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **environment: str) -> Settings:
+    """load_settings() as a process would: from the environment, with no .env in the folder."""
+    monkeypatch.chdir(tmp_path)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    return load_settings()
+
+
+def test_defaults_embed_every_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    settings = load(monkeypatch, tmp_path)
+    assert settings.app_env == "development"
+    assert settings.db_name == "analytics_db"
+    assert settings.buckets == ("models", "datasets", "logs")
+    assert (settings.embeds_postgres, settings.embeds_redis, settings.embeds_s3) == (True, True, True)
+    assert (settings.analytics_api_port, settings.ml_service_port) == (3000, 8000)
+
+
+def test_db_parts_build_a_psycopg_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    settings = load(
+        monkeypatch, tmp_path, DB_HOST="db.internal", DB_PORT="6543", DB_USER="bi", DB_PASSWORD="p@ss:word"
+    )
+    url = settings.postgres_url()
+    assert (url.drivername, url.host, url.port, url.username, url.database) == (
+        "postgresql+psycopg",
+        "db.internal",
+        6543,
+        "bi",
+        "analytics_db",
+    )
+    assert url.password == "p@ss:word"
+    assert not settings.embeds_postgres
+
+
+def test_database_url_wins_and_gets_the_psycopg_driver(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    settings = load(
+        monkeypatch, tmp_path, DATABASE_URL="postgresql://u:p@h:5432/metrics", DB_HOST="ignored.example"
+    )
+    url = settings.postgres_url()
+    assert (url.drivername, url.host, url.database) == ("postgresql+psycopg", "h", "metrics")
+
+
+def test_redis_parts_and_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    parts = load(monkeypatch, tmp_path, REDIS_HOST="cache", REDIS_PORT="6380", REDIS_PASSWORD="a/b")
+    assert parts.redis_address() == "redis://:a%2Fb@cache:6380/0"
+    url = load(monkeypatch, tmp_path, REDIS_URL="redis://other:6379/2")
+    assert url.redis_address() == "redis://other:6379/2"
+
+
+def test_minio_endpoint_without_scheme(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert load(monkeypatch, tmp_path, MINIO_ENDPOINT="minio:9000").s3_endpoint() == "http://minio:9000"
+
+
+def test_blank_host_means_embedded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    settings = load(monkeypatch, tmp_path, DB_HOST="", REDIS_URL="  ")
+    assert settings.embeds_postgres and settings.embeds_redis
+
+
+def test_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("DB_HOST=from-dotenv\nHIPAA_MODE=true\n")
+    settings = load(monkeypatch, tmp_path)
+    assert settings.db_host == "from-dotenv"
+    assert settings.hipaa_mode is True
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("not a url", "DATABASE_URL: is not a URL"),
+        ("mysql://root@localhost/db", "DATABASE_URL: must use the postgresql scheme"),
+        ("postgresql://user:secret-pw@localhost", "DATABASE_URL: names no database"),
+    ],
+)
+def test_malformed_database_url_names_the_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str, expected: str
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load(monkeypatch, tmp_path, DATABASE_URL=url)
+    message = str(caught.value)
+    assert expected in message
+    assert "secret-pw" not in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("DB_PORT", "seventy"), ("HIPAA_MIN_CELL_SIZE", "0"), ("APP_ENV", "staging"), ("REDIS_URL", "http://x")],
+)
+def test_bad_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str, value: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=rf"^invalid settings: {variable}: "):
+        load(monkeypatch, tmp_path, **{variable: value})
+
+
+PRODUCTION_SAFE = {
+    "APP_ENV": "production",
+    "JWT_SECRET": STRONG_SECRET,
+    "DB_HOST": "db",
+    "DB_PASSWORD": "a-real-db-password",
+    "MINIO_ENDPOINT": "minio:9000",
+    "MINIO_ROOT_PASSWORD": "a-real-minio-password",
+}
+
+
+def test_production_accepts_own_secrets(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert load(monkeypatch, tmp_path, **PRODUCTION_SAFE).app_env == "production"
+
+
+@pytest.mark.parametrize(
+    ("override", "variable"),
+    [
+        ({"JWT_SECRET": DEFAULT_JWT_SECRET}, "JWT_SECRET"),
+        ({"JWT_SECRET": "short"}, "JWT_SECRET"),
+        ({"DB_PASSWORD": "postgres"}, "DB_PASSWORD"),
+        ({"MINIO_ROOT_PASSWORD": "minioadmin"}, "MINIO_ROOT_PASSWORD"),
+        ({"DATABASE_URL": "postgresql://bi:postgres@db/analytics_db"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgresql://bi@db/analytics_db"}, "DATABASE_URL"),
+        ({"BI_AGENT_ADMIN_PASSWORD": "admin"}, "BI_AGENT_ADMIN_PASSWORD"),
+    ],
+)
+def test_production_refuses_default_secrets(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, override: dict[str, str], variable: str
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load(monkeypatch, tmp_path, **{**PRODUCTION_SAFE, **override})
+    assert variable in str(caught.value)
+
+
+def test_development_accepts_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert load(monkeypatch, tmp_path, APP_ENV="development").jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET
+
+
+def test_embedded_address_needs_a_running_up(tmp_path: Path) -> None:
+    settings = make_settings(bi_agent_home=tmp_path)
+    with pytest.raises(ConfigurationError, match=r"no embedded postgres is running.*bi-agent up.*DATABASE_URL"):
+        settings.postgres_url()
+
+
+def test_embedded_address_comes_from_the_registry(tmp_path: Path) -> None:
+    ServerRegistry(tmp_path).write(os.getpid(), {"redis": "redis://127.0.0.1:1234/0"})
+    assert make_settings(bi_agent_home=tmp_path).redis_address() == "redis://127.0.0.1:1234/0"
+
+
+def test_registry_of_a_dead_owner_is_ignored(tmp_path: Path) -> None:
+    ServerRegistry(tmp_path).write(2**22 + 12345, {"redis": "redis://127.0.0.1:1234/0"})
+    with pytest.raises(ConfigurationError):
+        make_settings(bi_agent_home=tmp_path).redis_address()
+
+
+def test_env_example_documents_every_setting() -> None:
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    documented = {}
+    for index, line in enumerate(lines):
+        match = re.match(r"^#?\s*([A-Z][A-Z0-9_]+)=", line)
+        if match:
+            documented[match.group(1)] = index
+            comment = lines[index - 1] if index else ""
+            assert comment.startswith("# "), f"{match.group(1)} in .env.example has no comment line above it"
+    missing = {name.upper() for name in Settings.model_fields} - set(documented)
+    assert not missing, f".env.example lacks {sorted(missing)}"
+
+
+def test_env_example_loads_as_a_working_development_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text((ROOT / ".env.example").read_text())
+    settings = load(monkeypatch, tmp_path)
+    assert settings.app_env == "development"

@@ -1,0 +1,255 @@
+"""`bi-agent up` end to end: embedded start, health, a clean stop with no process left,
+and a second start that finds the data of the first. Also the refusals a newcomer meets."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+import psycopg
+import pytest
+import redis
+from sqlalchemy.engine import make_url
+
+from bi_agent.infra.objects import create_s3_client
+from bi_agent.infra.ports import free_port
+from tests.conftest import EmbeddedStack, make_settings
+
+START_TIMEOUT = 150.0
+
+
+@dataclass
+class Up:
+    home: Path
+    api_port: int
+    ml_port: int
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log.write_bytes(b"")
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bi_agent", "up"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=self.home.parent,
+            )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_healthy(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"bi-agent up exited early:\n{self.output()}"
+            if "BI-Agent is up" in self.output():
+                for port in (self.api_port, self.ml_port):
+                    response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+                    assert response.status_code == 200, response.text
+                    assert {check["status"] for check in response.json()["checks"].values()} == {"ok"}
+                return
+            time.sleep(0.5)
+        pytest.fail(f"bi-agent up not healthy after {START_TIMEOUT}s:\n{self.output()}")
+
+    def our_processes(self) -> list[psutil.Process]:
+        """The supervisor's descendants plus any process that names our home folder."""
+        assert self.process is not None
+        found = {}
+        try:
+            root = psutil.Process(self.process.pid)
+            for child in root.children(recursive=True):
+                found[child.pid] = child
+        except psutil.NoSuchProcess:
+            pass
+        for candidate in psutil.process_iter(["cmdline"]):
+            if str(self.home) in " ".join(candidate.info["cmdline"] or []):
+                found[candidate.pid] = candidate
+        found.pop(self.process.pid, None)
+        return list(found.values())
+
+    def interrupt(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=90)
+
+
+def alive(processes: list[psutil.Process]) -> list[str]:
+    left = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                left.append(f"{process.pid} {' '.join(process.cmdline())}")
+        except psutil.NoSuchProcess:
+            pass
+    return left
+
+
+def wait_all_gone(processes: list[psutil.Process], timeout: float = 10.0) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while alive(processes) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return alive(processes)
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[Up]:
+    home = tmp_path / "home"
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DB_", "REDIS_", "MINIO_"))}
+    api_port, ml_port = free_port(), free_port()
+    env.update(
+        BI_AGENT_HOME=str(home),
+        ANALYTICS_API_PORT=str(api_port),
+        ML_SERVICE_PORT=str(ml_port),
+        CELERY_WORKER_CONCURRENCY="1",
+    )
+    instance = Up(home, api_port, ml_port, tmp_path / "up.log", env)
+    yield instance
+    if instance.process is not None and instance.process.poll() is None:
+        instance.process.kill()
+        instance.process.wait()
+    for process in instance.our_processes():
+        process.kill()
+
+
+def test_start_stop_start_keeps_data(up: Up) -> None:
+    up.start()
+    up.wait_healthy()
+    first_output = up.output()
+    assert "Admin login    admin / " in first_output
+    assert "shown this once" in first_output
+
+    health = subprocess.run(
+        [sys.executable, "-m", "bi_agent", "health"], env=up.env, cwd=up.home.parent, capture_output=True, text=True
+    )
+    assert health.returncode == 0, health.stdout + health.stderr
+    for service in ("postgres", "redis", "s3", "analytics-api", "ml-service", "celery-worker", "celery-beat"):
+        assert service in health.stdout
+
+    # Write to each store through the addresses `bi-agent up` recorded.
+    settings = make_settings(bi_agent_home=up.home)
+    conninfo = make_url(str(settings.postgres_url())).set(drivername="postgresql")
+    with psycopg.connect(conninfo.render_as_string(hide_password=False)) as connection:
+        connection.execute("CREATE TABLE analytics.canary (note text)")
+        connection.execute("INSERT INTO analytics.canary VALUES ('kept')")
+    create_s3_client(settings).put_object(Bucket="datasets", Key="canary.csv", Body=b"a,b\n1,2\n")
+    cache = redis.Redis.from_url(settings.redis_address())
+    cache.set("bi-agent:test:canary", "kept")
+    cache.close()
+
+    started = up.our_processes()
+    assert len(started) >= 6, [process.cmdline() for process in started]
+    assert up.interrupt() == 0, up.output()
+    assert wait_all_gone(started) == [], up.output()
+    assert not (up.home / "servers.json").exists()
+    assert "stopped the embedded servers" in up.output()
+
+    down = subprocess.run(
+        [sys.executable, "-m", "bi_agent", "health"], env=up.env, cwd=up.home.parent, capture_output=True, text=True
+    )
+    assert down.returncode == 1
+
+    up.start()
+    up.wait_healthy()
+    second_output = up.output()
+    assert "shown this once" not in second_output
+    assert "the password set at the first start" in second_output
+    settings = make_settings(bi_agent_home=up.home)
+    conninfo = make_url(str(settings.postgres_url())).set(drivername="postgresql")
+    with psycopg.connect(conninfo.render_as_string(hide_password=False)) as connection:
+        assert connection.execute("SELECT note FROM analytics.canary").fetchall() == [("kept",)]
+    body = create_s3_client(settings).get_object(Bucket="datasets", Key="canary.csv")["Body"].read()
+    assert body == b"a,b\n1,2\n"
+    cache = redis.Redis.from_url(settings.redis_address())
+    assert cache.get("bi-agent:test:canary") == b"kept"
+    cache.close()
+
+    started = up.our_processes()
+    up.process.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+    assert up.process.wait(timeout=90) == 0  # type: ignore[union-attr]
+    assert wait_all_gone(started) == []
+
+
+def test_port_in_use_names_port_and_variable(up: Up) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", up.api_port))
+        taken.listen()
+        up.start()
+        assert up.process is not None
+        assert up.process.wait(timeout=30) == 1
+    output = up.output()
+    assert f"port {up.api_port} on 127.0.0.1 is already in use" in output
+    assert "ANALYTICS_API_PORT" in output
+    assert "Traceback" not in output
+    # It refused before starting any server.
+    assert not (up.home / "postgres").exists()
+
+
+def run_cli(*args: str, **environment: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **environment}
+    return subprocess.run(
+        [sys.executable, "-m", "bi_agent", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_malformed_database_url_is_one_line() -> None:
+    result = run_cli("migrate", DATABASE_URL="postgres//user:hunter2@nowhere")
+    assert result.returncode == 1
+    assert "DATABASE_URL" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+    assert result.stderr.startswith("error: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unreachable_database_is_one_line() -> None:
+    result = run_cli("migrate", DATABASE_URL=f"postgresql://bi:hunter2@127.0.0.1:{free_port()}/analytics_db")
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "cannot connect to PostgreSQL" in output
+    assert "DATABASE_URL" in output
+    assert "Traceback" not in output
+    assert "hunter2" not in output
+
+
+@pytest.fixture
+def postgres_password_server(embedded: EmbeddedStack) -> Iterator[str]:
+    """The embedded server, asking one role for a password (it trusts everyone else)."""
+    url = make_url(embedded.addresses["postgres"])
+    socket_dir = str(url.query["host"])
+    hba = embedded.home / "postgres" / "pg_hba.conf"
+    original = hba.read_text()
+    admin = f"postgresql://postgres@/postgres?host={socket_dir}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute("DROP ROLE IF EXISTS bi_password_test")
+        connection.execute("CREATE ROLE bi_password_test LOGIN PASSWORD 'right-pass'")
+        hba.write_text("local all bi_password_test scram-sha-256\n" + original)
+        connection.execute("SELECT pg_reload_conf()")
+    try:
+        yield f"postgresql://bi_password_test:wrong-pass@/postgres?host={socket_dir}"
+    finally:
+        hba.write_text(original)
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute("SELECT pg_reload_conf()")
+            connection.execute("DROP ROLE bi_password_test")
+
+
+def test_wrong_password_is_one_line(postgres_password_server: str) -> None:
+    result = run_cli("migrate", DATABASE_URL=postgres_password_server)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert "password authentication failed" in output or "no password supplied" in output, output
+    assert "Traceback" not in output
+    assert "wrong-pass" not in output
