@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -26,7 +27,9 @@ from bi_agent.settings import Settings
 # Every variable Settings reads; tests build Settings from explicit values only.
 SETTINGS_VARIABLES = [name.upper() for name in Settings.model_fields]
 
-SYSTEM_POSTGRES_URL = os.environ.get("TEST_SYSTEM_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+SYSTEM_POSTGRES_URL = os.environ.get(
+    "TEST_SYSTEM_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 SYSTEM_REDIS_URL = os.environ.get("TEST_SYSTEM_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
@@ -43,9 +46,9 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def make_settings(**values: object) -> Settings:
-    """Settings from these values and defaults only: no environment, no .env file."""
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+def make_settings(**values: Any) -> Settings:
+    """Settings from these values and defaults only: no .env file, and pytest_configure cleared the env."""
+    return Settings(_env_file=None, **values)
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,8 @@ class EmbeddedStack:
     home: Path
     addresses: dict[str, str]
 
-    def settings(self, **values: object) -> Settings:
-        defaults: dict[str, object] = {
+    def settings(self, **values: Any) -> Settings:
+        defaults: dict[str, Any] = {
             "bi_agent_home": self.home,
             "database_url": self.addresses["postgres"],
             "redis_url": self.addresses["redis"],
@@ -80,13 +83,17 @@ class PostgresServer:
     admin_url: str  # a libpq URL to a maintenance database
 
     def conninfo(self, database: str) -> str:
-        return make_url(self.admin_url).set(drivername="postgresql", database=database).render_as_string(
-            hide_password=False
+        return (
+            make_url(self.admin_url)
+            .set(drivername="postgresql", database=database)
+            .render_as_string(hide_password=False)
         )
 
     def sqlalchemy_url(self, database: str) -> str:
-        return make_url(self.admin_url).set(drivername="postgresql+psycopg", database=database).render_as_string(
-            hide_password=False
+        return (
+            make_url(self.admin_url)
+            .set(drivername="postgresql+psycopg", database=database)
+            .render_as_string(hide_password=False)
         )
 
 
@@ -114,7 +121,9 @@ def database(postgres: PostgresServer) -> Iterator[str]:
         yield postgres.sqlalchemy_url(name)
     finally:
         with psycopg.connect(postgres.admin_url, autocommit=True) as connection:
-            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
 
 @pytest.fixture(scope="session", params=["redis7", "valkey"])

@@ -50,7 +50,9 @@ def test_db_parts_build_a_psycopg_url(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert not settings.embeds_postgres
 
 
-def test_database_url_wins_and_gets_the_psycopg_driver(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_database_url_wins_and_gets_the_psycopg_driver(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     settings = load(
         monkeypatch, tmp_path, DATABASE_URL="postgresql://u:p@h:5432/metrics", DB_HOST="ignored.example"
     )
@@ -146,12 +148,16 @@ def test_production_refuses_default_secrets(
 
 
 def test_development_accepts_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    assert load(monkeypatch, tmp_path, APP_ENV="development").jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET
+    assert (
+        load(monkeypatch, tmp_path, APP_ENV="development").jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET
+    )
 
 
 def test_embedded_address_needs_a_running_up(tmp_path: Path) -> None:
     settings = make_settings(bi_agent_home=tmp_path)
-    with pytest.raises(ConfigurationError, match=r"no embedded postgres is running.*bi-agent up.*DATABASE_URL"):
+    with pytest.raises(
+        ConfigurationError, match=r"no embedded postgres is running.*bi-agent up.*DATABASE_URL"
+    ):
         settings.postgres_url()
 
 
@@ -179,7 +185,9 @@ def test_env_example_documents_every_setting() -> None:
     assert not missing, f".env.example lacks {sorted(missing)}"
 
 
-def test_env_example_loads_as_a_working_development_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_env_example_loads_as_a_working_development_config(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     (tmp_path / ".env").write_text((ROOT / ".env.example").read_text())
     settings = load(monkeypatch, tmp_path)
     assert settings.app_env == "development"

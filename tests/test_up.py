@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +19,12 @@ import psutil
 import psycopg
 import pytest
 import redis
+from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from bi_agent.infra.objects import create_s3_client
 from bi_agent.infra.ports import free_port
-from tests.conftest import EmbeddedStack, make_settings
+from tests.conftest import EmbeddedStack, PostgresServer, make_settings
 
 START_TIMEOUT = 150.0
 
@@ -132,7 +134,11 @@ def test_start_stop_start_keeps_data(up: Up) -> None:
     assert "shown this once" in first_output
 
     health = subprocess.run(
-        [sys.executable, "-m", "bi_agent", "health"], env=up.env, cwd=up.home.parent, capture_output=True, text=True
+        [sys.executable, "-m", "bi_agent", "health"],
+        env=up.env,
+        cwd=up.home.parent,
+        capture_output=True,
+        text=True,
     )
     assert health.returncode == 0, health.stdout + health.stderr
     for service in ("postgres", "redis", "s3", "analytics-api", "ml-service", "celery-worker", "celery-beat"):
@@ -157,7 +163,11 @@ def test_start_stop_start_keeps_data(up: Up) -> None:
     assert "stopped the embedded servers" in up.output()
 
     down = subprocess.run(
-        [sys.executable, "-m", "bi_agent", "health"], env=up.env, cwd=up.home.parent, capture_output=True, text=True
+        [sys.executable, "-m", "bi_agent", "health"],
+        env=up.env,
+        cwd=up.home.parent,
+        capture_output=True,
+        text=True,
     )
     assert down.returncode == 1
 
@@ -253,3 +263,28 @@ def test_wrong_password_is_one_line(postgres_password_server: str) -> None:
     assert "password authentication failed" in output or "no password supplied" in output, output
     assert "Traceback" not in output
     assert "wrong-pass" not in output
+
+
+def test_configured_servers_are_used_not_embedded(
+    up: Up, embedded: EmbeddedStack, postgres: PostgresServer, redis_url: str
+) -> None:
+    name = f"bi_up_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres.admin_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        up.env.update(
+            DATABASE_URL=postgres.sqlalchemy_url(name),
+            REDIS_URL=redis_url,
+            MINIO_ENDPOINT=embedded.addresses["s3"],
+        )
+        up.start()
+        up.wait_healthy()
+        assert "embedded" not in up.output().split("BI-Agent is up")[0]
+        assert not (up.home / "postgres").exists()
+        assert not (up.home / "servers.json").exists()
+        assert up.interrupt() == 0
+    finally:
+        with psycopg.connect(postgres.admin_url, autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
