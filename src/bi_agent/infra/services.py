@@ -37,11 +37,10 @@ def _http_service(name: str, url: str) -> Callable[[], ServiceStatus]:
             return ServiceStatus(name, False, _ms(started), f"{url}: {type(error).__name__} {error}")
         if response.status_code == 200:
             return ServiceStatus(name, True, _ms(started), url)
-        failing = (
-            response.json().get("failing", [])
-            if response.headers.get("content-type", "").startswith("application/json")
-            else []
-        )
+        try:
+            failing = [str(dependency) for dependency in response.json().get("failing", [])]
+        except (ValueError, AttributeError):
+            failing = []
         detail = f"{url}: HTTP {response.status_code}" + (
             f", failing: {', '.join(failing)}" if failing else ""
         )
