@@ -240,6 +240,9 @@ class EmbeddedS3:
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
             "-master.telemetry=false",
+            # A lone master that resumes its raft state waits ~15 s for an election it cannot lose;
+            # the topology comes back from the volume server's heartbeat anyway.
+            "-master.resumeState=false",
             "-master.volumeSizeLimitMB=64",
             "-volume.max=0",
             "-volume.preStopSeconds=0",
