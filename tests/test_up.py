@@ -144,6 +144,17 @@ def test_start_stop_start_keeps_data(up: Up) -> None:
     for service in ("postgres", "redis", "s3", "analytics-api", "ml-service", "celery-worker", "celery-beat"):
         assert service in health.stdout
 
+    # Embedded Redis killed under the running platform: it comes back and health recovers.
+    valkey = [process for process in up.our_processes() if process.name().startswith("valkey")]
+    assert len(valkey) == 1
+    valkey[0].kill()
+    deadline = time.monotonic() + 30
+    while "embedded redis had stopped; started it again" not in up.output():
+        assert time.monotonic() < deadline, up.output()
+        time.sleep(0.2)
+    response = httpx.get(f"http://127.0.0.1:{up.api_port}/health", timeout=5)
+    assert response.status_code == 200, response.text
+
     # Write to each store through the addresses `bi-agent up` recorded.
     settings = make_settings(bi_agent_home=up.home)
     conninfo = make_url(str(settings.postgres_url())).set(drivername="postgresql")

