@@ -42,3 +42,45 @@ class ProcessFailedError(BIAgentError):
     """A platform process did not become healthy, or died while running."""
 
     title = "Process failed"
+
+
+class AuthenticationError(BIAgentError):
+    """No credentials, bad credentials, or an expired or forged token."""
+
+    status_code = 401
+    title = "Not authenticated"
+
+
+class PermissionDeniedError(BIAgentError):
+    """The caller is known but lacks the permission the route needs."""
+
+    status_code = 403
+    title = "Permission denied"
+
+
+class NotFoundError(BIAgentError):
+    status_code = 404
+    title = "Not found"
+
+
+class ConflictError(BIAgentError):
+    """The request contradicts what exists (a duplicate name, say)."""
+
+    status_code = 409
+    title = "Conflict"
+
+
+class InvalidInputError(BIAgentError):
+    """The request is well-formed but its content is wrong; the message says what and where."""
+
+    status_code = 422
+    title = "Invalid input"
+
+
+class TooManyRequestsError(BIAgentError):
+    status_code = 429
+    title = "Too many requests"
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds

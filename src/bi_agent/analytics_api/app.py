@@ -1,14 +1,17 @@
 """Entry point: `uvicorn --factory bi_agent.analytics_api.app:create_app`."""
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from bi_agent.http.service import create_service
 from bi_agent.settings import Settings
+
+ROUTERS: list[APIRouter] = []
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service(
         "BI-Agent Analytics API",
         "Datasets, metrics, queries, dashboards and jobs of the BI-Agent platform.",
+        routers=ROUTERS,
         settings=settings,
     )

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bi_agent.errors import BIAgentError
+from bi_agent.errors import AuthenticationError, BIAgentError, TooManyRequestsError
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,12 @@ async def _bi_agent_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, BIAgentError)
     if error.status_code >= 500:
         logger.error("%s on %s %s: %s", type(error).__name__, request.method, request.url.path, error)
-    return problem(error.status_code, error.title, str(error))
+    response = problem(error.status_code, error.title, str(error))
+    if isinstance(error, AuthenticationError):
+        response.headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(error, TooManyRequestsError):
+        response.headers["Retry-After"] = str(error.retry_after_seconds)
+    return response
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
