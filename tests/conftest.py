@@ -27,9 +27,7 @@ from bi_agent.settings import Settings
 # Every variable Settings reads; tests build Settings from explicit values only.
 SETTINGS_VARIABLES = [name.upper() for name in Settings.model_fields]
 
-SYSTEM_POSTGRES_URL = os.environ.get(
-    "TEST_SYSTEM_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+SYSTEM_POSTGRES_URL = os.environ.get("TEST_SYSTEM_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SYSTEM_REDIS_URL = os.environ.get("TEST_SYSTEM_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
@@ -121,9 +119,7 @@ def database(postgres: PostgresServer) -> Iterator[str]:
         yield postgres.sqlalchemy_url(name)
     finally:
         with psycopg.connect(postgres.admin_url, autocommit=True) as connection:
-            connection.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture(scope="session", params=["redis7", "valkey"])

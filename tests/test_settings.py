@@ -35,9 +35,7 @@ def test_defaults_embed_every_server(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 
 
 def test_db_parts_build_a_psycopg_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    settings = load(
-        monkeypatch, tmp_path, DB_HOST="db.internal", DB_PORT="6543", DB_USER="bi", DB_PASSWORD="p@ss:word"
-    )
+    settings = load(monkeypatch, tmp_path, DB_HOST="db.internal", DB_PORT="6543", DB_USER="bi", DB_PASSWORD="p@ss:word")
     url = settings.postgres_url()
     assert (url.drivername, url.host, url.port, url.username, url.database) == (
         "postgresql+psycopg",
@@ -50,12 +48,8 @@ def test_db_parts_build_a_psycopg_url(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert not settings.embeds_postgres
 
 
-def test_database_url_wins_and_gets_the_psycopg_driver(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    settings = load(
-        monkeypatch, tmp_path, DATABASE_URL="postgresql://u:p@h:5432/metrics", DB_HOST="ignored.example"
-    )
+def test_database_url_wins_and_gets_the_psycopg_driver(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    settings = load(monkeypatch, tmp_path, DATABASE_URL="postgresql://u:p@h:5432/metrics", DB_HOST="ignored.example")
     url = settings.postgres_url()
     assert (url.drivername, url.host, url.database) == ("postgresql+psycopg", "h", "metrics")
 
@@ -148,16 +142,12 @@ def test_production_refuses_default_secrets(
 
 
 def test_development_accepts_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    assert (
-        load(monkeypatch, tmp_path, APP_ENV="development").jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET
-    )
+    assert load(monkeypatch, tmp_path, APP_ENV="development").jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET
 
 
 def test_embedded_address_needs_a_running_up(tmp_path: Path) -> None:
     settings = make_settings(bi_agent_home=tmp_path)
-    with pytest.raises(
-        ConfigurationError, match=r"no embedded postgres is running.*bi-agent up.*DATABASE_URL"
-    ):
+    with pytest.raises(ConfigurationError, match=r"no embedded postgres is running.*bi-agent up.*DATABASE_URL"):
         settings.postgres_url()
 
 
@@ -185,9 +175,7 @@ def test_env_example_documents_every_setting() -> None:
     assert not missing, f".env.example lacks {sorted(missing)}"
 
 
-def test_env_example_loads_as_a_working_development_config(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_env_example_loads_as_a_working_development_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     (tmp_path / ".env").write_text((ROOT / ".env.example").read_text())
     settings = load(monkeypatch, tmp_path)
     assert settings.app_env == "development"

@@ -296,6 +296,4 @@ def test_configured_servers_are_used_not_embedded(
         assert up.interrupt() == 0
     finally:
         with psycopg.connect(postgres.admin_url, autocommit=True) as connection:
-            connection.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

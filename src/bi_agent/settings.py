@@ -147,9 +147,7 @@ class Settings(BaseSettings):
         if jwt_secret == DEFAULT_JWT_SECRET:
             raise ValueError("JWT_SECRET is the development default; set a secret of your own in production")
         if len(jwt_secret) < MIN_PRODUCTION_SECRET_LENGTH:
-            raise ValueError(
-                f"JWT_SECRET must be at least {MIN_PRODUCTION_SECRET_LENGTH} characters in production"
-            )
+            raise ValueError(f"JWT_SECRET must be at least {MIN_PRODUCTION_SECRET_LENGTH} characters in production")
         if self.minio_endpoint and self.minio_root_password.get_secret_value() == DEFAULT_MINIO_PASSWORD:
             raise ValueError("MINIO_ROOT_PASSWORD is the development default; change it in production")
         if self.database_url is not None:

@@ -168,9 +168,7 @@ class Supervisor:
             yield
 
     def _check_ports(self) -> None:
-        ensure_port_free(
-            self.settings.analytics_api_host, self.settings.analytics_api_port, "ANALYTICS_API_PORT"
-        )
+        ensure_port_free(self.settings.analytics_api_host, self.settings.analytics_api_port, "ANALYTICS_API_PORT")
         ensure_port_free(self.settings.ml_service_host, self.settings.ml_service_port, "ML_SERVICE_PORT")
 
     def _prepare_data_stores(self) -> AdminBootstrap:
@@ -267,9 +265,7 @@ class Supervisor:
                 "bold yellow",
             )
         elif bootstrap.created:
-            self.say(
-                f"  Admin login    {bootstrap.username} / the password in BI_AGENT_ADMIN_PASSWORD", "green"
-            )
+            self.say(f"  Admin login    {bootstrap.username} / the password in BI_AGENT_ADMIN_PASSWORD", "green")
         else:
             self.say(f"  Admin login    {bootstrap.username} / the password set at the first start", "green")
         self.say("Press Ctrl-C to stop everything.", "dim")

@@ -50,9 +50,7 @@ def test_all_dependencies_ok(
         assert isinstance(check["latency_ms"], float)
 
 
-def test_database_down_is_503_naming_postgres(
-    stack: EmbeddedStack, service: Callable[[Settings], FastAPI]
-) -> None:
+def test_database_down_is_503_naming_postgres(stack: EmbeddedStack, service: Callable[[Settings], FastAPI]) -> None:
     closed = free_port()
     settings = stack.settings(
         database_url=f"postgresql://bi:db-secret@127.0.0.1:{closed}/analytics_db",

@@ -27,10 +27,7 @@ def stored(engine: Engine, username: str) -> tuple[str, list[str]]:
         ).scalar_one()
         roles = list(
             connection.execute(
-                text(
-                    "SELECT r.role FROM bi.user_roles r JOIN bi.users u ON u.id = r.user_id "
-                    "WHERE u.username = :u"
-                ),
+                text("SELECT r.role FROM bi.user_roles r JOIN bi.users u ON u.id = r.user_id WHERE u.username = :u"),
                 {"u": username},
             ).scalars()
         )

@@ -62,9 +62,7 @@ def require(permission: Permission) -> Any:
 
     async def check(principal: CurrentPrincipal) -> Principal:
         if not principal.has(permission):
-            raise PermissionDeniedError(
-                f"this needs the permission {permission.value}, which your roles lack"
-            )
+            raise PermissionDeniedError(f"this needs the permission {permission.value}, which your roles lack")
         return principal
 
     # Read by the test that walks every route: each must name the permission it needs.

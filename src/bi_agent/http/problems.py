@@ -65,9 +65,7 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem(
-        500, "Internal error", f"{request.method} {request.url.path} failed; the server log has details"
-    )
+    return problem(500, "Internal error", f"{request.method} {request.url.path} failed; the server log has details")
 
 
 def _title(status: int) -> str:

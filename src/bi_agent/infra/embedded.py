@@ -103,21 +103,15 @@ class EmbeddedPostgres:
             )
             server.start()
         except Exception as error:
-            raise EmbeddedServerError(
-                f"embedded PostgreSQL failed to start in {self.data_dir}: {error}"
-            ) from error
+            raise EmbeddedServerError(f"embedded PostgreSQL failed to start in {self.data_dir}: {error}") from error
         self._server = server
         socket_dir = server.get_postmaster_info().socket_dir
         self._ensure_database(str(socket_dir))
         return f"postgresql+psycopg://postgres@/{self.database}?host={socket_dir}"
 
     def _ensure_database(self, socket_dir: str) -> None:
-        with psycopg.connect(
-            host=socket_dir, user="postgres", dbname="postgres", autocommit=True
-        ) as connection:
-            exists = connection.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
-            ).fetchone()
+        with psycopg.connect(host=socket_dir, user="postgres", dbname="postgres", autocommit=True) as connection:
+            exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)).fetchone()
             if exists is None:
                 connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
 
@@ -166,9 +160,7 @@ class EmbeddedValkey:
             + "\n"
         )
         with _open_log(self.log) as log:
-            self._process = processes.spawn(
-                [str(get_binary_path()), str(config)], stdout=log, cwd=self.data_dir
-            )
+            self._process = processes.spawn([str(get_binary_path()), str(config)], stdout=log, cwd=self.data_dir)
         _wait_until(self._answers_ping, "embedded Valkey", 20, self._process, self.log)
         return f"redis://{LOOPBACK}:{self._port}/0"
 
@@ -332,9 +324,7 @@ class EmbeddedServers:
             if server.is_running():
                 continue
             now = time.monotonic()
-            recent = [
-                moment for moment in self._restarts.get(server.name, []) if now - moment < RESTART_WINDOW
-            ]
+            recent = [moment for moment in self._restarts.get(server.name, []) if now - moment < RESTART_WINDOW]
             if len(recent) >= MAX_RESTARTS:
                 raise EmbeddedServerError(
                     f"embedded {server.name} died {len(recent)} times in {RESTART_WINDOW:.0f}s; giving up"

@@ -21,8 +21,7 @@ def ensure_port_free(host: str, port: int, variable: str) -> None:
     """Refuse to start when `port` is taken, naming the variable that moves it."""
     if not is_port_free(host, port):
         raise PortInUseError(
-            f"port {port} on {host} is already in use; stop what listens there or set {variable} "
-            f"to another port"
+            f"port {port} on {host} is already in use; stop what listens there or set {variable} to another port"
         )
 
 

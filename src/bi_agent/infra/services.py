@@ -41,9 +41,7 @@ def _http_service(name: str, url: str) -> Callable[[], ServiceStatus]:
             failing = [str(dependency) for dependency in response.json().get("failing", [])]
         except (ValueError, AttributeError):
             failing = []
-        detail = f"{url}: HTTP {response.status_code}" + (
-            f", failing: {', '.join(failing)}" if failing else ""
-        )
+        detail = f"{url}: HTTP {response.status_code}" + (f", failing: {', '.join(failing)}" if failing else "")
         return ServiceStatus(name, False, _ms(started), detail)
 
     return check
@@ -68,9 +66,7 @@ def check_services(settings: Settings) -> list[ServiceStatus]:
                 )
             )
             ml = pool.submit(
-                _http_service(
-                    "ml-service", f"http://{settings.ml_service_host}:{settings.ml_service_port}/health"
-                )
+                _http_service("ml-service", f"http://{settings.ml_service_host}:{settings.ml_service_port}/health")
             )
             worker = pool.submit(_check_worker, settings)
             beat = pool.submit(_check_beat, connections)

@@ -38,9 +38,7 @@ def upgrade() -> None:
         if extension in available:
             op.execute(f'CREATE EXTENSION IF NOT EXISTS "{extension}"')
         else:
-            logger.warning(
-                "extension %s is not available on this server; features that need it are off", extension
-            )
+            logger.warning("extension %s is not available on this server; features that need it are off", extension)
 
 
 def downgrade() -> None:

@@ -75,9 +75,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "users",
-        sa.Column(
-            "id", postgresql.UUID(as_uuid=True), primary_key=True, server_default=sa.text("gen_random_uuid()")
-        ),
+        sa.Column("id", postgresql.UUID(as_uuid=True), primary_key=True, server_default=sa.text("gen_random_uuid()")),
         sa.Column("username", sa.Text, nullable=False),
         sa.Column("password_hash", sa.Text, nullable=False),
         sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),

@@ -1,0 +1,1 @@
+"""Catalog domain: datasets, their columns, imports (metrics, queries and rollups follow)."""

@@ -1,0 +1,222 @@
+"""The dataset catalog in schema `bi`: datasets, their columns and import history.
+
+Data rows live in `analytics.<name>`; this module keeps what is known about them.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from psycopg import sql
+from sqlalchemy import Connection, text
+
+from bi_agent.catalog.columns import ColumnSpec, DataType, Role
+from bi_agent.catalog.names import check_identifier
+from bi_agent.errors import InvalidInputError, NotFoundError
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    id: uuid.UUID
+    name: str
+    description: str
+    row_count: int
+    data_version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def find_columns(connection: Connection, name: str) -> list[ColumnSpec] | None:
+    """The dataset's columns in order, or None when there is no such dataset."""
+    rows = connection.execute(
+        text(
+            "SELECT c.name, c.source_name, c.data_type, c.role, c.phi FROM bi.datasets d "
+            "LEFT JOIN bi.dataset_columns c ON c.dataset_id = d.id WHERE d.name = :name ORDER BY c.position"
+        ),
+        {"name": name},
+    ).all()
+    if not rows:
+        return None
+    return [ColumnSpec(row.name, row.source_name, row.data_type, row.role, row.phi) for row in rows if row.name]
+
+
+def get_columns(connection: Connection, name: str) -> list[ColumnSpec]:
+    columns = find_columns(connection, name)
+    if columns is None:
+        raise NotFoundError(f"no dataset named {name!r}")
+    return columns
+
+
+def record_replace(
+    connection: Connection, name: str, specs: list[ColumnSpec], row_count: int, user_id: uuid.UUID | None
+) -> tuple[uuid.UUID, int]:
+    """Create or update the catalog entry after a replace; roles and PHI flags set earlier are kept."""
+    earlier = {column.name: column for column in find_columns(connection, name) or []}
+    row = connection.execute(
+        text(
+            "INSERT INTO bi.datasets (name, row_count, data_version, created_by) VALUES (:name, :rows, 1, :user) "
+            "ON CONFLICT (name) DO UPDATE SET row_count = :rows, data_version = bi.datasets.data_version + 1, "
+            "updated_at = now() RETURNING id, data_version"
+        ),
+        {"name": name, "rows": row_count, "user": user_id},
+    ).one()
+    connection.execute(text("DELETE FROM bi.dataset_columns WHERE dataset_id = :id"), {"id": row.id})
+    for position, spec in enumerate(specs):
+        kept = earlier.get(spec.name)
+        same_type = kept is not None and kept.data_type == spec.data_type
+        connection.execute(
+            text(
+                "INSERT INTO bi.dataset_columns (dataset_id, name, position, source_name, data_type, role, phi) "
+                "VALUES (:id, :name, :position, :source, :type, :role, :phi)"
+            ),
+            {
+                "id": row.id,
+                "name": spec.name,
+                "position": position,
+                "source": spec.source_name,
+                "type": spec.data_type,
+                "role": kept.role if same_type and kept is not None else spec.role,
+                "phi": kept.phi if kept is not None else spec.phi,
+            },
+        )
+    return row.id, row.data_version
+
+
+def record_append(connection: Connection, name: str, added_rows: int) -> tuple[uuid.UUID, int]:
+    row = connection.execute(
+        text(
+            "UPDATE bi.datasets SET row_count = row_count + :rows, data_version = data_version + 1, "
+            "updated_at = now() WHERE name = :name RETURNING id, data_version"
+        ),
+        {"name": name, "rows": added_rows},
+    ).one()
+    return row.id, row.data_version
+
+
+def record_import(connection: Connection, dataset_id: uuid.UUID, request_fields: dict[str, Any]) -> uuid.UUID:
+    values = dict(request_fields)
+    values["skipped_sample"] = json.dumps(values["skipped_sample"])
+    values["column_mapping"] = json.dumps(values["column_mapping"])
+    import_id: uuid.UUID = connection.execute(
+        text(
+            "INSERT INTO bi.imports (dataset_id, sha256, object_key, filename, file_format, size_bytes, mode, "
+            "rows_imported, rows_skipped, skipped_sample, column_mapping, data_version, job_id, imported_by, "
+            "started_at) VALUES (:dataset_id, :sha256, :object_key, :filename, :file_format, :size_bytes, :mode, "
+            ":rows_imported, :rows_skipped, CAST(:skipped_sample AS jsonb), CAST(:column_mapping AS jsonb), "
+            ":data_version, :job_id, :imported_by, :started_at) RETURNING id"
+        ),
+        {"dataset_id": dataset_id, **values},
+    ).scalar_one()
+    return import_id
+
+
+def list_datasets(connection: Connection, limit: int, offset: int) -> tuple[list[DatasetSummary], int]:
+    total = connection.execute(text("SELECT count(*) FROM bi.datasets")).scalar_one()
+    rows = connection.execute(
+        text(
+            "SELECT id, name, description, row_count, data_version, created_at, updated_at FROM bi.datasets "
+            "ORDER BY name LIMIT :limit OFFSET :offset"
+        ),
+        {"limit": limit, "offset": offset},
+    ).all()
+    return [DatasetSummary(*row) for row in rows], total
+
+
+def get_dataset(connection: Connection, name: str) -> DatasetSummary:
+    row = connection.execute(
+        text(
+            "SELECT id, name, description, row_count, data_version, created_at, updated_at FROM bi.datasets "
+            "WHERE name = :name"
+        ),
+        {"name": name},
+    ).first()
+    if row is None:
+        raise NotFoundError(f"no dataset named {name!r}")
+    return DatasetSummary(*row)
+
+
+def import_history(connection: Connection, dataset_id: uuid.UUID, limit: int = 50) -> list[dict[str, Any]]:
+    rows = connection.execute(
+        text(
+            "SELECT i.id, i.filename, i.file_format, i.size_bytes, i.sha256, i.mode, i.rows_imported, "
+            "i.rows_skipped, i.skipped_sample, i.column_mapping, i.data_version, i.job_id, u.username AS imported_by, "
+            "i.started_at, i.finished_at FROM bi.imports i LEFT JOIN bi.users u ON u.id = i.imported_by "
+            "WHERE i.dataset_id = :id ORDER BY i.finished_at DESC LIMIT :limit"
+        ),
+        {"id": dataset_id, "limit": limit},
+    ).mappings()
+    return [dict(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class ColumnChange:
+    name: str
+    role: Role | None = None
+    phi: bool | None = None
+
+
+def update_columns(connection: Connection, name: str, changes: list[ColumnChange]) -> list[ColumnSpec]:
+    columns = {column.name: column for column in get_columns(connection, name)}
+    unknown = [change.name for change in changes if change.name not in columns]
+    if unknown:
+        raise InvalidInputError(f"dataset {name} has no column {', '.join(unknown)}")
+    for change in changes:
+        column = columns[change.name]
+        if change.role == "time" and column.data_type not in ("date", "timestamptz"):
+            raise InvalidInputError(
+                f"column {change.name} is {column.data_type}; only dates and timestamps can be time"
+            )
+        if change.role == "measure" and column.data_type not in ("bigint", "double precision", "numeric"):
+            raise InvalidInputError(f"column {change.name} is {column.data_type}; only numbers can be measures")
+        connection.execute(
+            text(
+                "UPDATE bi.dataset_columns SET role = coalesce(:role, role), phi = coalesce(:phi, phi) "
+                "WHERE name = :column AND dataset_id = (SELECT id FROM bi.datasets WHERE name = :dataset)"
+            ),
+            {"role": change.role, "phi": change.phi, "column": change.name, "dataset": name},
+        )
+    connection.execute(text("UPDATE bi.datasets SET updated_at = now() WHERE name = :name"), {"name": name})
+    return get_columns(connection, name)
+
+
+def delete_dataset(connection: Connection, name: str) -> None:
+    check_identifier(name, "dataset name")
+    get_dataset(connection, name)
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    raw.execute(sql.SQL("DROP TABLE IF EXISTS {}.{}").format(sql.Identifier("analytics"), sql.Identifier(name)))
+    connection.execute(text("DELETE FROM bi.datasets WHERE name = :name"), {"name": name})
+
+
+def preview_rows(connection: Connection, name: str, limit: int, offset: int) -> tuple[list[str], list[list[Any]]]:
+    columns = get_columns(connection, name)
+    names = [column.name for column in columns]
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    statement = sql.SQL("SELECT {} FROM {}.{} LIMIT %s OFFSET %s").format(
+        sql.SQL(", ").join(map(sql.Identifier, names)), sql.Identifier("analytics"), sql.Identifier(name)
+    )
+    with raw.cursor() as cursor:
+        cursor.execute(statement, (limit, offset))
+        rows = [[_json_value(value) for value in row] for row in cursor.fetchall()]
+    return names, rows
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value) if value == value.to_integral_value() or abs(value) < 1e15 else str(value)
+    return value
+
+
+def column_type(columns: list[ColumnSpec], name: str) -> DataType:
+    for column in columns:
+        if column.name == name:
+            return column.data_type
+    raise InvalidInputError(f"no column {name}")

@@ -1,0 +1,347 @@
+"""Uploaded files read into Arrow tables: CSV, Parquet or JSON Lines, gzip accepted.
+
+The format comes from the file name and must agree with the content. Types are
+inferred by pyarrow; headers become identifiers (the mapping is kept and shown).
+Every refusal is an InvalidInputError that names the file, and the line and column
+where it can, but never quotes a value: a value may be PHI.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.json as pa_json
+import pyarrow.parquet as pq
+
+from bi_agent.catalog.names import MAX_IDENTIFIER_LENGTH, normalise_header
+from bi_agent.errors import InvalidInputError
+
+GZIP_MAGIC = b"\x1f\x8b"
+PARQUET_MAGIC = b"PAR1"
+# Arrow reads in blocks; a row must fit in one, so the block is well above the field limit.
+BLOCK_SIZE = 8 << 20
+SKIPPED_SAMPLE_SIZE = 20
+
+
+class FileFormat(StrEnum):
+    CSV = "csv"
+    PARQUET = "parquet"
+    JSONL = "jsonl"
+
+
+SUFFIXES = {
+    ".csv": FileFormat.CSV,
+    ".parquet": FileFormat.PARQUET,
+    ".pq": FileFormat.PARQUET,
+    ".jsonl": FileFormat.JSONL,
+    ".ndjson": FileFormat.JSONL,
+}
+
+
+class OnError(StrEnum):
+    FAIL = "fail"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class FileKind:
+    format: FileFormat
+    gzipped: bool
+
+
+@dataclass
+class ParsedFile:
+    table: pa.Table
+    kind: FileKind
+    mapping: dict[str, str]  # header in the file -> column name
+    rows_skipped: int = 0
+    skipped_sample: list[dict[str, Any]] = field(default_factory=list)
+
+
+def detect_kind(filename: str, head: bytes) -> FileKind:
+    """The format the name says, checked against the first bytes of the content."""
+    name = filename.lower()
+    gzipped = name.endswith(".gz")
+    if gzipped:
+        name = name.removesuffix(".gz")
+    suffix = Path(name).suffix
+    file_format = SUFFIXES.get(suffix)
+    if file_format is None:
+        raise InvalidInputError(
+            f"{filename}: unknown file type {suffix or '(no extension)'!r}; send .csv, .parquet or .jsonl "
+            "(.ndjson), optionally gzipped as .gz"
+        )
+    if gzipped and not head.startswith(GZIP_MAGIC):
+        raise InvalidInputError(f"{filename}: the name ends in .gz but the content is not gzip data")
+    if not gzipped and head.startswith(GZIP_MAGIC):
+        raise InvalidInputError(f"{filename}: the content is gzip-compressed; name the file {filename}.gz")
+    return FileKind(file_format, gzipped)
+
+
+def read_file(
+    path: Path,
+    filename: str,
+    *,
+    on_error: OnError,
+    max_field_bytes: int,
+    column_types: dict[str, pa.DataType] | None,
+) -> ParsedFile:
+    """Read and check the whole file. `column_types` (by column name) pins types for an append."""
+    if path.stat().st_size == 0:
+        raise InvalidInputError(f"{filename}: the file is empty")
+    with path.open("rb") as raw:
+        head = raw.read(8)
+    kind = detect_kind(filename, head)
+    if kind.format is FileFormat.PARQUET:
+        parsed = _read_parquet(path, filename, kind)
+    else:
+        _check_text_content(path, filename, kind)
+        if kind.format is FileFormat.CSV:
+            parsed = _read_csv(path, filename, kind, on_error, column_types)
+        else:
+            parsed = _read_jsonl(path, filename, kind)
+    if parsed.table.num_rows == 0:
+        raise InvalidInputError(f"{filename}: the file has column names but no rows")
+    _check_field_sizes(parsed.table, filename, max_field_bytes)
+    return parsed
+
+
+def _open_text(path: Path, kind: FileKind) -> Any:
+    return gzip.open(path, "rb") if kind.gzipped else path.open("rb")
+
+
+def _check_text_content(path: Path, filename: str, kind: FileKind) -> None:
+    try:
+        with _open_text(path, kind) as stream:
+            head = stream.read(64 << 10)
+    except (OSError, EOFError):
+        raise InvalidInputError(f"{filename}: the gzip data is corrupt or cut short") from None
+    if head.startswith(PARQUET_MAGIC):
+        raise InvalidInputError(f"{filename}: the content is a Parquet file; name it .parquet")
+    if b"\x00" in head:
+        raise InvalidInputError(f"{filename}: the content is binary, not {kind.format.value.upper()} text")
+    if kind.format is FileFormat.JSONL and not head.lstrip().startswith(b"{"):
+        raise InvalidInputError(f"{filename}: line 1 is not a JSON object; JSON Lines has one object per line")
+    if not head.strip():
+        raise InvalidInputError(f"{filename}: the file holds only blank space")
+
+
+def _input_stream(path: Path, kind: FileKind) -> pa.NativeFile:
+    return pa.input_stream(str(path), compression="gzip" if kind.gzipped else None)
+
+
+_CONVERSION_ERROR = re.compile(r"In CSV column #(\d+): CSV conversion error to (\w+)")
+
+
+def _read_csv(
+    path: Path,
+    filename: str,
+    kind: FileKind,
+    on_error: OnError,
+    column_types: dict[str, pa.DataType] | None,
+) -> ParsedFile:
+    headers = _csv_headers(path, filename, kind)
+    mapping = _column_mapping(headers, filename)
+    types_by_header: dict[str, pa.DataType] = {}
+    if column_types is not None:
+        types_by_header = {header: column_types[name] for header, name in mapping.items() if name in column_types}
+    skipped: list[dict[str, Any]] = []
+    # Line numbers of bad rows are only known to the single-threaded reader; it is used
+    # when rows may be skipped, and again to name the line when a bad row is found.
+    use_threads = on_error is OnError.FAIL
+    for _ in range(len(headers) + 1):
+        skipped.clear()
+        try:
+            table = pa_csv.read_csv(
+                _input_stream(path, kind),
+                read_options=pa_csv.ReadOptions(use_threads=use_threads, block_size=BLOCK_SIZE),
+                parse_options=pa_csv.ParseOptions(
+                    newlines_in_values=True, invalid_row_handler=_row_handler(on_error, skipped)
+                ),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types=types_by_header,
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=False,
+                    true_values=["true", "True", "TRUE"],
+                    false_values=["false", "False", "FALSE"],
+                ),
+            )
+        except pa.ArrowInvalid as error:
+            if skipped and on_error is OnError.FAIL:
+                bad = skipped[0]
+                if bad["line"] is None and use_threads:
+                    use_threads = False
+                    continue
+                where = f"line {bad['line']}" if bad["line"] is not None else "a row"
+                raise InvalidInputError(
+                    f"{filename}: {where}: {bad['reason']}; fix the row or import with on_error=skip"
+                ) from None
+            message = str(error)
+            conversion = _CONVERSION_ERROR.search(message)
+            if conversion and column_types is None:
+                # Inference looked at the first block only; a later value says the column is text.
+                types_by_header[headers[int(conversion.group(1))]] = pa.string()
+                continue
+            raise _csv_error(message, filename, path, kind, headers, mapping, conversion) from None
+        if any(pa.types.is_binary(column_type) for column_type in table.schema.types):
+            # Arrow keeps bytes that are not UTF-8 as a binary column rather than failing.
+            raise _csv_error("invalid UTF8", filename, path, kind, headers, mapping, None)
+        return ParsedFile(
+            table=table.rename_columns([mapping[header] for header in table.column_names]),
+            kind=kind,
+            mapping=mapping,
+            rows_skipped=len(skipped),
+            skipped_sample=skipped[:SKIPPED_SAMPLE_SIZE],
+        )
+    raise InvalidInputError(f"{filename}: the column types could not be inferred")
+
+
+def _row_handler(on_error: OnError, skipped: list[dict[str, Any]]) -> Callable[[Any], str]:
+    # Arrow swallows exceptions from the handler, so the bad row is noted and "error" returned.
+    def handle(row: Any) -> str:
+        skipped.append(
+            {"line": row.number, "reason": f"expected {row.expected_columns} fields, found {row.actual_columns}"}
+        )
+        return "skip" if on_error is OnError.SKIP else "error"
+
+    return handle
+
+
+def _csv_headers(path: Path, filename: str, kind: FileKind) -> list[str]:
+    # Only the header is read here (Arrow would parse a whole block first); a quoted
+    # header may span lines, so lines are added until the quotes balance.
+    with _open_text(path, kind) as stream:
+        raw = stream.readline()
+        while raw.count(b'"') % 2 and (more := stream.readline()):
+            raw += more
+    try:
+        header = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"{filename}: line 1 (the header) is not valid UTF-8 text") from None
+    try:
+        return next(csv.reader([header.rstrip("\r\n")]))
+    except (csv.Error, StopIteration):
+        raise InvalidInputError(f"{filename}: the header line cannot be read as CSV") from None
+
+
+def _csv_error(
+    message: str,
+    filename: str,
+    path: Path,
+    kind: FileKind,
+    headers: list[str],
+    mapping: dict[str, str],
+    conversion: re.Match[str] | None,
+) -> InvalidInputError:
+    if "invalid UTF8" in message or "UTF8" in message:
+        line = _first_non_utf8_line(path, kind)
+        where = f"line {line}" if line is not None else "a line"
+        return InvalidInputError(f"{filename}: {where} is not valid UTF-8 text; save the file as UTF-8")
+    if "straddling" in message or "straddles" in message:
+        return InvalidInputError(f"{filename}: a row is larger than {BLOCK_SIZE >> 20} MB")
+    if conversion:
+        column = mapping[headers[int(conversion.group(1))]]
+        return InvalidInputError(
+            f"{filename}: column {column}: a value is not a valid {conversion.group(2)}, the type of that "
+            "column in the dataset"
+        )
+    return InvalidInputError(f"{filename}: not readable as CSV ({message.split(':', maxsplit=1)[0]})")
+
+
+def _first_non_utf8_line(path: Path, kind: FileKind) -> int | None:
+    with _open_text(path, kind) as stream:
+        for number, line in enumerate(stream, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return None
+
+
+def _read_parquet(path: Path, filename: str, kind: FileKind) -> ParsedFile:
+    try:
+        if kind.gzipped:
+            with gzip.open(path, "rb") as stream:
+                table = pq.read_table(pa.BufferReader(stream.read()))
+        else:
+            table = pq.read_table(str(path))
+    except (pa.ArrowException, OSError, EOFError) as error:
+        raise InvalidInputError(f"{filename}: not a readable Parquet file ({type(error).__name__})") from None
+    mapping = _column_mapping(list(table.column_names), filename)
+    return ParsedFile(table.rename_columns(list(mapping.values())), kind, mapping)
+
+
+_JSON_ROW = re.compile(r"in row (\d+)")
+
+
+def _read_jsonl(path: Path, filename: str, kind: FileKind) -> ParsedFile:
+    try:
+        table = pa_json.read_json(
+            _input_stream(path, kind),
+            read_options=pa_json.ReadOptions(use_threads=True, block_size=BLOCK_SIZE),
+            parse_options=pa_json.ParseOptions(newlines_in_values=False, unexpected_field_behavior="infer"),
+        )
+    except pa.ArrowInvalid as error:
+        message = str(error)
+        row = _JSON_ROW.search(message)
+        if "UTF8" in message or "utf-8" in message.lower():
+            line = _first_non_utf8_line(path, kind)
+            return _raise(f"{filename}: line {line} is not valid UTF-8 text; save the file as UTF-8")
+        if "straddling" in message or "straddles" in message:
+            return _raise(f"{filename}: a line is larger than {BLOCK_SIZE >> 20} MB")
+        where = f"line {int(row.group(1)) + 1}" if row else "a line"
+        return _raise(f"{filename}: {where} is not a valid JSON object, or its values change type")
+    mapping = _column_mapping(list(table.column_names), filename)
+    return ParsedFile(table.rename_columns(list(mapping.values())), kind, mapping)
+
+
+def _raise(message: str) -> ParsedFile:
+    raise InvalidInputError(message)
+
+
+def _column_mapping(headers: list[str], filename: str) -> dict[str, str]:
+    """Headers to identifiers, refusing blank, overlong and colliding names."""
+    mapping: dict[str, str] = {}
+    taken: dict[str, str] = {}
+    for position, header in enumerate(headers, start=1):
+        name = normalise_header(header)
+        if not name:
+            raise InvalidInputError(f"{filename}: column {position} has no usable name ({header[:40]!r})")
+        if len(name) > MAX_IDENTIFIER_LENGTH:
+            raise InvalidInputError(
+                f"{filename}: column {position} name is {len(name)} characters long once normalised; "
+                f"the limit is {MAX_IDENTIFIER_LENGTH} ({header[:40]!r}...)"
+            )
+        if name in taken or header in mapping:
+            raise InvalidInputError(
+                f"{filename}: columns {taken.get(name, header)!r} and {header!r} both become {name!r}; "
+                "rename one of them"
+            )
+        mapping[header] = name
+        taken[name] = header
+    return mapping
+
+
+def _check_field_sizes(table: pa.Table, filename: str, max_field_bytes: int) -> None:
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue
+        lengths = pc.binary_length(column)
+        longest = pc.max(lengths).as_py()
+        if longest is not None and longest > max_field_bytes:
+            row = pc.index(lengths, longest).as_py()
+            raise InvalidInputError(
+                f"{filename}: row {row + 1}, column {name}: a value of {longest} bytes is over the "
+                f"{max_field_bytes}-byte limit for one field"
+            )

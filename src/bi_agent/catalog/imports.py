@@ -1,0 +1,256 @@
+"""Importing a file into a dataset: one function, reached from the API's task, the CLI and tests.
+
+The file waits in bucket `datasets` under its SHA-256. It is read and checked whole
+(pyarrow), then streamed with COPY, and everything else happens in one transaction:
+a new or replaced dataset is loaded into a staging table that is swapped in by
+rename; an append goes straight into the table, which the transaction keeps intact
+if anything fails. The import record (unique per dataset and SHA-256) and the bump of
+`data_version` commit with the rows, so a re-sent file adds nothing and a bad file
+leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+from psycopg import sql
+from sqlalchemy import Connection, Engine, text
+
+from bi_agent.catalog import datasets
+from bi_agent.catalog.columns import ARROW_TYPES, WIDENINGS, ColumnSpec, default_role, postgres_type
+from bi_agent.catalog.files import OnError, ParsedFile, read_file
+from bi_agent.catalog.names import check_identifier
+from bi_agent.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+Mode = Literal["append", "replace"]
+# Rows per COPY chunk: large enough to keep COPY busy, small enough for steady progress.
+COPY_BATCH_ROWS = 50_000
+
+Progress = Callable[[str, int, int], None]
+
+
+def no_progress(stage: str, done: int, total: int) -> None:
+    """Progress sink for callers that do not report it."""
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    dataset: str
+    object_key: str
+    sha256: str
+    filename: str
+    size_bytes: int
+    mode: Mode
+    on_error: OnError = OnError.FAIL
+    user_id: uuid.UUID | None = None
+    job_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    import_id: uuid.UUID
+    dataset: str
+    rows_imported: int
+    rows_skipped: int
+    data_version: int
+    duplicate: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "import_id": str(self.import_id),
+            "dataset": self.dataset,
+            "rows_imported": self.rows_imported,
+            "rows_skipped": self.rows_skipped,
+            "data_version": self.data_version,
+            "duplicate": self.duplicate,
+        }
+
+
+def find_earlier_import(connection: Connection, dataset: str, sha256: str) -> ImportOutcome | None:
+    row = connection.execute(
+        text(
+            "SELECT i.id, i.rows_imported, i.rows_skipped, i.data_version FROM bi.imports i "
+            "JOIN bi.datasets d ON d.id = i.dataset_id WHERE d.name = :dataset AND i.sha256 = :sha256"
+        ),
+        {"dataset": dataset, "sha256": sha256},
+    ).first()
+    if row is None:
+        return None
+    return ImportOutcome(row.id, dataset, row.rows_imported, row.rows_skipped, row.data_version, duplicate=True)
+
+
+def run_import(
+    engine: Engine,
+    s3: S3Client,
+    bucket: str,
+    request: ImportRequest,
+    *,
+    max_field_bytes: int,
+    progress: Progress = no_progress,
+) -> ImportOutcome:
+    check_identifier(request.dataset, "dataset name")
+    with engine.connect() as connection:
+        earlier = find_earlier_import(connection, request.dataset, request.sha256)
+        existing = datasets.find_columns(connection, request.dataset)
+    if earlier is not None:
+        return earlier
+    started_at = datetime.now(UTC)
+    appending = request.mode == "append" and existing is not None
+    with tempfile.TemporaryDirectory(prefix="bi-agent-import-") as folder:
+        path = Path(folder) / "upload"
+        progress("download", 0, request.size_bytes)
+        s3.download_file(bucket, request.object_key, str(path))
+        progress("parse", request.size_bytes, request.size_bytes)
+        pinned = (
+            {column.name: ARROW_TYPES[column.data_type] for column in existing}
+            if appending and existing is not None
+            else None
+        )
+        parsed = read_file(
+            path,
+            request.filename,
+            on_error=request.on_error,
+            max_field_bytes=max_field_bytes,
+            column_types=pinned,
+        )
+    specs = _column_specs(parsed, request.filename)
+    if appending:
+        assert existing is not None
+        _check_append_schema(existing, specs, request.filename)
+    with engine.begin() as connection:
+        # One import per dataset at a time; the second waits and then sees the first.
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('bi-agent:dataset:' || :name))"),
+            {"name": request.dataset},
+        )
+        earlier = find_earlier_import(connection, request.dataset, request.sha256)
+        if earlier is not None:
+            return earlier
+        connection.execute(text("SET LOCAL TimeZone = 'UTC'"))
+        if appending:
+            assert existing is not None
+            _copy(connection, request.dataset, existing, parsed.table, progress)
+            dataset_id, data_version = datasets.record_append(connection, request.dataset, parsed.table.num_rows)
+        else:
+            staging = f"_staging_{uuid.uuid4().hex[:16]}"
+            _create_table(connection, staging, specs)
+            _copy(connection, staging, specs, parsed.table, progress)
+            _swap_in(connection, staging, request.dataset)
+            dataset_id, data_version = datasets.record_replace(
+                connection, request.dataset, specs, parsed.table.num_rows, request.user_id
+            )
+        import_id = datasets.record_import(
+            connection,
+            dataset_id=dataset_id,
+            request_fields={
+                "sha256": request.sha256,
+                "object_key": request.object_key,
+                "filename": request.filename,
+                "file_format": parsed.kind.format.value + (".gz" if parsed.kind.gzipped else ""),
+                "size_bytes": request.size_bytes,
+                "mode": request.mode,
+                "rows_imported": parsed.table.num_rows,
+                "rows_skipped": parsed.rows_skipped,
+                "skipped_sample": parsed.skipped_sample,
+                "column_mapping": parsed.mapping,
+                "data_version": data_version,
+                "job_id": request.job_id,
+                "imported_by": request.user_id,
+                "started_at": started_at,
+            },
+        )
+    progress("done", parsed.table.num_rows, parsed.table.num_rows)
+    return ImportOutcome(
+        import_id, request.dataset, parsed.table.num_rows, parsed.rows_skipped, data_version, duplicate=False
+    )
+
+
+def _column_specs(parsed: ParsedFile, filename: str) -> list[ColumnSpec]:
+    source_names = {name: header for header, name in parsed.mapping.items()}
+    specs = []
+    for field in parsed.table.schema:
+        data_type = postgres_type(field.type, field.name, filename)
+        specs.append(
+            ColumnSpec(field.name, source_names.get(field.name, field.name), data_type, default_role(data_type))
+        )
+    return specs
+
+
+def _check_append_schema(existing: list[ColumnSpec], incoming: list[ColumnSpec], filename: str) -> None:
+    have = {column.name: column for column in existing}
+    got = {column.name: column for column in incoming}
+    missing = [name for name in have if name not in got]
+    extra = [name for name in got if name not in have]
+    problems = []
+    if missing:
+        problems.append(f"missing columns {', '.join(missing)}")
+    if extra:
+        problems.append(f"columns not in the dataset {', '.join(extra)}")
+    for name, column in got.items():
+        target = have.get(name)
+        if target is None or column.data_type == target.data_type:
+            continue
+        if column.data_type not in WIDENINGS.get(target.data_type, set()):
+            problems.append(f"column {name} is {column.data_type} in the file but {target.data_type} in the dataset")
+    if problems:
+        raise InvalidInputError(f"{filename}: cannot append: {'; '.join(problems)}")
+
+
+def _create_table(connection: Connection, table: str, specs: list[ColumnSpec]) -> None:
+    columns = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(spec.name), sql.SQL(spec.data_type)) for spec in specs
+    )
+    statement = sql.SQL("CREATE TABLE {}.{} ({})").format(sql.Identifier("analytics"), sql.Identifier(table), columns)
+    _raw(connection).execute(statement)
+
+
+def _swap_in(connection: Connection, staging: str, table: str) -> None:
+    raw = _raw(connection)
+    raw.execute(sql.SQL("DROP TABLE IF EXISTS {}.{}").format(sql.Identifier("analytics"), sql.Identifier(table)))
+    raw.execute(
+        sql.SQL("ALTER TABLE {}.{} RENAME TO {}").format(
+            sql.Identifier("analytics"), sql.Identifier(staging), sql.Identifier(table)
+        )
+    )
+
+
+def _copy(connection: Connection, table: str, specs: list[ColumnSpec], rows: pa.Table, progress: Progress) -> None:
+    names = [spec.name for spec in specs]
+    statement = sql.SQL("COPY {}.{} ({}) FROM STDIN (FORMAT csv)").format(
+        sql.Identifier("analytics"), sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, names))
+    )
+    ordered = rows.select(names)
+    total = ordered.num_rows
+    done = 0
+    options = pa_csv.WriteOptions(include_header=False)
+    try:
+        with _raw(connection).cursor() as cursor, cursor.copy(statement) as copy:
+            for batch in ordered.to_batches(max_chunksize=COPY_BATCH_ROWS):
+                buffer = io.BytesIO()
+                pa_csv.write_csv(batch, buffer, options)
+                copy.write(buffer.getbuffer())
+                done += batch.num_rows
+                progress("copy", done, total)
+    except psycopg.errors.DataError as error:
+        # PostgreSQL refused a value Arrow accepted; name the column, not the value.
+        diagnostic = error.diag.context or ""
+        raise InvalidInputError(f"a value could not be stored: {diagnostic.split(':')[0] or error.sqlstate}") from None
+
+
+def _raw(connection: Connection) -> psycopg.Connection[Any]:
+    driver_connection = connection.connection.driver_connection
+    assert isinstance(driver_connection, psycopg.Connection)
+    return driver_connection
