@@ -38,11 +38,11 @@ class Up:
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, *options: str) -> None:
         self.log.write_bytes(b"")
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "bi_agent", "up"],
+                [sys.executable, "-m", "bi_agent", "up", *options],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self.env,
@@ -130,6 +130,7 @@ def test_start_stop_start_keeps_data(up: Up) -> None:
     up.start()
     up.wait_healthy()
     first_output = up.output()
+    assert "seeded the demo dataset hospital_visits (60,000 rows)" in first_output
     assert "Admin login    admin / " in first_output
     assert "shown this once" in first_output
 
@@ -185,6 +186,7 @@ def test_start_stop_start_keeps_data(up: Up) -> None:
     up.start()
     up.wait_healthy()
     second_output = up.output()
+    assert "seeded the demo" not in second_output
     assert "shown this once" not in second_output
     assert "the password set at the first start" in second_output
     settings = make_settings(bi_agent_home=up.home)
@@ -207,7 +209,7 @@ def test_port_in_use_names_port_and_variable(up: Up) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", up.api_port))
         taken.listen()
-        up.start()
+        up.start("--no-demo")
         assert up.process is not None
         assert up.process.wait(timeout=30) == 1
     output = up.output()
@@ -288,9 +290,10 @@ def test_configured_servers_are_used_not_embedded(
             REDIS_URL=redis_url,
             MINIO_ENDPOINT=embedded.addresses["s3"],
         )
-        up.start()
+        up.start("--no-demo")
         up.wait_healthy()
         assert "embedded" not in up.output().split("BI-Agent is up")[0]
+        assert "seeded the demo" not in up.output()
         assert not (up.home / "postgres").exists()
         assert not (up.home / "servers.json").exists()
         assert up.interrupt() == 0

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from bi_agent.catalog.files import OnError
+from bi_agent.catalog.imports import import_local_file
 from bi_agent.errors import BIAgentError
 from bi_agent.infra import migrations
+from bi_agent.infra.connections import Connections
 from bi_agent.infra.db import create_database_engine, wait_for_database
+from bi_agent.infra.objects import ensure_buckets
 from bi_agent.infra.services import check_services
 from bi_agent.settings import load_settings
 from bi_agent.supervisor import run_up
@@ -28,9 +34,11 @@ error_console = Console(stderr=True)
 
 
 @app.command()
-def up() -> None:
+def up(
+    demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Seed the demo dataset on the first start.")] = True,
+) -> None:
     """Start the platform: embedded servers where none is configured, then the APIs, worker and beat."""
-    raise typer.Exit(run_up(load_settings(), console))
+    raise typer.Exit(run_up(load_settings(), console, demo=demo))
 
 
 @app.command()
@@ -70,6 +78,71 @@ def migrate(
     finally:
         engine.dispose()
     console.print(f"database at revision {revision}")
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[
+        Path, typer.Argument(help="CSV, Parquet or JSON Lines file; .gz accepted.", exists=True, dir_okay=False)
+    ],
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset name: a plain identifier.")],
+    mode: Annotated[str, typer.Option(help="append or replace.")] = "append",
+    on_error: Annotated[str, typer.Option("--on-error", help="fail on a bad row, or skip and count it.")] = "fail",
+) -> None:
+    """Import a file into a dataset, with a progress bar of bytes and rows."""
+    if mode not in ("append", "replace"):
+        raise typer.BadParameter("use append or replace", param_hint="--mode")
+    if on_error not in ("fail", "skip"):
+        raise typer.BadParameter("use fail or skip", param_hint="--on-error")
+    settings = load_settings()
+    connections = Connections.open(settings)
+    try:
+        ensure_buckets(connections.s3, settings.buckets)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
+            tasks: dict[str, TaskID] = {}
+
+            def report(stage: str, done: int, total: int) -> None:
+                label = IMPORT_STAGES.get(stage)
+                if label is None:
+                    return
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(label, total=total or 1, detail="")
+                unit = "MB" if stage == "hash" else "rows"
+                amount = f"{done / 1e6:,.1f} / {total / 1e6:,.1f} MB" if unit == "MB" else f"{done:,} / {total:,} rows"
+                bar.update(tasks[stage], completed=done, total=total or 1, detail=amount)
+
+            outcome = import_local_file(
+                connections.engine,
+                connections.s3,
+                settings.minio_bucket_datasets,
+                file,
+                dataset,
+                "append" if mode == "append" else "replace",
+                on_error=OnError(on_error),
+                max_field_bytes=settings.import_max_field_bytes,
+                progress=report,
+            )
+    finally:
+        connections.close()
+    if outcome.duplicate:
+        console.print(
+            f"{file.name} was imported into {dataset} before; nothing added (data version {outcome.data_version})"
+        )
+    else:
+        skipped = f", {outcome.rows_skipped:,} bad rows skipped" if outcome.rows_skipped else ""
+        console.print(
+            f"imported {outcome.rows_imported:,} rows into {dataset}{skipped} (data version {outcome.data_version})"
+        )
+
+
+IMPORT_STAGES = {"hash": "reading file", "copy": "copying rows"}
 
 
 def main() -> None:

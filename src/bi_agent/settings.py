@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     ml_service_port: int = Field(default=8000, ge=1, le=65535)
     web_port: int = Field(default=3001, ge=1, le=65535)
     celery_worker_concurrency: int = Field(default=2, ge=1)
+    import_max_upload_mb: int = Field(default=2048, ge=1)
+    import_max_field_bytes: int = Field(default=256 * 1024, ge=1024)
     reporting_timezone: str = "UTC"
 
     # OpenTelemetry: exporting is off unless an endpoint is set.

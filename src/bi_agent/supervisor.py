@@ -21,12 +21,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import httpx
 from rich.console import Console
 from rich.text import Text
 
+from bi_agent.catalog.demo import seed_demo
 from bi_agent.errors import BIAgentError, DependencyUnavailableError, EmbeddedServerError, ProcessFailedError
 from bi_agent.infra import migrations, processes
 from bi_agent.infra.cache import create_redis_client
@@ -37,6 +38,9 @@ from bi_agent.infra.ports import ensure_port_free
 from bi_agent.security.users import AdminBootstrap, ensure_admin
 from bi_agent.settings import Settings
 from bi_agent.worker.factory import QUEUES
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 HEALTH_TIMEOUT_SECONDS = 90.0
 
@@ -108,8 +112,9 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, console: Console) -> None:
+    def __init__(self, settings: Settings, console: Console, *, demo: bool = True) -> None:
         self.settings = settings
+        self.demo = demo
         self.console = console
         self.embedded = EmbeddedServers(settings)
         self.children: list[tuple[ProcessSpec, subprocess.Popen[bytes]]] = []
@@ -186,9 +191,12 @@ class Supervisor:
                 )
         finally:
             engine.dispose()
-        created = ensure_buckets(create_s3_client(self.settings), self.settings.buckets)
+        s3 = create_s3_client(self.settings)
+        created = ensure_buckets(s3, self.settings.buckets)
         if created:
             self.say(f"created buckets {', '.join(created)}")
+        if self.demo:
+            self._seed_demo(s3)
         redis = create_redis_client(self.settings)
         try:
             redis.ping()
@@ -199,6 +207,15 @@ class Supervisor:
         finally:
             redis.close()
         return bootstrap
+
+    def _seed_demo(self, s3: S3Client) -> None:
+        engine = create_database_engine(self.settings)
+        try:
+            outcome = seed_demo(engine, s3, self.settings.minio_bucket_datasets, self.settings.import_max_field_bytes)
+        finally:
+            engine.dispose()
+        if outcome is not None:
+            self.say(f"seeded the demo dataset {outcome.dataset} ({outcome.rows_imported:,} rows); --no-demo skips it")
 
     def _child_environment(self, addresses: dict[str, str]) -> dict[str, str]:
         env = dict(os.environ)
@@ -319,9 +336,9 @@ def _hide_password(address: str) -> str:
     return address
 
 
-def run_up(settings: Settings, console: Console) -> int:
+def run_up(settings: Settings, console: Console, *, demo: bool = True) -> int:
     try:
-        return Supervisor(settings, console).run()
+        return Supervisor(settings, console, demo=demo).run()
     except BIAgentError as error:
         console.print(Text("error: ", style="bold red") + Text(str(error)), soft_wrap=True)
         return 1

@@ -117,3 +117,15 @@ def test_openapi_and_docs_are_served(stack: EmbeddedStack, service: Callable[[Se
         schema = client.get("/openapi.json").json()
         assert client.get("/docs").status_code == 200
     assert {"/health", "/livez"} <= set(schema["paths"])
+
+
+def test_metrics_time_requests_by_route_template(stack: EmbeddedStack, service: Callable[[Settings], FastAPI]) -> None:
+    with TestClient(service(stack.settings())) as client:
+        client.get("/livez")
+        client.get("/api/v1/no-such-route/with-a-secret-id")
+        text = client.get("/metrics").text
+    assert "bi_agent_http_request_duration_seconds_bucket" in text
+    assert 'route="/livez"' in text
+    assert 'route="unmatched"' in text
+    assert "with-a-secret-id" not in text
+    assert "bi_agent_rows_imported_total" in text

@@ -2,14 +2,16 @@
 
 from fastapi import APIRouter, FastAPI
 
+from bi_agent.analytics_api.routes import auth, datasets, jobs, roles, users
 from bi_agent.http.service import create_service
 from bi_agent.settings import Settings
 
-ROUTERS: list[APIRouter] = []
+ROUTERS: list[APIRouter] = [auth.router, users.router, roles.router, datasets.router, jobs.router]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service(
+        "analytics-api",
         "BI-Agent Analytics API",
         "Datasets, metrics, queries, dashboards and jobs of the BI-Agent platform.",
         routers=ROUTERS,

@@ -11,10 +11,12 @@ leaves nothing behind.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tempfile
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +32,8 @@ from bi_agent.catalog import datasets
 from bi_agent.catalog.columns import ARROW_TYPES, WIDENINGS, ColumnSpec, default_role, postgres_type
 from bi_agent.catalog.files import OnError, ParsedFile, read_file
 from bi_agent.catalog.names import check_identifier
-from bi_agent.errors import InvalidInputError
+from bi_agent.errors import ConflictError, InvalidInputError
+from bi_agent.infra.telemetry import ROWS_IMPORTED
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
 Mode = Literal["append", "replace"]
 # Rows per COPY chunk: large enough to keep COPY busy, small enough for steady progress.
 COPY_BATCH_ROWS = 50_000
+HASH_CHUNK_BYTES = 4 << 20
 
 Progress = Callable[[str, int, int], None]
 
@@ -92,6 +96,23 @@ def find_earlier_import(connection: Connection, dataset: str, sha256: str) -> Im
     return ImportOutcome(row.id, dataset, row.rows_imported, row.rows_skipped, row.data_version, duplicate=True)
 
 
+def check_file(
+    engine: Engine, path: Path, filename: str, dataset: str, mode: Mode, on_error: OnError, max_field_bytes: int
+) -> tuple[ParsedFile, list[ColumnSpec], list[ColumnSpec] | None]:
+    """Read and check a file for an import into `dataset`: the rows, their columns, and the
+    dataset's columns when the file is appended to it. Raises InvalidInputError saying why not."""
+    check_identifier(dataset, "dataset name")
+    with engine.connect() as connection:
+        existing = datasets.find_columns(connection, dataset)
+    appending = existing if mode == "append" and existing is not None else None
+    pinned = {column.name: ARROW_TYPES[column.data_type] for column in appending} if appending else None
+    parsed = read_file(path, filename, on_error=on_error, max_field_bytes=max_field_bytes, column_types=pinned)
+    specs = _column_specs(parsed, filename)
+    if appending is not None:
+        _check_append_schema(appending, specs, filename)
+    return parsed, specs, appending
+
+
 def run_import(
     engine: Engine,
     s3: S3Client,
@@ -104,32 +125,73 @@ def run_import(
     check_identifier(request.dataset, "dataset name")
     with engine.connect() as connection:
         earlier = find_earlier_import(connection, request.dataset, request.sha256)
-        existing = datasets.find_columns(connection, request.dataset)
     if earlier is not None:
         return earlier
     started_at = datetime.now(UTC)
-    appending = request.mode == "append" and existing is not None
     with tempfile.TemporaryDirectory(prefix="bi-agent-import-") as folder:
         path = Path(folder) / "upload"
         progress("download", 0, request.size_bytes)
         s3.download_file(bucket, request.object_key, str(path))
         progress("parse", request.size_bytes, request.size_bytes)
-        pinned = (
-            {column.name: ARROW_TYPES[column.data_type] for column in existing}
-            if appending and existing is not None
-            else None
+        parsed, specs, existing = check_file(
+            engine, path, request.filename, request.dataset, request.mode, request.on_error, max_field_bytes
         )
-        parsed = read_file(
-            path,
-            request.filename,
-            on_error=request.on_error,
-            max_field_bytes=max_field_bytes,
-            column_types=pinned,
+    return _load(engine, request, parsed, specs, existing, started_at, progress)
+
+
+def import_local_file(
+    engine: Engine,
+    s3: S3Client,
+    bucket: str,
+    path: Path,
+    dataset: str,
+    mode: Mode,
+    *,
+    on_error: OnError = OnError.FAIL,
+    user_id: uuid.UUID | None = None,
+    max_field_bytes: int,
+    progress: Progress = no_progress,
+) -> ImportOutcome:
+    """Import a file on this machine (the CLI's path): the original goes to S3 while the rows
+    are read and copied, and the import commits only once the original is safely stored."""
+    check_identifier(dataset, "dataset name")
+    size = path.stat().st_size
+    sha256 = _file_sha256(path, size, progress)
+    with engine.connect() as connection:
+        earlier = find_earlier_import(connection, dataset, sha256)
+    if earlier is not None:
+        return earlier
+    request = ImportRequest(dataset, sha256, sha256, path.name, size, mode, on_error, user_id)
+    started_at = datetime.now(UTC)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-upload") as uploader:
+        upload = uploader.submit(
+            s3.upload_file, str(path), bucket, sha256, ExtraArgs={"Metadata": {"filename": path.name[:200]}}
         )
-    specs = _column_specs(parsed, request.filename)
-    if appending:
-        assert existing is not None
-        _check_append_schema(existing, specs, request.filename)
+        parsed, specs, existing = check_file(engine, path, path.name, dataset, mode, on_error, max_field_bytes)
+        return _load(engine, request, parsed, specs, existing, started_at, progress, before_commit=upload.result)
+
+
+def _file_sha256(path: Path, size: int, progress: Progress) -> str:
+    digest = hashlib.sha256()
+    done = 0
+    with path.open("rb") as source:
+        while chunk := source.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+            done += len(chunk)
+            progress("hash", done, size)
+    return digest.hexdigest()
+
+
+def _load(
+    engine: Engine,
+    request: ImportRequest,
+    parsed: ParsedFile,
+    specs: list[ColumnSpec],
+    existing: list[ColumnSpec] | None,
+    started_at: datetime,
+    progress: Progress,
+    before_commit: Callable[[], object] | None = None,
+) -> ImportOutcome:
     with engine.begin() as connection:
         # One import per dataset at a time; the second waits and then sees the first.
         connection.execute(
@@ -139,9 +201,10 @@ def run_import(
         earlier = find_earlier_import(connection, request.dataset, request.sha256)
         if earlier is not None:
             return earlier
+        if existing is not None and _shape(datasets.find_columns(connection, request.dataset)) != _shape(existing):
+            raise ConflictError(f"dataset {request.dataset} changed while {request.filename} was read; send it again")
         connection.execute(text("SET LOCAL TimeZone = 'UTC'"))
-        if appending:
-            assert existing is not None
+        if existing is not None:
             _copy(connection, request.dataset, existing, parsed.table, progress)
             dataset_id, data_version = datasets.record_append(connection, request.dataset, parsed.table.num_rows)
         else:
@@ -172,10 +235,17 @@ def run_import(
                 "started_at": started_at,
             },
         )
+        if before_commit is not None:
+            before_commit()
+    ROWS_IMPORTED.inc(parsed.table.num_rows)
     progress("done", parsed.table.num_rows, parsed.table.num_rows)
     return ImportOutcome(
         import_id, request.dataset, parsed.table.num_rows, parsed.rows_skipped, data_version, duplicate=False
     )
+
+
+def _shape(columns: list[ColumnSpec] | None) -> list[tuple[str, str]]:
+    return [(column.name, column.data_type) for column in columns or []]
 
 
 def _column_specs(parsed: ParsedFile, filename: str) -> list[ColumnSpec]:

@@ -8,15 +8,17 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from bi_agent import __version__
-from bi_agent.http import health
+from bi_agent.http import health, metrics
+from bi_agent.http.metrics import install_request_metrics
 from bi_agent.http.problems import install_problem_handlers
 from bi_agent.infra.connections import Connections
 from bi_agent.settings import Settings, get_settings
 
 
 def create_service(
-    title: str, description: str, routers: Sequence[APIRouter] = (), settings: Settings | None = None
+    name: str, title: str, description: str, routers: Sequence[APIRouter] = (), settings: Settings | None = None
 ) -> FastAPI:
+    """`name` (analytics-api, ml-service) labels this service's metrics."""
     resolved = settings or get_settings()
 
     @asynccontextmanager
@@ -30,7 +32,9 @@ def create_service(
     app = FastAPI(title=title, description=description, version=__version__, lifespan=lifespan)
     app.state.settings = resolved
     install_problem_handlers(app)
+    install_request_metrics(app, name)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     for router in routers:
         app.include_router(router, prefix="/api/v1")
     return app

@@ -1,4 +1,4 @@
-"""The three connections a service holds: PostgreSQL, Redis and S3."""
+"""The connections a service holds: PostgreSQL, Redis, S3 and the Celery queue."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import redis
+from celery import Celery
 from sqlalchemy import Engine
 
 from bi_agent.infra.cache import create_redis_client
 from bi_agent.infra.db import create_database_engine
 from bi_agent.infra.objects import create_s3_client
 from bi_agent.settings import Settings
+from bi_agent.worker.factory import create_celery
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -23,6 +25,7 @@ class Connections:
     engine: Engine
     redis: redis.Redis
     s3: S3Client
+    celery: Celery
 
     @classmethod
     def open(cls, settings: Settings) -> Connections:
@@ -33,6 +36,7 @@ class Connections:
             engine=create_database_engine(settings),
             redis=create_redis_client(settings),
             s3=create_s3_client(settings),
+            celery=create_celery(settings),
         )
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ from bi_agent.settings import Settings
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service(
+        "ml-service",
         "BI-Agent ML service",
         "Model training, the model registry, batch predictions and KPI forecasts.",
         settings=settings,

@@ -26,12 +26,13 @@ def _queue(name: str) -> Queue:
 
 def create_celery(settings: Settings) -> Celery:
     redis_address = settings.redis_address()
-    celery = Celery("bi_agent", broker=redis_address, backend=redis_address)
+    celery = Celery("bi_agent", broker=redis_address, backend=redis_address, include=["bi_agent.worker.tasks"])
     celery.conf.update(
         task_queues=[_queue(name) for name in QUEUES],
         task_default_queue="analytics",
         task_default_exchange="analytics",
         task_default_routing_key="analytics",
+        task_routes={"import_data": {"queue": "data"}},
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_track_started=True,

@@ -1,0 +1,200 @@
+"""Datasets: upload a file into one, read its schema, rows and import history, change or drop it."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from bi_agent.catalog import datasets
+from bi_agent.catalog.columns import ColumnSpec, Role
+from bi_agent.catalog.files import OnError
+from bi_agent.catalog.imports import check_file, find_earlier_import
+from bi_agent.catalog.names import check_identifier
+from bi_agent.errors import InvalidInputError, PermissionDeniedError
+from bi_agent.http.auth import ConnectionsDep, require
+from bi_agent.infra import jobs
+from bi_agent.security.permissions import Permission, Principal
+
+router = APIRouter(prefix="/datasets", tags=["datasets"])
+
+CanRead = Annotated[Principal, require(Permission.DATASETS_READ)]
+CanWrite = Annotated[Principal, require(Permission.DATASETS_WRITE)]
+CHUNK_BYTES = 1 << 20
+
+
+class ColumnOut(BaseModel):
+    name: str
+    source_name: str
+    type: str
+    role: Role
+    phi: bool
+
+
+def _column_out(column: ColumnSpec) -> ColumnOut:
+    return ColumnOut(
+        name=column.name, source_name=column.source_name, type=column.data_type, role=column.role, phi=column.phi
+    )
+
+
+@router.post("", status_code=202, summary="Upload a file into a dataset")
+def upload(
+    principal: CanWrite,
+    connections: ConnectionsDep,
+    file: Annotated[UploadFile, File(description="CSV, Parquet or JSON Lines; .gz accepted")],
+    name: Annotated[str, Form(description="Dataset name: a plain identifier")],
+    mode: Annotated[Literal["append", "replace"], Form()] = "append",
+    on_error: Annotated[OnError, Form(description="fail: refuse a file with a bad row; skip: count them")] = (
+        OnError.FAIL
+    ),
+) -> JSONResponse:
+    """Check the whole file now (a bad one gets a 422 naming line and column), keep the original
+    in bucket `datasets` under its SHA-256, and queue `import_data`. A file this dataset already
+    imported adds nothing: the reply points at the earlier import."""
+    settings = connections.settings
+    check_identifier(name, "dataset name")
+    filename = Path(file.filename or "upload").name
+    with tempfile.TemporaryDirectory(prefix="bi-agent-upload-") as folder:
+        path = Path(folder) / "upload"
+        sha256, size = _save(file, path, settings.import_max_upload_mb << 20, filename)
+        with connections.engine.connect() as connection:
+            earlier = find_earlier_import(connection, name, sha256)
+        if earlier is not None:
+            return JSONResponse(
+                {"dataset": name, "job_id": None, "duplicate": True, "import": earlier.as_dict()}, status_code=200
+            )
+        parsed, _, _ = check_file(
+            connections.engine, path, filename, name, mode, on_error, settings.import_max_field_bytes
+        )
+        connections.s3.upload_file(
+            str(path), settings.minio_bucket_datasets, sha256, ExtraArgs={"Metadata": {"filename": filename[:200]}}
+        )
+    request = {
+        "dataset": name,
+        "object_key": sha256,
+        "sha256": sha256,
+        "filename": filename,
+        "size_bytes": size,
+        "mode": mode,
+        "on_error": on_error.value,
+        "user_id": str(principal.user_id),
+    }
+    summary = {"dataset": name, "filename": filename, "mode": mode, "rows": parsed.table.num_rows}
+    with connections.engine.begin() as connection:
+        job_id = jobs.submit(connections.celery, connection, "import_data", [request], summary, principal.user_id)
+    return JSONResponse(
+        {"dataset": name, "job_id": job_id, "duplicate": False, "status_url": f"/api/v1/jobs/{job_id}"},
+        status_code=202,
+    )
+
+
+def _save(upload: UploadFile, path: Path, limit: int, filename: str) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("wb") as target:
+        while chunk := upload.file.read(CHUNK_BYTES):
+            size += len(chunk)
+            if size > limit:
+                raise InvalidInputError(f"{filename}: larger than the {limit >> 20} MB upload limit")
+            digest.update(chunk)
+            target.write(chunk)
+    return digest.hexdigest(), size
+
+
+@router.get("", summary="List datasets")
+def list_datasets(
+    principal: CanRead,
+    connections: ConnectionsDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Datasets by name, with row count and data version."""
+    with connections.engine.connect() as connection:
+        items, total = datasets.list_datasets(connection, limit, offset)
+    return {"items": [_summary(item) for item in items], "total": total}
+
+
+def _summary(item: datasets.DatasetSummary) -> dict[str, Any]:
+    return {
+        "name": item.name,
+        "description": item.description,
+        "row_count": item.row_count,
+        "data_version": item.data_version,
+        "created_at": item.created_at.isoformat(),
+        "updated_at": item.updated_at.isoformat(),
+    }
+
+
+@router.get("/{name}", summary="A dataset's schema and import history")
+def get_dataset(principal: CanRead, connections: ConnectionsDep, name: str) -> dict[str, Any]:
+    """Columns with type, role and PHI flag; row count; data version; the imports, newest first."""
+    check_identifier(name, "dataset name")
+    with connections.engine.connect() as connection:
+        summary = datasets.get_dataset(connection, name)
+        columns = datasets.get_columns(connection, name)
+        history = datasets.import_history(connection, summary.id)
+    return {
+        **_summary(summary),
+        "columns": [_column_out(column).model_dump() for column in columns],
+        "imports": [_import_out(record) for record in history],
+    }
+
+
+def _import_out(record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: (value.isoformat() if hasattr(value, "isoformat") else str(value) if key == "id" else value)
+        for key, value in record.items()
+    }
+
+
+class ColumnPatch(BaseModel):
+    name: str
+    role: Role | None = None
+    phi: bool | None = None
+
+
+class ColumnsPatch(BaseModel):
+    columns: list[ColumnPatch] = Field(min_length=1)
+
+
+@router.patch("/{name}/columns", summary="Change columns' roles or PHI flags")
+def patch_columns(
+    principal: CanWrite, connections: ConnectionsDep, name: str, body: ColumnsPatch
+) -> dict[str, list[dict[str, Any]]]:
+    """Set `role` (time, dimension, measure) or `phi` per column; PHI flags need `phi:read`."""
+    check_identifier(name, "dataset name")
+    if any(change.phi is not None for change in body.columns) and not principal.has(Permission.PHI_READ):
+        raise PermissionDeniedError("changing PHI flags needs the permission phi:read, which your roles lack")
+    changes = [datasets.ColumnChange(change.name, change.role, change.phi) for change in body.columns]
+    with connections.engine.begin() as connection:
+        columns = datasets.update_columns(connection, name, changes)
+    return {"columns": [_column_out(column).model_dump() for column in columns]}
+
+
+@router.delete("/{name}", status_code=204, summary="Drop a dataset and its rows")
+def delete_dataset(principal: CanWrite, connections: ConnectionsDep, name: str) -> Response:
+    """Drops the table and the catalog entry; the original files stay in bucket `datasets`."""
+    with connections.engine.begin() as connection:
+        datasets.delete_dataset(connection, name)
+    return Response(status_code=204)
+
+
+@router.get("/{name}/rows", summary="Preview rows")
+def preview(
+    principal: CanRead,
+    connections: ConnectionsDep,
+    name: str,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """A page of rows in table order, with the column names."""
+    check_identifier(name, "dataset name")
+    with connections.engine.connect() as connection:
+        total = datasets.get_dataset(connection, name).row_count
+        columns, rows = datasets.preview_rows(connection, name, limit, offset)
+    return {"columns": columns, "rows": rows, "total": total, "limit": limit, "offset": offset}

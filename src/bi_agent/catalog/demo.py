@@ -1,0 +1,121 @@
+"""The demo dataset seeded on the first start: two years of synthetic hospital visits.
+
+Generated here, deterministically (the same seed gives the same rows on every machine),
+so the product has something to show without a download. Names, MRNs, birth dates and
+ZIP codes are invented, and flagged as PHI so HIPAA mode has something to protect.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import Engine, text
+
+from bi_agent.catalog import datasets
+from bi_agent.catalog.imports import ImportOutcome, import_local_file
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+DATASET = "hospital_visits"
+FLAG = "demo_seeded"
+PHI_COLUMNS = ("patient_name", "mrn", "date_of_birth", "zip_code")
+
+REGIONS = {"north": 1.2, "south": 1.0, "east": 0.8, "west": 0.9}
+DEPARTMENTS = {
+    "emergency": (1_200, 1),
+    "cardiology": (9_500, 4),
+    "oncology": (14_000, 3),
+    "orthopedics": (11_000, 3),
+    "pediatrics": (2_400, 1),
+    "maternity": (7_800, 2),
+}
+PAYERS = ("medicare", "medicaid", "private", "self_pay")
+FIRST_NAMES = ("Ada", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonah", "Kira", "Luis")
+LAST_NAMES = ("Okafor", "Smith", "Nguyen", "Garcia", "Kowalski", "Haddad", "Jensen", "Moreau", "Tanaka", "Rossi")
+
+
+def visits_table(rows: int = 60_000, seed: int = 20240101) -> pa.Table:
+    generator = random.Random(seed)  # noqa: S311 - synthetic data, not secrets
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    span_seconds = int(timedelta(days=730).total_seconds())
+    columns: dict[str, list[object]] = {
+        name: []
+        for name in (
+            "admitted_at",
+            "visit_date",
+            "region",
+            "department",
+            "payer",
+            "charges",
+            "length_of_stay",
+            "age",
+            "readmitted",
+            "patient_name",
+            "mrn",
+            "date_of_birth",
+            "zip_code",
+        )
+    }
+    departments = list(DEPARTMENTS)
+    for _ in range(rows):
+        admitted = start + timedelta(seconds=generator.randrange(span_seconds))
+        region = generator.choices(list(REGIONS), weights=list(REGIONS.values()))[0]
+        department = generator.choice(departments)
+        base_charge, base_stay = DEPARTMENTS[department]
+        # Winter is busier and dearer: a seasonal swing makes the charts worth looking at.
+        season = 1.0 + 0.15 * (admitted.month in (12, 1, 2))
+        age = min(99, max(0, int(generator.gauss(52, 21)))) if department != "pediatrics" else generator.randrange(17)
+        stay = max(0, int(generator.expovariate(1 / base_stay)))
+        columns["admitted_at"].append(admitted)
+        columns["visit_date"].append(admitted.date())
+        columns["region"].append(region)
+        columns["department"].append(department)
+        columns["payer"].append(generator.choice(PAYERS))
+        columns["charges"].append(round(base_charge * season * generator.lognormvariate(0, 0.35), 2))
+        columns["length_of_stay"].append(stay)
+        columns["age"].append(age)
+        columns["readmitted"].append(generator.random() < 0.08 + 0.01 * stay)
+        columns["patient_name"].append(f"{generator.choice(FIRST_NAMES)} {generator.choice(LAST_NAMES)}")
+        columns["mrn"].append(f"MRN{generator.randrange(10**7):07d}")
+        columns["date_of_birth"].append(admitted.date() - timedelta(days=365 * age + generator.randrange(365)))
+        columns["zip_code"].append(f"{generator.randrange(10**5):05d}")
+    schema = pa.schema(
+        [
+            ("admitted_at", pa.timestamp("us", tz="UTC")),
+            ("visit_date", pa.date32()),
+            ("region", pa.string()),
+            ("department", pa.string()),
+            ("payer", pa.string()),
+            ("charges", pa.float64()),
+            ("length_of_stay", pa.int64()),
+            ("age", pa.int64()),
+            ("readmitted", pa.bool_()),
+            ("patient_name", pa.string()),
+            ("mrn", pa.string()),
+            ("date_of_birth", pa.date32()),
+            ("zip_code", pa.string()),
+        ]
+    )
+    return pa.table(columns, schema=schema)
+
+
+def seed_demo(engine: Engine, s3: S3Client, bucket: str, max_field_bytes: int) -> ImportOutcome | None:
+    """Seed once per installation; a deleted demo stays deleted. Returns None when already seeded."""
+    with engine.connect() as connection:
+        if connection.execute(text("SELECT 1 FROM bi.platform_flags WHERE name = :f"), {"f": FLAG}).first():
+            return None
+    with tempfile.TemporaryDirectory(prefix="bi-agent-demo-") as folder:
+        path = Path(folder) / f"{DATASET}.parquet"
+        pq.write_table(visits_table(), path)
+        outcome = import_local_file(engine, s3, bucket, path, DATASET, "replace", max_field_bytes=max_field_bytes)
+    with engine.begin() as connection:
+        datasets.update_columns(connection, DATASET, [datasets.ColumnChange(name, phi=True) for name in PHI_COLUMNS])
+        connection.execute(text("INSERT INTO bi.platform_flags (name) VALUES (:f) ON CONFLICT DO NOTHING"), {"f": FLAG})
+    return outcome

@@ -1,0 +1,119 @@
+"""Jobs: work sent to the Celery queue, and the ledger (`bi.jobs`) of who sent what.
+
+Celery alone cannot tell an unknown job id from one still waiting (both are PENDING),
+and forgets results after a week; the ledger answers 404 for ids it never issued and
+lists recent jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from celery import Celery
+from celery.result import AsyncResult
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import RedisError
+from sqlalchemy import Connection, text
+
+from bi_agent.errors import DependencyUnavailableError, NotFoundError
+
+JobStateName = Literal["PENDING", "STARTED", "PROGRESS", "RETRY", "SUCCESS", "FAILURE", "REVOKED"]
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    id: str
+    task: str
+    summary: dict[str, Any]
+    submitted_by: str | None
+    submitted_at: datetime
+    state: str
+    progress: dict[str, Any] | None
+    result: Any
+    error: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "task": self.task,
+            "summary": self.summary,
+            "submitted_by": self.submitted_by,
+            "submitted_at": self.submitted_at.isoformat(),
+            "state": self.state,
+            "progress": self.progress,
+            "result": self.result,
+            "error": self.error,
+        }
+
+
+def submit(
+    celery: Celery,
+    connection: Connection,
+    task: str,
+    args: list[Any],
+    summary: dict[str, Any],
+    user_id: uuid.UUID | None,
+) -> str:
+    """Record the job, then queue it; the caller's transaction commits the record."""
+    job_id = str(uuid.uuid4())
+    connection.execute(
+        text(
+            "INSERT INTO bi.jobs (id, task, summary, submitted_by) VALUES (:id, :task, CAST(:summary AS jsonb), :user)"
+        ),
+        {"id": job_id, "task": task, "summary": json.dumps(summary), "user": user_id},
+    )
+    try:
+        celery.send_task(task, args=args, task_id=job_id)
+    except (KombuOperationalError, RedisError) as error:
+        raise DependencyUnavailableError(
+            f"the job queue (Redis) cannot take {task} now: {type(error).__name__}"
+        ) from None
+    return job_id
+
+
+def status(celery: Celery, connection: Connection, job_id: str) -> JobStatus:
+    row = connection.execute(
+        text(
+            "SELECT j.id, j.task, j.summary, u.username, j.submitted_at FROM bi.jobs j "
+            "LEFT JOIN bi.users u ON u.id = j.submitted_by WHERE j.id = :id"
+        ),
+        {"id": job_id},
+    ).first()
+    if row is None:
+        raise NotFoundError(f"no job {job_id}")
+    return _with_state(celery, row)
+
+
+def recent(celery: Celery, connection: Connection, limit: int, offset: int) -> tuple[list[JobStatus], int]:
+    total = connection.execute(text("SELECT count(*) FROM bi.jobs")).scalar_one()
+    rows = connection.execute(
+        text(
+            "SELECT j.id, j.task, j.summary, u.username, j.submitted_at FROM bi.jobs j "
+            "LEFT JOIN bi.users u ON u.id = j.submitted_by ORDER BY j.submitted_at DESC LIMIT :limit OFFSET :offset"
+        ),
+        {"limit": limit, "offset": offset},
+    ).all()
+    return [_with_state(celery, row) for row in rows], total
+
+
+def _with_state(celery: Celery, row: Any) -> JobStatus:
+    result = AsyncResult(row.id, app=celery)
+    state = str(result.state)
+    info = result.info
+    progress = info if state == "PROGRESS" and isinstance(info, dict) else None
+    error = str(info) if state in ("FAILURE", "RETRY") and info is not None else None
+    return JobStatus(
+        id=row.id,
+        task=row.task,
+        summary=row.summary,
+        submitted_by=row.username,
+        submitted_at=row.submitted_at,
+        state=state,
+        progress=progress,
+        result=info if state == "SUCCESS" else None,
+        error=error,
+    )

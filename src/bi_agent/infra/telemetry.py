@@ -1,0 +1,25 @@
+"""Prometheus metrics of this process. Names and labels never carry a value from the data.
+
+Each process has its own registry: the HTTP services serve it at `/metrics`.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+registry = CollectorRegistry(auto_describe=True)
+
+REQUEST_SECONDS = Histogram(
+    "bi_agent_http_request_duration_seconds",
+    "Time to answer an HTTP request, by route template",
+    ["service", "method", "route", "status"],
+    registry=registry,
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+REQUEST_ERRORS = Counter(
+    "bi_agent_http_request_errors_total",
+    "Requests answered with a 5xx status, by route template",
+    ["service", "method", "route"],
+    registry=registry,
+)
+ROWS_IMPORTED = Counter("bi_agent_rows_imported_total", "Rows committed into datasets by imports", registry=registry)

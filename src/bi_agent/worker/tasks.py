@@ -1,0 +1,76 @@
+"""The Celery tasks, named as users see them. Each is thin: it calls one domain function.
+
+Bad input fails the task at once with the domain's message; a lost connection to
+PostgreSQL, Redis or S3 is retried with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from functools import cache
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, EndpointConnectionError
+from celery import Task, shared_task
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy.exc import OperationalError
+
+from bi_agent.catalog.files import OnError
+from bi_agent.catalog.imports import ImportRequest, run_import
+from bi_agent.infra.connections import Connections
+from bi_agent.settings import get_settings
+
+TRANSIENT_ERRORS = (OperationalError, RedisConnectionError, EndpointConnectionError, BotoCoreError)
+# Progress is written to Redis at most this often, so a fast import is not slowed by it.
+PROGRESS_INTERVAL_SECONDS = 0.5
+
+
+@cache
+def connections() -> Connections:
+    """This worker process's connections, opened on first use (after the pool forked)."""
+    return Connections.open(get_settings())
+
+
+@shared_task(  # type: ignore[untyped-decorator]
+    name="import_data",
+    bind=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=True,
+    retry_backoff_max=300,
+    max_retries=5,
+)
+def import_data(self: Task, request: dict[str, Any]) -> dict[str, Any]:
+    """Import a file waiting in bucket `datasets` into a dataset."""
+    settings = get_settings()
+    last_report = 0.0
+
+    def report(stage: str, done: int, total: int) -> None:
+        nonlocal last_report
+        now = time.monotonic()
+        if now - last_report < PROGRESS_INTERVAL_SECONDS and done < total:
+            return
+        last_report = now
+        percent = round(100 * done / total, 1) if total else 100.0
+        self.update_state(state="PROGRESS", meta={"stage": stage, "done": done, "total": total, "percent": percent})
+
+    import_request = ImportRequest(
+        dataset=request["dataset"],
+        object_key=request["object_key"],
+        sha256=request["sha256"],
+        filename=request["filename"],
+        size_bytes=int(request["size_bytes"]),
+        mode=request["mode"],
+        on_error=OnError(request.get("on_error", "fail")),
+        user_id=uuid.UUID(request["user_id"]) if request.get("user_id") else None,
+        job_id=self.request.id,
+    )
+    outcome = run_import(
+        connections().engine,
+        connections().s3,
+        settings.minio_bucket_datasets,
+        import_request,
+        max_field_bytes=settings.import_max_field_bytes,
+        progress=report,
+    )
+    return outcome.as_dict()

@@ -1,0 +1,104 @@
+"""An Analytics API on a fresh, migrated database, with one user per built-in role.
+
+Each test gets its own client address and its own usernames, so the failed-login
+counts in the shared Redis never carry over from one test to the next.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+
+import httpx2
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+
+from bi_agent.analytics_api.app import create_app
+from bi_agent.infra import migrations
+from bi_agent.security.passwords import hash_password
+from bi_agent.security.tokens import issue_access_token
+from bi_agent.settings import Settings
+from tests.conftest import EmbeddedStack
+
+PASSWORD = "correct horse battery staple"
+ROLES = ("admin", "analyst", "viewer")
+
+
+@cache
+def password_hash() -> str:
+    # Hashed once per session: argon2 takes a tenth of a second a time.
+    return hash_password(PASSWORD)
+
+
+@dataclass(frozen=True)
+class Account:
+    id: uuid.UUID
+    username: str
+
+
+@dataclass
+class Api:
+    app: FastAPI
+    client: TestClient
+    engine: Engine
+    settings: Settings
+    accounts: dict[str, Account]  # one per built-in role, by role name
+
+    def add_account(self, name: str, roles: list[str]) -> Account:
+        """A user with PASSWORD, named uniquely for this test."""
+        username = f"{name}-{uuid.uuid4().hex[:8]}"
+        with self.engine.begin() as connection:
+            user_id = connection.execute(
+                text("INSERT INTO bi.users (username, password_hash) VALUES (:u, :h) RETURNING id"),
+                {"u": username, "h": password_hash()},
+            ).scalar_one()
+            for role in roles:
+                connection.execute(
+                    text("INSERT INTO bi.user_roles (user_id, role) VALUES (:id, :role)"),
+                    {"id": user_id, "role": role},
+                )
+        return Account(user_id, username)
+
+    def headers(self, role: str) -> dict[str, str]:
+        """A bearer token of the role's account, issued directly (no argon2 round)."""
+        account = self.accounts[role]
+        return bearer(issue_access_token(self.settings, account.id, account.username).token)
+
+    def login(self, username: str, password: str = PASSWORD) -> httpx2.Response:
+        return self.client.post("/api/v1/auth/login", json={"username": username, "password": password})
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def random_client() -> tuple[str, int]:
+    return (f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}", 50000)
+
+
+@contextmanager
+def open_api(stack: EmbeddedStack, database: str, redis_url: str, **settings: object) -> Iterator[Api]:
+    engine = create_engine(database)
+    migrations.upgrade(engine)
+    resolved = stack.settings(database_url=database, redis_url=redis_url, **settings)
+    app = create_app(resolved)
+    try:
+        # Server errors become 500 replies, as a real client would see them.
+        with TestClient(app, client=random_client(), raise_server_exceptions=False) as client:
+            api = Api(app, client, engine, resolved, {})
+            api.accounts.update({role: api.add_account(role, [role]) for role in ROLES})
+            yield api
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def api(embedded: EmbeddedStack, database: str, redis_url: str) -> Iterator[Api]:
+    with open_api(embedded, database, redis_url) as opened:
+        yield opened

@@ -1,0 +1,160 @@
+"""Datasets over HTTP, with a real Celery worker running the imports on real Redis."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+
+from bi_agent.settings import get_settings
+from bi_agent.worker import tasks
+from bi_agent.worker.factory import QUEUES, create_celery
+from tests.analytics_api.conftest import Api
+
+VISITS = (
+    b"Visit Date,Region,Charges,Length of Stay\n2024-01-01,north,120.5,3\n2024-01-02,south,80,1\n2024-01-02,north,,2\n"
+)
+
+
+@pytest.fixture
+def worker(api: Api, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A Celery worker in this process, reading the same settings the API was given."""
+    settings = api.settings
+    monkeypatch.setenv("DATABASE_URL", str(settings.database_url))
+    monkeypatch.setenv("REDIS_URL", settings.redis_address())
+    monkeypatch.setenv("MINIO_ENDPOINT", settings.s3_endpoint())
+    get_settings.cache_clear()
+    tasks.connections.cache_clear()
+    app = create_celery(get_settings())
+    with start_worker(app, pool="solo", perform_ping_check=False, queues=list(QUEUES), loglevel="WARNING"):
+        yield
+    tasks.connections().close()
+    tasks.connections.cache_clear()
+    get_settings.cache_clear()
+
+
+def upload(api: Api, name: str, filename: str, content: bytes, role: str = "analyst", **form: str) -> Any:
+    return api.client.post(
+        "/api/v1/datasets",
+        headers=api.headers(role),
+        data={"name": name, **form},
+        files={"file": (filename, content, "application/octet-stream")},
+    )
+
+
+def wait_for_job(api: Api, job_id: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = api.client.get(f"/api/v1/jobs/{job_id}", headers=api.headers("analyst")).json()
+        if job["state"] in ("SUCCESS", "FAILURE"):
+            return dict(job)
+        time.sleep(0.1)
+    pytest.fail(f"job {job_id} still {job['state']} after {timeout}s")
+
+
+def test_upload_import_read_and_drop(api: Api, worker: None) -> None:
+    response = upload(api, "visits", "visits.csv", VISITS)
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["dataset"] == "visits" and body["duplicate"] is False
+    job = wait_for_job(api, body["job_id"])
+    assert job["state"] == "SUCCESS", job
+    assert job["task"] == "import_data"
+    assert job["result"]["rows_imported"] == 3
+    assert job["submitted_by"] == api.accounts["analyst"].username
+
+    detail = api.client.get("/api/v1/datasets/visits", headers=api.headers("viewer")).json()
+    assert (detail["row_count"], detail["data_version"]) == (3, 1)
+    assert [(c["name"], c["type"], c["role"], c["phi"]) for c in detail["columns"]] == [
+        ("visit_date", "date", "time", False),
+        ("region", "text", "dimension", False),
+        ("charges", "double precision", "measure", False),
+        ("length_of_stay", "bigint", "measure", False),
+    ]
+    assert detail["imports"][0]["column_mapping"]["Visit Date"] == "visit_date"
+    assert detail["imports"][0]["job_id"] == body["job_id"]
+
+    listing = api.client.get("/api/v1/datasets", headers=api.headers("viewer")).json()
+    assert listing["total"] == 1 and listing["items"][0]["name"] == "visits"
+
+    rows = api.client.get("/api/v1/datasets/visits/rows?limit=2&offset=1", headers=api.headers("viewer")).json()
+    assert rows["columns"] == ["visit_date", "region", "charges", "length_of_stay"]
+    assert rows["total"] == 3 and len(rows["rows"]) == 2
+
+    again = upload(api, "visits", "copy-of-visits.csv", VISITS)
+    assert again.status_code == 200
+    assert again.json()["duplicate"] is True
+    assert again.json()["import"]["rows_imported"] == 3
+
+    patched = api.client.patch(
+        "/api/v1/datasets/visits/columns",
+        headers=api.headers("analyst"),
+        json={"columns": [{"name": "length_of_stay", "role": "dimension"}]},
+    )
+    assert patched.status_code == 200, patched.text
+    assert api.client.delete("/api/v1/datasets/visits", headers=api.headers("viewer")).status_code == 403
+    assert api.client.delete("/api/v1/datasets/visits", headers=api.headers("analyst")).status_code == 204
+    missing = api.client.get("/api/v1/datasets/visits", headers=api.headers("viewer"))
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "no dataset named 'visits'"
+
+
+def test_bad_file_is_a_422_naming_the_line_and_nothing_is_queued(api: Api) -> None:
+    response = upload(api, "visits", "visits.csv", b"a,b\n1,2\n3\n")
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["status"] == 422
+    assert (
+        problem["detail"] == "visits.csv: line 3: expected 2 fields, found 1; fix the row or import with on_error=skip"
+    )
+    jobs = api.client.get("/api/v1/jobs", headers=api.headers("analyst")).json()
+    assert jobs["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("form", "status", "detail"),
+    [
+        ({"name": "Bad-Name"}, 422, "dataset name 'Bad-Name' is not a plain identifier"),
+        ({"name": "ok", "mode": "merge"}, 422, "mode"),
+        ({"name": "ok", "on_error": "ignore"}, 422, "on_error"),
+    ],
+)
+def test_bad_form_fields(api: Api, form: dict[str, str], status: int, detail: str) -> None:
+    fields = dict(form)
+    response = upload(api, fields.pop("name"), "x.csv", b"a\n1\n", **fields)
+    assert response.status_code == status
+    assert detail in response.json()["detail"]
+
+
+def test_append_with_other_columns_is_refused(api: Api, worker: None) -> None:
+    job = upload(api, "visits", "visits.csv", VISITS).json()["job_id"]
+    assert wait_for_job(api, job)["state"] == "SUCCESS"
+    response = upload(api, "visits", "other.csv", b"Visit Date,Ward\n2024-01-01,a\n", mode="append")
+    assert response.status_code == 422
+    assert (
+        "missing columns region, charges, length_of_stay; columns not in the dataset ward" in response.json()["detail"]
+    )
+
+
+def test_viewer_cannot_upload_and_strangers_cannot_read(api: Api) -> None:
+    assert upload(api, "visits", "visits.csv", VISITS, role="viewer").status_code == 403
+    assert api.client.get("/api/v1/datasets").status_code == 401
+    assert api.client.get("/api/v1/jobs/nope", headers=api.headers("analyst")).status_code == 404
+
+
+def test_phi_flags_need_phi_read(api: Api, worker: None) -> None:
+    job = upload(api, "visits", "visits.csv", VISITS).json()["job_id"]
+    assert wait_for_job(api, job)["state"] == "SUCCESS"
+    body = {"columns": [{"name": "region", "phi": True}]}
+    denied = api.client.patch("/api/v1/datasets/visits/columns", headers=api.headers("analyst"), json=body)
+    assert denied.status_code == 403
+    allowed = api.client.patch("/api/v1/datasets/visits/columns", headers=api.headers("admin"), json=body)
+    assert allowed.status_code == 200
+    assert next(c for c in allowed.json()["columns"] if c["name"] == "region")["phi"] is True
+    wrong_role = {"columns": [{"name": "region", "role": "measure"}]}
+    refused = api.client.patch("/api/v1/datasets/visits/columns", headers=api.headers("analyst"), json=wrong_role)
+    assert refused.status_code == 422
+    assert "only numbers can be measures" in refused.json()["detail"]

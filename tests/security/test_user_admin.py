@@ -1,0 +1,70 @@
+"""The domain rule behind the admin routes: the platform never loses its last active admin,
+not even to a caller who is no admin or to two admins disabling each other at once."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine
+
+from bi_agent.errors import ConflictError
+from bi_agent.infra import migrations
+from bi_agent.security import users
+
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture
+def engine(database: str) -> Iterator[Engine]:
+    created = create_engine(database)
+    migrations.upgrade(created)
+    yield created
+    created.dispose()
+
+
+def add(engine: Engine, username: str, roles: list[str]) -> uuid.UUID:
+    with engine.begin() as connection:
+        return users.create_user(connection, username, PASSWORD, roles).id
+
+
+def test_last_admin_cannot_be_disabled_or_demoted_by_anyone(engine: Engine) -> None:
+    admin = add(engine, "only-admin", ["admin"])
+    someone_else = uuid.uuid4()
+    with engine.begin() as connection, pytest.raises(ConflictError, match="last active admin"):
+        users.update_user(connection, admin, acting_user_id=someone_else, is_active=False)
+    with engine.begin() as connection, pytest.raises(ConflictError, match="last active admin"):
+        users.set_roles(connection, admin, ["viewer"], acting_user_id=someone_else)
+    with engine.connect() as connection:
+        user = users.get_user(connection, admin)
+    assert (user.is_active, user.roles) == (True, ("admin",))
+
+
+def test_two_admins_disabling_each_other_at_once_leave_one(engine: Engine) -> None:
+    first = add(engine, "first-admin", ["admin"])
+    second = add(engine, "second-admin", ["admin"])
+    outcome: list[BaseException | None] = []
+
+    def second_disables_first() -> None:
+        try:
+            with engine.begin() as connection:
+                users.update_user(connection, first, acting_user_id=second, is_active=False)
+            outcome.append(None)
+        except ConflictError as error:
+            outcome.append(error)
+
+    with engine.begin() as connection:
+        users.update_user(connection, second, acting_user_id=first, is_active=False)
+        # The other change starts while this one is not committed yet: it waits for it.
+        racer = threading.Thread(target=second_disables_first)
+        racer.start()
+        racer.join(timeout=0.5)
+        assert racer.is_alive()
+    racer.join(timeout=10)
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], ConflictError)
+    with engine.connect() as connection:
+        assert users.get_user(connection, first).is_active
+        assert not users.get_user(connection, second).is_active
