@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextC
 from rich.table import Table
 from rich.text import Text
 
+from bi_agent.catalog import rollups
 from bi_agent.catalog.files import OnError
 from bi_agent.catalog.imports import import_local_file
 from bi_agent.errors import BIAgentError
@@ -127,8 +128,11 @@ def import_file(
                 "append" if mode == "append" else "replace",
                 on_error=OnError(on_error),
                 max_field_bytes=settings.import_max_field_bytes,
+                timezone=settings.reporting_timezone,
                 progress=report,
             )
+        if not outcome.duplicate:
+            rollups.refresh_stale(connections.engine, dataset)
     finally:
         connections.close()
     if outcome.duplicate:

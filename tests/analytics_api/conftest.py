@@ -7,14 +7,17 @@ counts in the shared Redis never carry over from one test to the next.
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import httpx2
 import pytest
+from celery.contrib.testing.worker import start_worker
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
@@ -23,7 +26,9 @@ from bi_agent.analytics_api.app import create_app
 from bi_agent.infra import migrations
 from bi_agent.security.passwords import hash_password
 from bi_agent.security.tokens import issue_access_token
-from bi_agent.settings import Settings
+from bi_agent.settings import Settings, get_settings
+from bi_agent.worker import tasks
+from bi_agent.worker.factory import QUEUES, create_celery
 from tests.conftest import EmbeddedStack
 
 PASSWORD = "correct horse battery staple"
@@ -102,3 +107,41 @@ def open_api(stack: EmbeddedStack, database: str, redis_url: str, **settings: ob
 def api(embedded: EmbeddedStack, database: str, redis_url: str) -> Iterator[Api]:
     with open_api(embedded, database, redis_url) as opened:
         yield opened
+
+
+@pytest.fixture
+def worker(api: Api, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A Celery worker in this process, reading the same settings the API was given."""
+    settings = api.settings
+    monkeypatch.setenv("DATABASE_URL", str(settings.database_url))
+    monkeypatch.setenv("REDIS_URL", settings.redis_address())
+    monkeypatch.setenv("MINIO_ENDPOINT", settings.s3_endpoint())
+    get_settings.cache_clear()
+    tasks.connections.cache_clear()
+    app = create_celery(get_settings())
+    # Tasks left queued by an earlier test belong to another database; they must not run here.
+    app.control.purge()
+    with start_worker(app, pool="solo", perform_ping_check=False, queues=list(QUEUES), loglevel="WARNING"):
+        yield
+    tasks.connections().close()
+    tasks.connections.cache_clear()
+    get_settings.cache_clear()
+
+
+def upload(api: Api, name: str, filename: str, content: bytes, role: str = "analyst", **form: str) -> Any:
+    return api.client.post(
+        "/api/v1/datasets",
+        headers=api.headers(role),
+        data={"name": name, **form},
+        files={"file": (filename, content, "application/octet-stream")},
+    )
+
+
+def wait_for_job(api: Api, job_id: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = api.client.get(f"/api/v1/jobs/{job_id}", headers=api.headers("analyst")).json()
+        if job["state"] in ("SUCCESS", "FAILURE"):
+            return dict(job)
+        time.sleep(0.1)
+    pytest.fail(f"job {job_id} still {job['state']} after {timeout}s")

@@ -2,57 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
-from celery.contrib.testing.worker import start_worker
 
-from bi_agent.settings import get_settings
-from bi_agent.worker import tasks
-from bi_agent.worker.factory import QUEUES, create_celery
-from tests.analytics_api.conftest import Api
+from tests.analytics_api.conftest import Api, upload, wait_for_job
 
 VISITS = (
     b"Visit Date,Region,Charges,Length of Stay\n2024-01-01,north,120.5,3\n2024-01-02,south,80,1\n2024-01-02,north,,2\n"
 )
-
-
-@pytest.fixture
-def worker(api: Api, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A Celery worker in this process, reading the same settings the API was given."""
-    settings = api.settings
-    monkeypatch.setenv("DATABASE_URL", str(settings.database_url))
-    monkeypatch.setenv("REDIS_URL", settings.redis_address())
-    monkeypatch.setenv("MINIO_ENDPOINT", settings.s3_endpoint())
-    get_settings.cache_clear()
-    tasks.connections.cache_clear()
-    app = create_celery(get_settings())
-    with start_worker(app, pool="solo", perform_ping_check=False, queues=list(QUEUES), loglevel="WARNING"):
-        yield
-    tasks.connections().close()
-    tasks.connections.cache_clear()
-    get_settings.cache_clear()
-
-
-def upload(api: Api, name: str, filename: str, content: bytes, role: str = "analyst", **form: str) -> Any:
-    return api.client.post(
-        "/api/v1/datasets",
-        headers=api.headers(role),
-        data={"name": name, **form},
-        files={"file": (filename, content, "application/octet-stream")},
-    )
-
-
-def wait_for_job(api: Api, job_id: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = api.client.get(f"/api/v1/jobs/{job_id}", headers=api.headers("analyst")).json()
-        if job["state"] in ("SUCCESS", "FAILURE"):
-            return dict(job)
-        time.sleep(0.1)
-    pytest.fail(f"job {job_id} still {job['state']} after {timeout}s")
 
 
 def test_upload_import_read_and_drop(api: Api, worker: None) -> None:

@@ -2,11 +2,20 @@
 
 from fastapi import APIRouter, FastAPI
 
-from bi_agent.analytics_api.routes import auth, datasets, jobs, roles, users
+from bi_agent.analytics_api.routes import auth, dashboards, datasets, jobs, metrics, query, roles, users
 from bi_agent.http.service import create_service
 from bi_agent.settings import Settings
 
-ROUTERS: list[APIRouter] = [auth.router, users.router, roles.router, datasets.router, jobs.router]
+ROUTERS: list[APIRouter] = [
+    auth.router,
+    users.router,
+    roles.router,
+    datasets.router,
+    metrics.router,
+    query.router,
+    jobs.router,
+    dashboards.router,
+]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -17,8 +17,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import Engine, text
 
-from bi_agent.catalog import datasets
+from bi_agent.catalog import datasets, metrics, rollups
 from bi_agent.catalog.imports import ImportOutcome, import_local_file
+from bi_agent.catalog.query_spec import Filter
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -39,6 +40,48 @@ DEPARTMENTS = {
 PAYERS = ("medicare", "medicaid", "private", "self_pay")
 FIRST_NAMES = ("Ada", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonah", "Kira", "Luis")
 LAST_NAMES = ("Okafor", "Smith", "Nguyen", "Garcia", "Kowalski", "Haddad", "Jensen", "Moreau", "Tanaka", "Rossi")
+
+
+DIMENSIONS = ["region", "department", "payer"]
+DEMO_METRICS = [
+    metrics.MetricDefinition(
+        name="visits",
+        dataset=DATASET,
+        aggregation="count",
+        time_column="visit_date",
+        dimensions=DIMENSIONS,
+        description="Hospital visits",
+    ),
+    metrics.MetricDefinition(
+        name="total_charges",
+        dataset=DATASET,
+        aggregation="sum",
+        column="charges",
+        time_column="visit_date",
+        dimensions=DIMENSIONS,
+        description="Charges billed, in dollars",
+        format="currency",
+    ),
+    metrics.MetricDefinition(
+        name="avg_length_of_stay",
+        dataset=DATASET,
+        aggregation="avg",
+        column="length_of_stay",
+        time_column="visit_date",
+        dimensions=DIMENSIONS,
+        description="Average length of stay, in days",
+        format="0.00",
+    ),
+    metrics.MetricDefinition(
+        name="readmissions",
+        dataset=DATASET,
+        aggregation="count",
+        time_column="visit_date",
+        dimensions=DIMENSIONS,
+        filters=[Filter(dimension="readmitted", op="eq", value=True)],
+        description="Visits that were readmissions",
+    ),
+]
 
 
 def visits_table(rows: int = 60_000, seed: int = 20240101) -> pa.Table:
@@ -106,7 +149,9 @@ def visits_table(rows: int = 60_000, seed: int = 20240101) -> pa.Table:
     return pa.table(columns, schema=schema)
 
 
-def seed_demo(engine: Engine, s3: S3Client, bucket: str, max_field_bytes: int) -> ImportOutcome | None:
+def seed_demo(
+    engine: Engine, s3: S3Client, bucket: str, max_field_bytes: int, timezone: str = "UTC"
+) -> ImportOutcome | None:
     """Seed once per installation; a deleted demo stays deleted. Returns None when already seeded."""
     with engine.connect() as connection:
         if connection.execute(text("SELECT 1 FROM bi.platform_flags WHERE name = :f"), {"f": FLAG}).first():
@@ -114,8 +159,11 @@ def seed_demo(engine: Engine, s3: S3Client, bucket: str, max_field_bytes: int) -
     with tempfile.TemporaryDirectory(prefix="bi-agent-demo-") as folder:
         path = Path(folder) / f"{DATASET}.parquet"
         pq.write_table(visits_table(), path)
-        outcome = import_local_file(engine, s3, bucket, path, DATASET, "replace", max_field_bytes=max_field_bytes)
+        outcome = import_local_file(
+            engine, s3, bucket, path, DATASET, "replace", max_field_bytes=max_field_bytes, timezone=timezone
+        )
     with engine.begin() as connection:
         datasets.update_columns(connection, DATASET, [datasets.ColumnChange(name, phi=True) for name in PHI_COLUMNS])
         connection.execute(text("INSERT INTO bi.platform_flags (name) VALUES (:f) ON CONFLICT DO NOTHING"), {"f": FLAG})
+    rollups.refresh_stale(engine, DATASET)
     return outcome

@@ -28,7 +28,7 @@ import pyarrow.csv as pa_csv
 from psycopg import sql
 from sqlalchemy import Connection, Engine, text
 
-from bi_agent.catalog import datasets
+from bi_agent.catalog import datasets, metrics, rollups
 from bi_agent.catalog.columns import ARROW_TYPES, WIDENINGS, ColumnSpec, default_role, postgres_type
 from bi_agent.catalog.files import OnError, ParsedFile, read_file
 from bi_agent.catalog.names import check_identifier
@@ -120,6 +120,7 @@ def run_import(
     request: ImportRequest,
     *,
     max_field_bytes: int,
+    timezone: str = "UTC",
     progress: Progress = no_progress,
 ) -> ImportOutcome:
     check_identifier(request.dataset, "dataset name")
@@ -136,7 +137,7 @@ def run_import(
         parsed, specs, existing = check_file(
             engine, path, request.filename, request.dataset, request.mode, request.on_error, max_field_bytes
         )
-    return _load(engine, request, parsed, specs, existing, started_at, progress)
+    return _load(engine, request, parsed, specs, existing, started_at, timezone, progress)
 
 
 def import_local_file(
@@ -150,6 +151,7 @@ def import_local_file(
     on_error: OnError = OnError.FAIL,
     user_id: uuid.UUID | None = None,
     max_field_bytes: int,
+    timezone: str = "UTC",
     progress: Progress = no_progress,
 ) -> ImportOutcome:
     """Import a file on this machine (the CLI's path): the original goes to S3 while the rows
@@ -168,7 +170,9 @@ def import_local_file(
             s3.upload_file, str(path), bucket, sha256, ExtraArgs={"Metadata": {"filename": path.name[:200]}}
         )
         parsed, specs, existing = check_file(engine, path, path.name, dataset, mode, on_error, max_field_bytes)
-        return _load(engine, request, parsed, specs, existing, started_at, progress, before_commit=upload.result)
+        return _load(
+            engine, request, parsed, specs, existing, started_at, timezone, progress, before_commit=upload.result
+        )
 
 
 def _file_sha256(path: Path, size: int, progress: Progress) -> str:
@@ -189,6 +193,7 @@ def _load(
     specs: list[ColumnSpec],
     existing: list[ColumnSpec] | None,
     started_at: datetime,
+    timezone: str,
     progress: Progress,
     before_commit: Callable[[], object] | None = None,
 ) -> ImportOutcome:
@@ -208,6 +213,7 @@ def _load(
             _copy(connection, request.dataset, existing, parsed.table, progress)
             dataset_id, data_version = datasets.record_append(connection, request.dataset, parsed.table.num_rows)
         else:
+            _check_metrics_fit(connection, request.dataset, specs, request.filename)
             staging = f"_staging_{uuid.uuid4().hex[:16]}"
             _create_table(connection, staging, specs)
             _copy(connection, staging, specs, parsed.table, progress)
@@ -215,6 +221,7 @@ def _load(
             dataset_id, data_version = datasets.record_replace(
                 connection, request.dataset, specs, parsed.table.num_rows, request.user_id
             )
+            rollups.sync(connection, request.dataset, timezone, rebuild=True)
         import_id = datasets.record_import(
             connection,
             dataset_id=dataset_id,
@@ -242,6 +249,27 @@ def _load(
     return ImportOutcome(
         import_id, request.dataset, parsed.table.num_rows, parsed.rows_skipped, data_version, duplicate=False
     )
+
+
+def _check_metrics_fit(connection: Connection, dataset: str, specs: list[ColumnSpec], filename: str) -> None:
+    """A replacement must still answer the dataset's metrics; say which ones it would break."""
+    broken = []
+    for metric in metrics.metrics_of_dataset(connection, dataset):
+        definition = metrics.MetricDefinition(
+            name=metric.name,
+            dataset=dataset,
+            aggregation=metric.aggregation,
+            column=metric.column,
+            time_column=metric.time_column,
+            dimensions=list(metric.dimensions),
+            filters=list(metric.filters),
+        )
+        try:
+            metrics.check_definition(definition, specs)
+        except InvalidInputError as error:
+            broken.append(f"metric {metric.name} ({error})")
+    if broken:
+        raise InvalidInputError(f"{filename}: cannot replace {dataset}: it would break {'; '.join(broken)}")
 
 
 def _shape(columns: list[ColumnSpec] | None) -> list[tuple[str, str]]:
@@ -289,7 +317,10 @@ def _create_table(connection: Connection, table: str, specs: list[ColumnSpec]) -
 
 def _swap_in(connection: Connection, staging: str, table: str) -> None:
     raw = _raw(connection)
-    raw.execute(sql.SQL("DROP TABLE IF EXISTS {}.{}").format(sql.Identifier("analytics"), sql.Identifier(table)))
+    # CASCADE takes the dataset's rollup views along; the caller builds them again.
+    raw.execute(
+        sql.SQL("DROP TABLE IF EXISTS {}.{} CASCADE").format(sql.Identifier("analytics"), sql.Identifier(table))
+    )
     raw.execute(
         sql.SQL("ALTER TABLE {}.{} RENAME TO {}").format(
             sql.Identifier("analytics"), sql.Identifier(staging), sql.Identifier(table)

@@ -23,3 +23,10 @@ REQUEST_ERRORS = Counter(
     registry=registry,
 )
 ROWS_IMPORTED = Counter("bi_agent_rows_imported_total", "Rows committed into datasets by imports", registry=registry)
+QUERY_CACHE = Counter(
+    "bi_agent_query_cache_total",
+    "Query cache lookups: hit, miss, or error (Redis unreachable; the answer came from PostgreSQL)",
+    ["outcome"],
+    registry=registry,
+)
+QUERIES = Counter("bi_agent_queries_total", "Queries answered, by source", ["source"], registry=registry)

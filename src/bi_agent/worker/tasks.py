@@ -16,6 +16,7 @@ from celery import Task, shared_task
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError
 
+from bi_agent.catalog import rollups
 from bi_agent.catalog.files import OnError
 from bi_agent.catalog.imports import ImportRequest, run_import
 from bi_agent.infra.connections import Connections
@@ -71,6 +72,21 @@ def import_data(self: Task, request: dict[str, Any]) -> dict[str, Any]:
         settings.minio_bucket_datasets,
         import_request,
         max_field_bytes=settings.import_max_field_bytes,
+        timezone=settings.reporting_timezone,
         progress=report,
     )
+    if not outcome.duplicate:
+        refresh_analytics_views.delay(outcome.dataset)
     return outcome.as_dict()
+
+
+@shared_task(  # type: ignore[untyped-decorator]
+    name="refresh_analytics_views",
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=True,
+    retry_backoff_max=300,
+    max_retries=5,
+)
+def refresh_analytics_views(dataset: str | None = None) -> dict[str, Any]:
+    """Refresh the stale rollups of one dataset, or of all."""
+    return {"refreshed": rollups.refresh_stale(connections().engine, dataset)}

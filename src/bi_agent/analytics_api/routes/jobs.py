@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
+from bi_agent.catalog import datasets
+from bi_agent.catalog.names import check_identifier
 from bi_agent.http.auth import ConnectionsDep, require
 from bi_agent.infra import jobs
 from bi_agent.security.permissions import Permission, Principal
@@ -34,3 +38,32 @@ def get_job(principal: CanRun, connections: ConnectionsDep, job_id: str) -> dict
     `result` after success, `error` after failure."""
     with connections.engine.connect() as connection:
         return jobs.status(connections.celery, connection, job_id).as_dict()
+
+
+class RefreshArguments(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str | None = Field(default=None, description="Only this dataset's rollups; all when omitted")
+
+
+class JobRequest(BaseModel):
+    """Work to start now. Imports start from `POST /api/v1/datasets`, which checks the file first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: Literal["refresh_analytics_views"]
+    args: RefreshArguments = Field(default_factory=RefreshArguments)
+
+
+@router.post("", status_code=202, summary="Start a job")
+def start_job(principal: CanRun, connections: ConnectionsDep, body: JobRequest) -> JSONResponse:
+    """Queue the task and answer at once with its `job_id`."""
+    dataset = body.args.dataset
+    with connections.engine.begin() as connection:
+        if dataset is not None:
+            check_identifier(dataset, "dataset name")
+            datasets.get_dataset(connection, dataset)
+        job_id = jobs.submit(
+            connections.celery, connection, body.task, [dataset], {"dataset": dataset}, principal.user_id
+        )
+    return JSONResponse({"job_id": job_id, "status_url": f"/api/v1/jobs/{job_id}"}, status_code=202)

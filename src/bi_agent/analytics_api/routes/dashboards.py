@@ -1,0 +1,104 @@
+"""Dashboards: create, list, read, replace and delete; who sees and changes one is the domain's rule."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, ConfigDict
+
+from bi_agent.catalog import dashboards
+from bi_agent.catalog.dashboards import Chart, DashboardContent, Layout
+from bi_agent.http.auth import ConnectionsDep, require
+from bi_agent.security.permissions import Permission, Principal
+
+router = APIRouter(prefix="/dashboards", tags=["dashboards"])
+
+CanRead = Annotated[Principal, require(Permission.DASHBOARDS_READ)]
+CanWrite = Annotated[Principal, require(Permission.DASHBOARDS_WRITE)]
+
+
+class OwnerReply(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    username: str
+
+
+class TileReply(BaseModel):
+    id: str
+    title: str
+    chart: Chart
+    query: dict[str, Any]
+    layout: Layout
+
+
+class DashboardReply(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    description: str
+    tiles: list[TileReply]
+    owner: OwnerReply | None
+    shared_with_roles: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class DashboardList(BaseModel):
+    items: list[DashboardReply]
+    total: int
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Create a dashboard")
+def create_dashboard(body: DashboardContent, principal: CanWrite, connections: ConnectionsDep) -> DashboardReply:
+    """A new dashboard owned by the caller. Tiles without an id get one. 422 naming an unknown
+    role in `shared_with_roles`, or the tile whose query names an unknown metric or metrics of
+    more than one dataset."""
+    with connections.engine.begin() as connection:
+        dashboard = dashboards.create_dashboard(connection, body, principal)
+    return DashboardReply.model_validate(dashboard)
+
+
+@router.get("", summary="List dashboards")
+def list_dashboards(
+    principal: CanRead,
+    connections: ConnectionsDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> DashboardList:
+    """The dashboards the caller may see, by name: their own, those shared with one of their
+    roles, and every one for holders of `users:manage`."""
+    with connections.engine.connect() as connection:
+        page = dashboards.list_dashboards(connection, principal, limit, offset)
+    return DashboardList(items=[DashboardReply.model_validate(item) for item in page.items], total=page.total)
+
+
+@router.get("/{dashboard_id}", summary="Read a dashboard")
+def get_dashboard(dashboard_id: uuid.UUID, principal: CanRead, connections: ConnectionsDep) -> DashboardReply:
+    """One dashboard with its tiles; 404 when it does not exist or the caller may not see it."""
+    with connections.engine.connect() as connection:
+        dashboard = dashboards.get_dashboard(connection, dashboard_id, principal)
+    return DashboardReply.model_validate(dashboard)
+
+
+@router.put("/{dashboard_id}", summary="Replace a dashboard's content")
+def replace_dashboard(
+    dashboard_id: uuid.UUID, body: DashboardContent, principal: CanWrite, connections: ConnectionsDep
+) -> DashboardReply:
+    """Name, description, tiles and shares become exactly these; fields left out take their
+    defaults. Only the owner or an admin may; 403 for others who can see it, 404 for the rest."""
+    with connections.engine.begin() as connection:
+        dashboard = dashboards.replace_dashboard(connection, dashboard_id, body, principal)
+    return DashboardReply.model_validate(dashboard)
+
+
+@router.delete("/{dashboard_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a dashboard")
+def delete_dashboard(dashboard_id: uuid.UUID, principal: CanWrite, connections: ConnectionsDep) -> Response:
+    """Only the owner or an admin may; 403 for others who can see it, 404 for the rest."""
+    with connections.engine.begin() as connection:
+        dashboards.delete_dashboard(connection, dashboard_id, principal)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,97 @@
+"""Metrics: define, list, change and delete `aggregation(column)` over a dataset."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from bi_agent.catalog import metrics
+from bi_agent.catalog.metrics import Aggregation, MetricDefinition
+from bi_agent.catalog.names import check_identifier
+from bi_agent.catalog.query_spec import Filter
+from bi_agent.http.auth import ConnectionsDep, require
+from bi_agent.security.permissions import Permission, Principal
+
+router = APIRouter(prefix="/metrics", tags=["metrics"])
+
+CanRead = Annotated[Principal, require(Permission.METRICS_READ)]
+CanWrite = Annotated[Principal, require(Permission.METRICS_WRITE)]
+
+
+class MetricPatch(BaseModel):
+    """Fields to change; the rest stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=63)
+    aggregation: Aggregation | None = None
+    column: str | None = None
+    time_column: str | None = None
+    dimensions: list[str] | None = Field(default=None, max_length=12)
+    filters: list[Filter] | None = Field(default=None, max_length=20)
+    description: str | None = Field(default=None, max_length=2000)
+    format: str | None = Field(default=None, max_length=40)
+
+
+@router.post("", status_code=201, summary="Define a metric")
+def create_metric(principal: CanWrite, connections: ConnectionsDep, body: MetricDefinition) -> dict[str, Any]:
+    """Checked against the dataset's schema: 422 for an unknown column, `sum` of text, or a time
+    column that is not a date or timestamp; 409 for a name in use. Builds the dataset's rollup."""
+    with connections.engine.begin() as connection:
+        metric = metrics.create_metric(connection, body, principal.user_id, connections.settings.reporting_timezone)
+    return metric.as_dict()
+
+
+@router.get("", summary="List metrics")
+def list_metrics(
+    principal: CanRead,
+    connections: ConnectionsDep,
+    dataset: Annotated[str | None, Query(description="Only the metrics of this dataset")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Metrics by name."""
+    with connections.engine.connect() as connection:
+        items, total = metrics.list_metrics(connection, limit, offset, dataset)
+    return {"items": [item.as_dict() for item in items], "total": total}
+
+
+@router.get("/{name}", summary="A metric")
+def get_metric(principal: CanRead, connections: ConnectionsDep, name: str) -> dict[str, Any]:
+    """Its definition."""
+    check_identifier(name, "metric name")
+    with connections.engine.connect() as connection:
+        return metrics.get_metric(connection, name).as_dict()
+
+
+@router.patch("/{name}", summary="Change a metric")
+def patch_metric(principal: CanWrite, connections: ConnectionsDep, name: str, body: MetricPatch) -> dict[str, Any]:
+    """Checked like a new definition; the dataset's rollup is reshaped to fit."""
+    check_identifier(name, "metric name")
+    with connections.engine.begin() as connection:
+        current = metrics.get_metric(connection, name)
+        merged = {
+            "name": current.name,
+            "dataset": current.dataset,
+            "aggregation": current.aggregation,
+            "column": current.column,
+            "time_column": current.time_column,
+            "dimensions": list(current.dimensions),
+            "filters": list(current.filters),
+            "description": current.description,
+            "format": current.format,
+        } | body.model_dump(exclude_unset=True)
+        definition = MetricDefinition.model_validate(merged)
+        metric = metrics.replace_metric(connection, name, definition, connections.settings.reporting_timezone)
+    return metric.as_dict()
+
+
+@router.delete("/{name}", status_code=204, summary="Delete a metric")
+def delete_metric(principal: CanWrite, connections: ConnectionsDep, name: str) -> Response:
+    """The dataset's rollup drops what only this metric needed."""
+    check_identifier(name, "metric name")
+    with connections.engine.begin() as connection:
+        metrics.delete_metric(connection, name, connections.settings.reporting_timezone)
+    return Response(status_code=204)

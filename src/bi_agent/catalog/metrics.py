@@ -1,0 +1,246 @@
+"""Metrics: `aggregation(column)` over a dataset, on a time column, with allowed dimensions.
+
+A metric is checked against its dataset's schema when defined (an unknown column,
+`sum` of text, a time column that is not a date are refused), and every change of
+the metrics of a dataset reshapes that dataset's rollups in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
+
+from bi_agent.catalog import datasets, rollups
+from bi_agent.catalog.columns import ColumnSpec
+from bi_agent.catalog.names import check_identifier
+from bi_agent.catalog.query_spec import Filter
+from bi_agent.errors import ConflictError, InvalidInputError, NotFoundError
+
+Aggregation = Literal["count", "count_distinct", "sum", "avg", "min", "max"]
+NUMERIC_TYPES = ("bigint", "double precision", "numeric")
+TIME_TYPES = ("date", "timestamptz")
+ORDERED_TYPES = (*NUMERIC_TYPES, *TIME_TYPES, "text")
+
+
+class MetricDefinition(BaseModel):
+    """What a client sends to define a metric."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=63)
+    dataset: str = Field(min_length=1, max_length=63)
+    aggregation: Aggregation
+    column: str | None = Field(default=None, description="Omit for count(*)")
+    time_column: str
+    dimensions: list[str] = Field(default_factory=list, max_length=12)
+    filters: list[Filter] = Field(default_factory=list, max_length=20)
+    description: str = Field(default="", max_length=2000)
+    format: str = Field(default="", max_length=40, description="A display hint such as `currency` or `0.0%`")
+
+
+@dataclass(frozen=True)
+class Metric:
+    id: uuid.UUID
+    name: str
+    dataset: str
+    dataset_id: uuid.UUID
+    aggregation: Aggregation
+    column: str | None
+    time_column: str
+    dimensions: tuple[str, ...]
+    filters: tuple[Filter, ...] = field(default=())
+    description: str = ""
+    format: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "name": self.name,
+            "dataset": self.dataset,
+            "aggregation": self.aggregation,
+            "column": self.column,
+            "time_column": self.time_column,
+            "dimensions": list(self.dimensions),
+            "filters": [item.model_dump(mode="json") for item in self.filters],
+            "description": self.description,
+            "format": self.format,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+        }
+
+
+def check_definition(definition: MetricDefinition, columns: list[ColumnSpec]) -> None:
+    """Refuse a metric its dataset cannot answer, naming the column and why."""
+    check_identifier(definition.name, "metric name")
+    types = {column.name: column.data_type for column in columns}
+    where = f"dataset {definition.dataset}"
+
+    def known(name: str, role: str) -> str:
+        if name not in types:
+            raise InvalidInputError(f"{role} {name!r}: {where} has no such column")
+        return types[name]
+
+    if definition.column is None:
+        if definition.aggregation != "count":
+            raise InvalidInputError(f"aggregation {definition.aggregation} needs a column")
+    else:
+        column_type = known(definition.column, "column")
+        if definition.aggregation in ("sum", "avg") and column_type not in NUMERIC_TYPES:
+            raise InvalidInputError(
+                f"column {definition.column} is {column_type}; {definition.aggregation} needs a number column"
+            )
+        if definition.aggregation in ("min", "max") and column_type not in ORDERED_TYPES:
+            raise InvalidInputError(f"column {definition.column} is {column_type}; it has no {definition.aggregation}")
+    if known(definition.time_column, "time_column") not in TIME_TYPES:
+        raise InvalidInputError(f"time_column {definition.time_column} is not a date or timestamp column")
+    for dimension in definition.dimensions:
+        known(dimension, "dimension")
+        if dimension == definition.time_column:
+            raise InvalidInputError(f"dimension {dimension} is the time column; periods come from the grain")
+    if len(set(definition.dimensions)) != len(definition.dimensions):
+        raise InvalidInputError("dimensions are listed twice")
+    for item in definition.filters:
+        known(item.dimension, "filter dimension")
+
+
+_SELECT = (
+    "SELECT m.id, m.name, d.name AS dataset, m.dataset_id, m.aggregation, m.column_name, m.time_column, "
+    "m.dimensions, m.filters, m.description, m.format, m.created_at, m.updated_at "
+    "FROM bi.metrics m JOIN bi.datasets d ON d.id = m.dataset_id"
+)
+
+
+def _metric(row: Any) -> Metric:
+    return Metric(
+        id=row.id,
+        name=row.name,
+        dataset=row.dataset,
+        dataset_id=row.dataset_id,
+        aggregation=row.aggregation,
+        column=row.column_name,
+        time_column=row.time_column,
+        dimensions=tuple(row.dimensions),
+        filters=tuple(Filter.model_validate(item) for item in row.filters),
+        description=row.description,
+        format=row.format,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def create_metric(
+    connection: Connection, definition: MetricDefinition, user_id: uuid.UUID | None, timezone: str
+) -> Metric:
+    columns = datasets.get_columns(connection, definition.dataset)
+    check_definition(definition, columns)
+    try:
+        with connection.begin_nested():
+            connection.execute(
+                text(
+                    "INSERT INTO bi.metrics (name, dataset_id, aggregation, column_name, time_column, dimensions, "
+                    "filters, description, format, created_by) SELECT :name, d.id, :aggregation, :column, :time, "
+                    ":dimensions, CAST(:filters AS jsonb), :description, :format, :user FROM bi.datasets d "
+                    "WHERE d.name = :dataset"
+                ),
+                _values(definition) | {"user": user_id},
+            )
+    except IntegrityError:
+        raise ConflictError(f"a metric named {definition.name!r} exists already") from None
+    metric = get_metric(connection, definition.name)
+    rollups.sync(connection, metric.dataset, timezone)
+    return metric
+
+
+def replace_metric(connection: Connection, name: str, definition: MetricDefinition, timezone: str) -> Metric:
+    earlier = get_metric(connection, name)
+    columns = datasets.get_columns(connection, definition.dataset)
+    check_definition(definition, columns)
+    try:
+        with connection.begin_nested():
+            connection.execute(
+                text(
+                    "UPDATE bi.metrics SET name = :name, "
+                    "dataset_id = (SELECT id FROM bi.datasets WHERE name = :dataset), aggregation = :aggregation, "
+                    "column_name = :column, time_column = :time, dimensions = :dimensions, "
+                    "filters = CAST(:filters AS jsonb), description = :description, format = :format, "
+                    "updated_at = now() WHERE id = :id"
+                ),
+                _values(definition) | {"id": earlier.id},
+            )
+    except IntegrityError:
+        raise ConflictError(f"a metric named {definition.name!r} exists already") from None
+    rollups.sync(connection, earlier.dataset, timezone)
+    if definition.dataset != earlier.dataset:
+        rollups.sync(connection, definition.dataset, timezone)
+    return get_metric(connection, definition.name)
+
+
+def _values(definition: MetricDefinition) -> dict[str, Any]:
+    return {
+        "name": definition.name,
+        "dataset": definition.dataset,
+        "aggregation": definition.aggregation,
+        "column": definition.column,
+        "time": definition.time_column,
+        "dimensions": definition.dimensions,
+        "filters": json.dumps([item.model_dump(mode="json") for item in definition.filters]),
+        "description": definition.description,
+        "format": definition.format,
+    }
+
+
+def delete_metric(connection: Connection, name: str, timezone: str) -> None:
+    metric = get_metric(connection, name)
+    connection.execute(text("DELETE FROM bi.metrics WHERE id = :id"), {"id": metric.id})
+    rollups.sync(connection, metric.dataset, timezone)
+
+
+def get_metric(connection: Connection, name: str) -> Metric:
+    row = connection.execute(text(f"{_SELECT} WHERE m.name = :name"), {"name": name}).first()
+    if row is None:
+        raise NotFoundError(f"no metric named {name!r}")
+    return _metric(row)
+
+
+def find_metrics(connection: Connection, names: list[str]) -> list[Metric]:
+    """The named metrics in the order asked; 422 naming any that does not exist."""
+    rows = connection.execute(text(f"{_SELECT} WHERE m.name = ANY(:names)"), {"names": names}).all()
+    found = {row.name: _metric(row) for row in rows}
+    unknown = [name for name in names if name not in found]
+    if unknown:
+        raise InvalidInputError(f"unknown metric {', '.join(repr(name) for name in unknown)}")
+    return [found[name] for name in names]
+
+
+def list_metrics(
+    connection: Connection, limit: int, offset: int, dataset: str | None = None
+) -> tuple[list[Metric], int]:
+    total = connection.execute(
+        text(
+            "SELECT count(*) FROM bi.metrics m JOIN bi.datasets d ON d.id = m.dataset_id "
+            "WHERE CAST(:dataset AS text) IS NULL OR d.name = :dataset"
+        ),
+        {"dataset": dataset},
+    ).scalar_one()
+    rows = connection.execute(
+        text(
+            f"{_SELECT} WHERE CAST(:dataset AS text) IS NULL OR d.name = :dataset "
+            "ORDER BY m.name LIMIT :limit OFFSET :offset"
+        ),
+        {"dataset": dataset, "limit": limit, "offset": offset},
+    ).all()
+    return [_metric(row) for row in rows], total
+
+
+def metrics_of_dataset(connection: Connection, dataset: str) -> list[Metric]:
+    rows = connection.execute(text(f"{_SELECT} WHERE d.name = :dataset ORDER BY m.name"), {"dataset": dataset}).all()
+    return [_metric(row) for row in rows]

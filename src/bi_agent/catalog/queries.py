@@ -1,0 +1,322 @@
+"""Queries: metrics as a time series, compiled with SQLAlchemy Core and routed to the
+daily rollup whenever it answers exactly, else to the table.
+
+Identifiers come from the catalog only (a name in the query is looked up, never
+pasted); values are bound parameters. The rollup answers exactly when: no metric is a
+distinct count, the view is fresh (it holds the dataset's data_version) and cut in the
+reporting time zone, every grouped or filtered column is one of its dimensions, and
+the range starts and ends on day boundaries. avg is then sum over count.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from bi_agent.catalog import datasets, metrics, rollups
+from bi_agent.catalog.columns import ColumnSpec
+from bi_agent.catalog.query_cache import QueryCache, cache_key
+from bi_agent.catalog.query_spec import Filter, QuerySpec
+from bi_agent.errors import InvalidInputError
+from bi_agent.infra.telemetry import QUERIES
+
+PERIOD = "period"
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[list[Any]]
+    source: str  # "rollup" or "table"
+    dataset: str
+    data_version: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "columns": self.columns,
+            "rows": self.rows,
+            "source": self.source,
+            "dataset": self.dataset,
+            "data_version": self.data_version,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A checked query: its metrics, their dataset and columns, and where it can be answered."""
+
+    spec: QuerySpec
+    metrics: list[metrics.Metric]
+    dataset: str
+    data_version: int
+    columns: dict[str, ColumnSpec]
+    rollup: rollups.Rollup | None
+
+
+def plan(connection: Connection, spec: QuerySpec, timezone: str) -> Plan:
+    chosen = metrics.find_metrics(connection, spec.metric_names)
+    dataset_names = {metric.dataset for metric in chosen}
+    if len(dataset_names) > 1:
+        raise InvalidInputError(
+            f"metrics of one query must share a dataset; these use {', '.join(sorted(dataset_names))}"
+        )
+    time_columns = {metric.time_column for metric in chosen}
+    if len(time_columns) > 1:
+        raise InvalidInputError(
+            f"metrics of one query must share a time column; these use {', '.join(sorted(time_columns))}"
+        )
+    dataset = chosen[0].dataset
+    summary = datasets.get_dataset(connection, dataset)
+    columns = {column.name: column for column in datasets.get_columns(connection, dataset)}
+    for name in [*spec.group_by, *(item.dimension for item in spec.filters)]:
+        refusing = [metric.name for metric in chosen if name not in metric.dimensions]
+        if refusing:
+            raise InvalidInputError(
+                f"unknown dimension {name!r}: metric {', '.join(refusing)} allows {_allowed(chosen, refusing[0])}"
+            )
+    _check_order(spec, chosen)
+    for item in spec.filters:
+        _check_filter_value(item, columns[item.dimension])
+    return Plan(
+        spec,
+        chosen,
+        dataset,
+        summary.data_version,
+        columns,
+        _usable_rollup(connection, spec, chosen, summary.data_version, timezone),
+    )
+
+
+def _allowed(chosen: list[metrics.Metric], name: str) -> str:
+    dimensions = next(metric.dimensions for metric in chosen if metric.name == name)
+    return ", ".join(dimensions) if dimensions else "no dimensions"
+
+
+def _check_order(spec: QuerySpec, chosen: list[metrics.Metric]) -> None:
+    fields = {PERIOD, *spec.group_by, *(metric.name for metric in chosen)}
+    for item in spec.order_by:
+        if item.field not in fields:
+            raise InvalidInputError(
+                f"order_by {item.field!r} is not a column of the result ({', '.join(sorted(fields))})"
+            )
+
+
+def _check_filter_value(item: Filter, column: ColumnSpec) -> None:
+    values = item.value if isinstance(item.value, list) else [item.value]
+    numeric = column.data_type in ("bigint", "double precision", "numeric")
+    for value in values:
+        if numeric and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise InvalidInputError(f"filter on {item.dimension}: {column.data_type} needs numbers")
+        if column.data_type == "boolean" and not isinstance(value, bool):
+            raise InvalidInputError(f"filter on {item.dimension}: boolean needs true or false")
+        if column.data_type == "text" and not isinstance(value, str):
+            raise InvalidInputError(f"filter on {item.dimension}: text needs text values")
+    if item.op == "contains" and column.data_type != "text":
+        raise InvalidInputError(f"filter on {item.dimension}: contains works on text columns only")
+
+
+def _usable_rollup(
+    connection: Connection, spec: QuerySpec, chosen: list[metrics.Metric], data_version: int, timezone: str
+) -> rollups.Rollup | None:
+    if any(metric.aggregation == "count_distinct" for metric in chosen):
+        return None
+    if not (_whole_day(spec.start) and _whole_day(spec.end)):
+        return None
+    time_column = chosen[0].time_column
+    rollup = next((r for r in rollups.rollups_of(connection, chosen[0].dataset) if r.time_column == time_column), None)
+    if rollup is None or rollup.data_version != data_version or rollup.timezone != timezone:
+        return None
+    needed = {*spec.group_by, *(item.dimension for item in spec.filters)}
+    for metric in chosen:
+        needed.update(item.dimension for item in metric.filters)
+        if metric.column is not None and metric.column not in rollup.measures:
+            return None
+    return rollup if needed <= set(rollup.dimensions) else None
+
+
+def _whole_day(value: date | datetime) -> bool:
+    return not isinstance(value, datetime) or value.timetz().replace(tzinfo=None) == time(0)
+
+
+def run(connection: Connection, checked: Plan, timezone: str) -> QueryResult:
+    statement = _rollup_statement(checked) if checked.rollup is not None else _table_statement(checked, timezone)
+    rows = connection.execute(statement).all()
+    names = [PERIOD, *checked.spec.group_by, *(metric.name for metric in checked.metrics)]
+    return QueryResult(
+        columns=names,
+        rows=[[_json_value(value) for value in row] for row in rows],
+        source="rollup" if checked.rollup is not None else "table",
+        dataset=checked.dataset,
+        data_version=checked.data_version,
+    )
+
+
+def _bounds(value: date | datetime, timezone: str) -> datetime:
+    """A query bound as an instant: dates and naive times are read in the reporting zone."""
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time(0))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(timezone))
+    return value
+
+
+def _table_statement(checked: Plan, timezone: str) -> sa.Select[Any]:
+    spec = checked.spec
+    table = sa.table(checked.dataset, *(sa.column(name) for name in checked.columns), schema="analytics")
+    time_column = checked.columns[checked.metrics[0].time_column]
+    moment = table.c[time_column.name]
+    if time_column.data_type == "date":
+        local_day: ColumnElement[Any] = moment
+        lower = sa.bindparam("start", _bounds(spec.start, timezone).date(), type_=sa.Date)
+        upper = sa.bindparam("end", _bounds(spec.end, timezone).date(), type_=sa.Date)
+        in_range = sa.and_(moment >= lower, moment < upper)
+    else:
+        local_day = sa.func.timezone(sa.bindparam("tz", timezone), moment)
+        lower_at = sa.bindparam("start", _bounds(spec.start, timezone), type_=sa.DateTime(timezone=True))
+        upper_at = sa.bindparam("end", _bounds(spec.end, timezone), type_=sa.DateTime(timezone=True))
+        in_range = sa.and_(moment >= lower_at, moment < upper_at)
+    period = sa.cast(sa.func.date_trunc(sa.bindparam("grain", spec.grain), local_day), sa.Date).label(PERIOD)
+    dimensions = [table.c[name].label(name) for name in spec.group_by]
+    aggregates = [_table_aggregate(table, metric).label(metric.name) for metric in checked.metrics]
+    conditions = [in_range, *(_condition(table.c[item.dimension], item) for item in spec.filters)]
+    statement = sa.select(period, *dimensions, *aggregates).select_from(table).where(*conditions)
+    return _finish(statement, spec, len(dimensions) + 1)
+
+
+def _table_aggregate(table: Any, metric: metrics.Metric) -> ColumnElement[Any]:
+    column: Any = table.c[metric.column] if metric.column is not None else None
+    expression: Any
+    if metric.aggregation == "count":
+        expression = sa.func.count() if column is None else sa.func.count(column)
+    elif metric.aggregation == "count_distinct":
+        expression = sa.func.count(sa.distinct(column))
+    else:
+        expression = getattr(sa.func, metric.aggregation)(column)
+    if metric.filters:
+        expression = expression.filter(sa.and_(*(_condition(table.c[item.dimension], item) for item in metric.filters)))
+    if metric.aggregation == "avg":
+        # The rollup's avg is a quotient of doubles; the table's is made the same type.
+        return sa.cast(expression, sa.Float)
+    return expression  # type: ignore[no-any-return]
+
+
+def _rollup_statement(checked: Plan) -> sa.Select[Any]:
+    spec = checked.spec
+    rollup = checked.rollup
+    assert rollup is not None
+    names = ["day", *(f"d{index}" for index in range(len(rollup.dimensions)))]
+    for index, measure in enumerate(rollup.measures):
+        names += [f"m{index}_{partial}" for partial in rollups.PARTIALS[checked.columns[measure].data_type]]
+    names.append("n_rows")
+    view = sa.table(rollup.view_name, *(sa.column(name) for name in names), schema="analytics")
+    day = view.c.day
+    lower = sa.bindparam("start", _as_date(spec.start), type_=sa.Date)
+    upper = sa.bindparam("end", _as_date(spec.end), type_=sa.Date)
+    period = sa.cast(sa.func.date_trunc(sa.bindparam("grain", spec.grain), day), sa.Date).label(PERIOD)
+
+    def dimension(name: str) -> Any:
+        return view.c[rollup.dimension_column(name)]
+
+    dimensions = [dimension(name).label(name) for name in spec.group_by]
+    aggregates = [_rollup_aggregate(view, rollup, metric, dimension).label(metric.name) for metric in checked.metrics]
+    conditions = [day >= lower, day < upper, *(_condition(dimension(item.dimension), item) for item in spec.filters)]
+    statement = sa.select(period, *dimensions, *aggregates).select_from(view).where(*conditions)
+    return _finish(statement, spec, len(dimensions) + 1)
+
+
+def _rollup_aggregate(view: Any, rollup: rollups.Rollup, metric: metrics.Metric, dimension: Any) -> ColumnElement[Any]:
+    def partial(name: str) -> Any:
+        assert metric.column is not None
+        return view.c[rollup.measure_column(metric.column, name)]
+
+    expression: Any
+    if metric.aggregation == "count":
+        expression = sa.func.sum(view.c.n_rows if metric.column is None else partial("count"))
+    elif metric.aggregation == "avg":
+        total: Any = sa.func.sum(partial("sum"))
+        count: Any = sa.func.sum(partial("count"))
+        if metric.filters:
+            condition = sa.and_(*(_condition(dimension(item.dimension), item) for item in metric.filters))
+            total, count = total.filter(condition), count.filter(condition)
+        return sa.cast(total, sa.Float) / sa.func.nullif(sa.cast(count, sa.Float), 0)
+    else:
+        expression = getattr(sa.func, metric.aggregation)(partial(metric.aggregation))
+    if metric.filters:
+        expression = expression.filter(
+            sa.and_(*(_condition(dimension(item.dimension), item) for item in metric.filters))
+        )
+    # A sum over no rows is NULL in SQL, but a count of nothing is 0.
+    if metric.aggregation == "count":
+        expression = sa.func.coalesce(expression, 0)
+    return expression  # type: ignore[no-any-return]
+
+
+def _as_date(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _condition(column: Any, item: Filter) -> ColumnElement[bool]:
+    value = item.value
+    if item.op == "eq":
+        return column == value  # type: ignore[no-any-return]
+    if item.op == "ne":
+        return column != value  # type: ignore[no-any-return]
+    if item.op == "in":
+        return column.in_(value)  # type: ignore[no-any-return]
+    if item.op == "not_in":
+        return sa.not_(column.in_(value))  # type: ignore[no-any-return]
+    if item.op == "gt":
+        return column > value  # type: ignore[no-any-return]
+    if item.op == "gte":
+        return column >= value  # type: ignore[no-any-return]
+    if item.op == "lt":
+        return column < value  # type: ignore[no-any-return]
+    if item.op == "lte":
+        return column <= value  # type: ignore[no-any-return]
+    return column.contains(value, autoescape=True)  # type: ignore[no-any-return]
+
+
+def _finish(statement: sa.Select[Any], spec: QuerySpec, key_count: int) -> sa.Select[Any]:
+    # Positions, not expressions: the period and dimensions are grouped and ordered as selected.
+    positions: list[ColumnElement[Any]] = [sa.literal_column(str(position)) for position in range(1, key_count + 1)]
+    order = []
+    for item in spec.order_by:
+        column: ColumnElement[Any] = sa.literal_column(
+            f'"{item.field}"'
+        )  # a result column whose name _check_order allowed
+        order.append(column.desc() if item.direction == "desc" else column.asc())
+    return statement.group_by(*positions).order_by(*order, *positions).limit(spec.limit)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() and abs(value) < 2**63 else float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def answer(
+    connection: Connection, cache: QueryCache, spec: QuerySpec, timezone: str, scope: str
+) -> tuple[dict[str, Any], bool]:
+    """The query's result and whether it came from the cache."""
+    checked = plan(connection, spec, timezone)
+    definitions = [f"{metric.id}@{metric.updated_at}" for metric in checked.metrics]
+    key = cache_key(spec.canonical(), checked.dataset, checked.data_version, definitions, scope)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached, True
+    result = run(connection, checked, timezone).as_dict()
+    QUERIES.labels(result["source"]).inc()
+    cache.put(key, result)
+    return result, False

@@ -1,0 +1,136 @@
+"""Metrics and queries over HTTP: definitions checked against the schema, answers from the
+rollup after a refresh job, the cache per access scope, and who may do what."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.analytics_api.conftest import Api, upload, wait_for_job
+
+VISITS = (
+    b"visit_date,region,department,charges,patient\n"
+    b"2024-01-01,north,er,100,a\n"
+    b"2024-01-01,south,er,50,b\n"
+    b"2024-01-02,north,icu,300,a\n"
+    b"2024-02-10,north,er,25,c\n"
+)
+
+
+def metric(name: str, **fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": name,
+        "dataset": "visits",
+        "aggregation": "sum",
+        "column": "charges",
+        "time_column": "visit_date",
+        "dimensions": ["region", "department"],
+    }
+    body.update(fields)
+    return body
+
+
+@pytest.fixture
+def visits(api: Api, worker: None) -> Api:
+    job = wait_for_job(api, upload(api, "visits", "visits.csv", VISITS).json()["job_id"])
+    assert job["state"] == "SUCCESS", job["error"]
+    response = api.client.post("/api/v1/metrics", headers=api.headers("analyst"), json=metric("charges"))
+    assert response.status_code == 201, response.text
+    return api
+
+
+def query(api: Api, role: str = "viewer", **fields: Any) -> Any:
+    body: dict[str, Any] = {"metric": "charges", "grain": "month", "start": "2024-01-01", "end": "2025-01-01"}
+    body.update(fields)
+    return api.client.post("/api/v1/query", headers=api.headers(role), json=body)
+
+
+def test_define_refresh_query_and_cache(visits: Api) -> None:
+    api = visits
+    first = query(api, group_by=["region"])
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert first.headers["X-Cache"] == "MISS" and body["cached"] is False
+    assert body["columns"] == ["period", "region", "charges"]
+    assert body["rows"] == [["2024-01-01", "north", 400], ["2024-01-01", "south", 50], ["2024-02-01", "north", 25]]
+    # The rollup was built with the metric and is empty until a refresh fills it.
+    assert body["source"] == "table"
+
+    again = query(api, group_by=["region"])
+    assert again.headers["X-Cache"] == "HIT" and again.json()["cached"] is True
+    assert again.json()["rows"] == body["rows"]
+    assert query(api, role="admin", group_by=["region"]).headers["X-Cache"] == "MISS"
+
+    job = api.client.post(
+        "/api/v1/jobs",
+        headers=api.headers("analyst"),
+        json={"task": "refresh_analytics_views", "args": {"dataset": "visits"}},
+    )
+    assert job.status_code == 202, job.text
+    done = wait_for_job(api, job.json()["job_id"])
+    assert done["state"] == "SUCCESS", done
+    assert done["result"]["refreshed"][0]["dataset"] == "visits"
+    daily = query(api, grain="day", filters=[{"dimension": "department", "op": "eq", "value": "er"}])
+    assert daily.json()["source"] == "rollup"
+    assert daily.json()["rows"] == [["2024-01-01", 150], ["2024-02-10", 25]]
+
+
+def test_metric_definitions_are_checked(visits: Api) -> None:
+    api = visits
+    cases = [
+        (metric("bad", column="nope"), 422, "column 'nope': dataset visits has no such column"),
+        (metric("bad", column="region"), 422, "column region is text; sum needs a number column"),
+        (metric("bad", time_column="region"), 422, "time_column region is not a date or timestamp column"),
+        (metric("Bad Name"), 422, "metric name 'Bad Name' is not a plain identifier"),
+        (metric("bad", dataset="nowhere"), 404, "no dataset named 'nowhere'"),
+        (metric("charges"), 409, "a metric named 'charges' exists already"),
+        (metric("bad", aggregation="median"), 422, "aggregation"),
+    ]
+    for body, status, detail in cases:
+        response = api.client.post("/api/v1/metrics", headers=api.headers("analyst"), json=body)
+        assert response.status_code == status, (body, response.text)
+        assert detail in response.json()["detail"], response.json()
+
+
+def test_metric_crud_and_permissions(visits: Api) -> None:
+    api = visits
+    assert api.client.post("/api/v1/metrics", headers=api.headers("viewer"), json=metric("x")).status_code == 403
+    listed = api.client.get("/api/v1/metrics?dataset=visits", headers=api.headers("viewer")).json()
+    assert [item["name"] for item in listed["items"]] == ["charges"]
+    patched = api.client.patch(
+        "/api/v1/metrics/charges", headers=api.headers("analyst"), json={"aggregation": "avg", "description": "mean"}
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["aggregation"] == "avg" and patched.json()["column"] == "charges"
+    assert query(api).json()["rows"] == [["2024-01-01", 150.0], ["2024-02-01", 25.0]]
+    assert api.client.delete("/api/v1/metrics/charges", headers=api.headers("viewer")).status_code == 403
+    assert api.client.delete("/api/v1/metrics/charges", headers=api.headers("analyst")).status_code == 204
+    gone = query(api)
+    assert gone.status_code == 422 and gone.json()["detail"] == "unknown metric 'charges'"
+
+
+def test_bad_queries_are_422_with_the_field(visits: Api) -> None:
+    api = visits
+    late = query(api, end="2023-01-01")
+    assert late.status_code == 422
+    assert "end must be after start" in late.json()["detail"]
+    grain = query(api, grain="hour")
+    assert grain.status_code == 422 and grain.json()["errors"][0]["loc"] == ["body", "grain"]
+    dimension = query(api, group_by=["patient"])
+    assert dimension.status_code == 422
+    assert "unknown dimension 'patient'" in dimension.json()["detail"]
+    injected = query(api, group_by=['region"; DROP TABLE bi.users; --'])
+    assert injected.status_code == 422
+
+
+def test_replace_that_breaks_a_metric_is_refused(visits: Api) -> None:
+    api = visits
+    response = upload(
+        api, "visits", "new.csv", b"visit_date,region,department,cost\n2024-01-01,n,er,1\n", mode="replace"
+    )
+    assert response.status_code == 202  # the file itself is fine; the import job finds the conflict
+    job = wait_for_job(api, response.json()["job_id"])
+    assert job["state"] == "FAILURE"
+    assert "it would break metric charges" in job["error"]
+    assert query(api).json()["rows"][0][1] == 450
