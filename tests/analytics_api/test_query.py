@@ -3,6 +3,7 @@ rollup after a refresh job, the cache per access scope, and who may do what."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -74,6 +75,20 @@ def test_define_refresh_query_and_cache(visits: Api) -> None:
     daily = query(api, grain="day", filters=[{"dimension": "department", "op": "eq", "value": "er"}])
     assert daily.json()["source"] == "rollup"
     assert daily.json()["rows"] == [["2024-01-01", 150], ["2024-02-10", 25]]
+
+    # The refresh queued calculate_kpis; February 1-10 against January 1-10.
+    deadline = time.monotonic() + 30
+    while not (cards := api.client.get("/api/v1/kpis?grain=month", headers=api.headers("viewer")).json())["items"]:
+        assert time.monotonic() < deadline, "no KPI snapshot after the refresh"
+        time.sleep(0.2)
+    card = cards["items"][0]
+    assert (card["metric"], card["period_start"], card["value"], card["previous_value"]) == (
+        "charges",
+        "2024-02-01",
+        25.0,
+        450.0,
+    )
+    assert card["change_pct"] == pytest.approx(-94.44, abs=0.01)
 
 
 def test_metric_definitions_are_checked(visits: Api) -> None:

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, FastAPI
 
-from bi_agent.analytics_api.routes import auth, dashboards, datasets, jobs, metrics, query, roles, users
+from bi_agent.analytics_api.routes import auth, dashboards, datasets, jobs, kpis, metrics, query, roles, users
 from bi_agent.http.service import create_service
 from bi_agent.settings import Settings
 
@@ -13,6 +13,7 @@ ROUTERS: list[APIRouter] = [
     datasets.router,
     metrics.router,
     query.router,
+    kpis.router,
     jobs.router,
     dashboards.router,
 ]

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import Engine, text
 
-from bi_agent.catalog import datasets, metrics, rollups
+from bi_agent.catalog import datasets, kpis, metrics, rollups
 from bi_agent.catalog.imports import ImportOutcome, import_local_file
 from bi_agent.catalog.query_spec import Filter
 
@@ -166,4 +166,5 @@ def seed_demo(
         datasets.update_columns(connection, DATASET, [datasets.ColumnChange(name, phi=True) for name in PHI_COLUMNS])
         connection.execute(text("INSERT INTO bi.platform_flags (name) VALUES (:f) ON CONFLICT DO NOTHING"), {"f": FLAG})
     rollups.refresh_stale(engine, DATASET)
+    kpis.calculate_all(engine, datetime.now(UTC).date(), timezone)
     return outcome

@@ -244,3 +244,26 @@ def list_metrics(
 def metrics_of_dataset(connection: Connection, dataset: str) -> list[Metric]:
     rows = connection.execute(text(f"{_SELECT} WHERE d.name = :dataset ORDER BY m.name"), {"dataset": dataset}).all()
     return [_metric(row) for row in rows]
+
+
+def fingerprint(connection: Connection, names: list[str]) -> tuple[str, int, list[str]]:
+    """In one read: the metrics' dataset, its data_version, and a version of each definition.
+
+    Unknown metrics and metrics of several datasets are refused as `find_metrics` would.
+    """
+    rows = connection.execute(
+        text(
+            "SELECT m.name, m.id, m.updated_at, d.name AS dataset, d.data_version FROM bi.metrics m "
+            "JOIN bi.datasets d ON d.id = m.dataset_id WHERE m.name = ANY(:names)"
+        ),
+        {"names": names},
+    ).all()
+    found = {row.name: row for row in rows}
+    unknown = [name for name in names if name not in found]
+    if unknown:
+        raise InvalidInputError(f"unknown metric {', '.join(repr(name) for name in unknown)}")
+    dataset_names = sorted({row.dataset for row in rows})
+    if len(dataset_names) > 1:
+        raise InvalidInputError(f"metrics of one query must share a dataset; these use {', '.join(dataset_names)}")
+    definitions = [f"{found[name].id}@{found[name].updated_at.isoformat()}" for name in sorted(set(names))]
+    return rows[0].dataset, rows[0].data_version, definitions

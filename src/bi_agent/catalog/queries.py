@@ -146,6 +146,17 @@ def _whole_day(value: date | datetime) -> bool:
     return not isinstance(value, datetime) or value.timetz().replace(tzinfo=None) == time(0)
 
 
+def totals(connection: Connection, checked: Plan, timezone: str) -> list[Any]:
+    """Each metric over the whole range as one bucket (no periods, no groups): a KPI's value."""
+    statement = (
+        _rollup_statement(checked, by_period=False)
+        if checked.rollup is not None
+        else _table_statement(checked, timezone, by_period=False)
+    )
+    row = connection.execute(statement).one()
+    return [_json_value(value) for value in row]
+
+
 def run(connection: Connection, checked: Plan, timezone: str) -> QueryResult:
     statement = _rollup_statement(checked) if checked.rollup is not None else _table_statement(checked, timezone)
     rows = connection.execute(statement).all()
@@ -168,7 +179,7 @@ def _bounds(value: date | datetime, timezone: str) -> datetime:
     return value
 
 
-def _table_statement(checked: Plan, timezone: str) -> sa.Select[Any]:
+def _table_statement(checked: Plan, timezone: str, *, by_period: bool = True) -> sa.Select[Any]:
     spec = checked.spec
     table = sa.table(checked.dataset, *(sa.column(name) for name in checked.columns), schema="analytics")
     time_column = checked.columns[checked.metrics[0].time_column]
@@ -187,6 +198,8 @@ def _table_statement(checked: Plan, timezone: str) -> sa.Select[Any]:
     dimensions = [table.c[name].label(name) for name in spec.group_by]
     aggregates = [_table_aggregate(table, metric).label(metric.name) for metric in checked.metrics]
     conditions = [in_range, *(_condition(table.c[item.dimension], item) for item in spec.filters)]
+    if not by_period:
+        return sa.select(*aggregates).select_from(table).where(*conditions)
     statement = sa.select(period, *dimensions, *aggregates).select_from(table).where(*conditions)
     return _finish(statement, spec, len(dimensions) + 1)
 
@@ -208,7 +221,7 @@ def _table_aggregate(table: Any, metric: metrics.Metric) -> ColumnElement[Any]:
     return expression  # type: ignore[no-any-return]
 
 
-def _rollup_statement(checked: Plan) -> sa.Select[Any]:
+def _rollup_statement(checked: Plan, *, by_period: bool = True) -> sa.Select[Any]:
     spec = checked.spec
     rollup = checked.rollup
     assert rollup is not None
@@ -228,6 +241,8 @@ def _rollup_statement(checked: Plan) -> sa.Select[Any]:
     dimensions = [dimension(name).label(name) for name in spec.group_by]
     aggregates = [_rollup_aggregate(view, rollup, metric, dimension).label(metric.name) for metric in checked.metrics]
     conditions = [day >= lower, day < upper, *(_condition(dimension(item.dimension), item) for item in spec.filters)]
+    if not by_period:
+        return sa.select(*aggregates).select_from(view).where(*conditions)
     statement = sa.select(period, *dimensions, *aggregates).select_from(view).where(*conditions)
     return _finish(statement, spec, len(dimensions) + 1)
 
@@ -309,14 +324,20 @@ def _json_value(value: Any) -> Any:
 def answer(
     connection: Connection, cache: QueryCache, spec: QuerySpec, timezone: str, scope: str
 ) -> tuple[dict[str, Any], bool]:
-    """The query's result and whether it came from the cache."""
-    checked = plan(connection, spec, timezone)
-    definitions = [f"{metric.id}@{metric.updated_at}" for metric in checked.metrics]
-    key = cache_key(spec.canonical(), checked.dataset, checked.data_version, definitions, scope)
+    """The query's result and whether it came from the cache.
+
+    The cache is asked after one catalog read (the dataset's version and the metrics'
+    definitions, all a key needs); a miss then plans and runs the query in full.
+    """
+    dataset, data_version, definitions = metrics.fingerprint(connection, spec.metric_names)
+    key = cache_key(spec.canonical(), dataset, data_version, [*definitions, timezone], scope)
     cached = cache.get(key)
     if cached is not None:
         return cached, True
+    checked = plan(connection, spec, timezone)
     result = run(connection, checked, timezone).as_dict()
     QUERIES.labels(result["source"]).inc()
-    cache.put(key, result)
+    # A version that moved between the two reads would file a newer answer under an older key.
+    if checked.data_version == data_version:
+        cache.put(key, result)
     return result, False

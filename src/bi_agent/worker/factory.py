@@ -32,7 +32,11 @@ def create_celery(settings: Settings) -> Celery:
         task_default_queue="analytics",
         task_default_exchange="analytics",
         task_default_routing_key="analytics",
-        task_routes={"import_data": {"queue": "data"}, "refresh_analytics_views": {"queue": "analytics"}},
+        task_routes={
+            "import_data": {"queue": "data"},
+            "refresh_analytics_views": {"queue": "analytics"},
+            "calculate_kpis": {"queue": "analytics"},
+        },
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_track_started=True,

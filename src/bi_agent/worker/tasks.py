@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -16,7 +17,7 @@ from celery import Task, shared_task
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError
 
-from bi_agent.catalog import rollups
+from bi_agent.catalog import kpis, rollups
 from bi_agent.catalog.files import OnError
 from bi_agent.catalog.imports import ImportRequest, run_import
 from bi_agent.infra.connections import Connections
@@ -88,5 +89,21 @@ def import_data(self: Task, request: dict[str, Any]) -> dict[str, Any]:
     max_retries=5,
 )
 def refresh_analytics_views(dataset: str | None = None) -> dict[str, Any]:
-    """Refresh the stale rollups of one dataset, or of all."""
-    return {"refreshed": rollups.refresh_stale(connections().engine, dataset)}
+    """Refresh the stale rollups of one dataset, or of all; then the KPIs follow."""
+    refreshed = rollups.refresh_stale(connections().engine, dataset)
+    calculate_kpis.delay()
+    return {"refreshed": refreshed}
+
+
+@shared_task(  # type: ignore[untyped-decorator]
+    name="calculate_kpis",
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=True,
+    retry_backoff_max=300,
+    max_retries=5,
+)
+def calculate_kpis() -> dict[str, Any]:
+    """Store every metric's current-against-previous value at every grain (upserted by period)."""
+    settings = get_settings()
+    stored = kpis.calculate_all(connections().engine, datetime.now(UTC).date(), settings.reporting_timezone)
+    return {"snapshots": stored}

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bi_agent.catalog import datasets
 from bi_agent.catalog.names import check_identifier
+from bi_agent.errors import InvalidInputError
 from bi_agent.http.auth import ConnectionsDep, require
 from bi_agent.infra import jobs
 from bi_agent.security.permissions import Permission, Principal
@@ -51,7 +52,7 @@ class JobRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    task: Literal["refresh_analytics_views"]
+    task: Literal["refresh_analytics_views", "calculate_kpis"]
     args: RefreshArguments = Field(default_factory=RefreshArguments)
 
 
@@ -59,11 +60,14 @@ class JobRequest(BaseModel):
 def start_job(principal: CanRun, connections: ConnectionsDep, body: JobRequest) -> JSONResponse:
     """Queue the task and answer at once with its `job_id`."""
     dataset = body.args.dataset
+    if body.task == "calculate_kpis" and dataset is not None:
+        raise InvalidInputError("calculate_kpis takes no dataset: it computes every metric's KPIs")
+    arguments = [dataset] if body.task == "refresh_analytics_views" else []
     with connections.engine.begin() as connection:
         if dataset is not None:
             check_identifier(dataset, "dataset name")
             datasets.get_dataset(connection, dataset)
         job_id = jobs.submit(
-            connections.celery, connection, body.task, [dataset], {"dataset": dataset}, principal.user_id
+            connections.celery, connection, body.task, arguments, {"dataset": dataset}, principal.user_id
         )
     return JSONResponse({"job_id": job_id, "status_url": f"/api/v1/jobs/{job_id}"}, status_code=202)

@@ -1,0 +1,163 @@
+"""KPIs: each metric's value in the current period against the previous one, stored as snapshots.
+
+"Current" is the period that holds the dataset's latest data (or today, if the data
+runs that far), so a historical dataset still shows a meaningful card. The previous
+period is compared like for like: the same number of days from its start, so the
+tenth of a month is set against the first ten days of the month before. Values come
+through the query router, so a fresh rollup answers them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from psycopg import sql
+from sqlalchemy import Connection, Engine, text
+
+from bi_agent.catalog import metrics, queries
+from bi_agent.catalog.query_spec import Grain, QuerySpec
+
+GRAINS: tuple[Grain, ...] = ("day", "week", "month", "quarter", "year")
+
+
+@dataclass(frozen=True)
+class Kpi:
+    metric: str
+    grain: str
+    period_start: date
+    period_end: date
+    value: float | None
+    previous_value: float | None
+    change_pct: float | None
+    data_version: int
+
+
+def period_start(day: date, grain: Grain) -> date:
+    if grain == "day":
+        return day
+    if grain == "week":
+        return day - timedelta(days=day.weekday())
+    if grain == "month":
+        return day.replace(day=1)
+    if grain == "quarter":
+        return day.replace(month=3 * ((day.month - 1) // 3) + 1, day=1)
+    return day.replace(month=1, day=1)
+
+
+def previous_period_start(start: date, grain: Grain) -> date:
+    if grain == "day":
+        return start - timedelta(days=1)
+    if grain == "week":
+        return start - timedelta(weeks=1)
+    months = {"month": 1, "quarter": 3, "year": 12}[grain]
+    index = start.year * 12 + start.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _latest_day(connection: Connection, metric: metrics.Metric, timezone: str) -> date | None:
+    column = sql.Identifier(metric.time_column)
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    statement = sql.SQL("SELECT max({}) FROM {}.{}").format(
+        column, sql.Identifier("analytics"), sql.Identifier(metric.dataset)
+    )
+    with raw.cursor() as cursor:
+        cursor.execute(statement)
+        latest = cursor.fetchone()
+    if latest is None or latest[0] is None:
+        return None
+    value = latest[0]
+    if isinstance(value, datetime):
+        return value.astimezone(ZoneInfo(timezone)).date()
+    assert isinstance(value, date)
+    return value
+
+
+def _total(connection: Connection, metric: metrics.Metric, start: date, end: date, timezone: str) -> float | None:
+    checked = queries.plan(connection, QuerySpec(metric=metric.name, start=start, end=end), timezone)
+    value = queries.totals(connection, checked, timezone)[0]
+    return None if value is None else float(value)
+
+
+def compute(connection: Connection, metric: metrics.Metric, grain: Grain, today: date, timezone: str) -> Kpi | None:
+    latest = _latest_day(connection, metric, timezone)
+    if latest is None:
+        return None
+    as_of = min(latest, today)
+    start = period_start(as_of, grain)
+    end = as_of + timedelta(days=1)
+    previous_start = previous_period_start(start, grain)
+    previous_end = previous_start + (end - start)
+    value = _total(connection, metric, start, end, timezone)
+    previous = _total(connection, metric, previous_start, previous_end, timezone)
+    change = None
+    if value is not None and previous not in (None, 0):
+        assert previous is not None
+        change = round((value - previous) / abs(previous) * 100, 2)
+    data_version = metrics.fingerprint(connection, [metric.name])[1]
+    return Kpi(metric.name, grain, start, end, value, previous, change, data_version)
+
+
+def calculate_all(engine: Engine, today: date, timezone: str) -> int:
+    """Compute and store every metric's KPI at every grain; returns how many were stored."""
+    stored = 0
+    with engine.begin() as connection:
+        everything, _ = metrics.list_metrics(connection, limit=10_000, offset=0)
+        for metric in everything:
+            for grain in GRAINS:
+                kpi = compute(connection, metric, grain, today, timezone)
+                if kpi is None:
+                    continue
+                connection.execute(
+                    text(
+                        "INSERT INTO bi.kpi_snapshots (metric_id, grain, period_start, value, previous_value, "
+                        "change_pct, data_version) VALUES (:metric, :grain, :start, :value, :previous, :change, "
+                        ":version) ON CONFLICT (metric_id, grain, period_start) DO UPDATE SET value = :value, "
+                        "previous_value = :previous, change_pct = :change, data_version = :version, computed_at = now()"
+                    ),
+                    {
+                        "metric": metric.id,
+                        "grain": grain,
+                        "start": kpi.period_start,
+                        "value": kpi.value,
+                        "previous": kpi.previous_value,
+                        "change": kpi.change_pct,
+                        "version": kpi.data_version,
+                    },
+                )
+                stored += 1
+    return stored
+
+
+def latest(connection: Connection, grain: Grain) -> list[dict[str, Any]]:
+    """Each metric's newest snapshot at this grain, and whether newer data has come since."""
+    rows = connection.execute(
+        text(
+            "SELECT DISTINCT ON (m.name) m.name, m.description, m.format, m.aggregation, d.name AS dataset, "
+            "k.period_start, k.value, k.previous_value, k.change_pct, k.data_version, "
+            "d.data_version AS current_version, "
+            "k.computed_at FROM bi.kpi_snapshots k JOIN bi.metrics m ON m.id = k.metric_id "
+            "JOIN bi.datasets d ON d.id = m.dataset_id WHERE k.grain = :grain ORDER BY m.name, k.period_start DESC"
+        ),
+        {"grain": grain},
+    ).mappings()
+    return [
+        {
+            "metric": row["name"],
+            "dataset": row["dataset"],
+            "description": row["description"],
+            "format": row["format"],
+            "aggregation": row["aggregation"],
+            "grain": grain,
+            "period_start": row["period_start"].isoformat(),
+            "value": row["value"],
+            "previous_value": row["previous_value"],
+            "change_pct": row["change_pct"],
+            "stale": row["data_version"] != row["current_version"],
+            "computed_at": row["computed_at"].isoformat(),
+        }
+        for row in rows
+    ]

@@ -1,0 +1,58 @@
+"""KPIs: the current period to the latest data against the same span of the period before."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import Engine
+
+from bi_agent.catalog import kpis, metrics, rollups
+from bi_agent.catalog.query_spec import Grain
+from tests.catalog.conftest import Importer
+
+DAILY = (
+    "day,amount\n"
+    + "".join(f"2024-01-{day:02d},{day}\n" for day in range(1, 32))
+    + "".join(f"2024-02-{day:02d},{10 * day}\n" for day in range(1, 11))
+)
+
+
+@pytest.mark.parametrize(
+    ("day", "grain", "start", "previous"),
+    [
+        (date(2024, 2, 14), "day", date(2024, 2, 14), date(2024, 2, 13)),
+        (date(2024, 2, 14), "week", date(2024, 2, 12), date(2024, 2, 5)),
+        (date(2024, 2, 14), "month", date(2024, 2, 1), date(2024, 1, 1)),
+        (date(2024, 2, 14), "quarter", date(2024, 1, 1), date(2023, 10, 1)),
+        (date(2024, 2, 14), "year", date(2024, 1, 1), date(2023, 1, 1)),
+    ],
+)
+def test_periods(day: date, grain: Grain, start: date, previous: date) -> None:
+    assert kpis.period_start(day, grain) == start
+    assert kpis.previous_period_start(start, grain) == previous
+
+
+def test_month_to_date_against_the_same_days_before(load: Importer, engine: Engine) -> None:
+    load("daily", "daily.csv", DAILY.encode())
+    with engine.begin() as connection:
+        for name, aggregation in (("amount_sum", "sum"), ("amount_avg", "avg"), ("days", "count")):
+            definition = metrics.MetricDefinition(
+                name=name, dataset="daily", aggregation=aggregation, column="amount", time_column="day"
+            )
+            metrics.create_metric(connection, definition, None, "UTC")
+    rollups.refresh_stale(engine, "daily")
+    assert kpis.calculate_all(engine, date(2026, 11, 28), "UTC") == 15
+    with engine.connect() as connection:
+        cards = {card["metric"]: card for card in kpis.latest(connection, "month")}
+    # February 1-10 against January 1-10.
+    assert cards["amount_sum"]["period_start"] == "2024-02-01"
+    assert cards["amount_sum"]["value"] == 550.0
+    assert cards["amount_sum"]["previous_value"] == 55.0
+    assert cards["amount_sum"]["change_pct"] == 900.0
+    assert cards["amount_avg"]["value"] == 55.0
+    assert cards["days"]["change_pct"] == 0.0
+    assert cards["days"]["stale"] is False
+    load("daily", "more.csv", b"day,amount\n2024-02-11,1\n", mode="append")
+    with engine.connect() as connection:
+        assert kpis.latest(connection, "month")[0]["stale"] is True
