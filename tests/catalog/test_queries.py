@@ -312,3 +312,49 @@ def test_a_changed_metric_is_not_answered_from_the_cache(sales: Engine, cache: Q
         maximum, cached = queries.answer(connection, cache, spec(metric="units_sum"), TIMEZONE, "scope")
     assert not cached
     assert maximum["rows"] != total["rows"]
+
+
+@pytest.mark.parametrize(
+    ("grain", "start", "end", "earlier_start", "earlier_end"),
+    [
+        ("month", "2024-07-01", "2025-01-01", "2024-01-01", "2024-07-01"),
+        ("week", "2024-03-04", "2024-03-18", "2024-02-19", "2024-03-04"),
+        ("day", "2024-05-10", "2024-05-13", "2024-05-07", "2024-05-10"),
+        ("quarter", "2024-10-01", "2025-01-01", "2024-07-01", "2024-10-01"),
+    ],
+)
+def test_compare_with_the_previous_period(
+    sales: Engine, cache: QueryCache, grain: str, start: str, end: str, earlier_start: str, earlier_end: str
+) -> None:
+    fields: dict[str, Any] = {"metrics": ["n", "amount_sum"], "metric": None, "grain": grain, "group_by": ["channel"]}
+    with sales.connect() as connection:
+        compared, _ = queries.answer(
+            connection, cache, spec(start=start, end=end, compare="previous_period", **fields), TIMEZONE, "s"
+        )
+        earlier, _ = queries.answer(
+            connection, cache, spec(start=earlier_start, end=earlier_end, **fields), TIMEZONE, "s"
+        )
+    assert compared["columns"] == [
+        "period",
+        "channel",
+        "n",
+        "amount_sum",
+        "n_previous",
+        "n_change_pct",
+        "amount_sum_previous",
+        "amount_sum_change_pct",
+    ]
+    # Periods line up in order: the k-th period of the range against the k-th one before it.
+    current_periods = sorted({row[0] for row in compared["rows"]})
+    earlier_periods = sorted({row[0] for row in earlier["rows"]})
+    assert len(current_periods) == len(earlier_periods)
+    lined_up = dict(zip(current_periods, earlier_periods, strict=True))
+    before = {(row[0], row[1]): row for row in earlier["rows"]}
+    for now in compared["rows"]:
+        match = before.get((lined_up[now[0]], now[1]))
+        if match is None:
+            assert now[4:] == [None, None, None, None]
+            continue
+        assert now[4] == match[2]
+        assert same(now[6], match[3])
+        assert now[5] == round((now[2] - match[2]) / match[2] * 100, 2)

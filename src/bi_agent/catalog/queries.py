@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -336,8 +336,72 @@ def answer(
         return cached, True
     checked = plan(connection, spec, timezone)
     result = run(connection, checked, timezone).as_dict()
+    if spec.compare == "previous_period":
+        result = _with_previous_period(connection, checked, result, timezone)
     QUERIES.labels(result["source"]).inc()
     # A version that moved between the two reads would file a newer answer under an older key.
     if checked.data_version == data_version:
         cache.put(key, result)
     return result, False
+
+
+def _shift(value: date, grain: str, periods: int) -> date:
+    """`value` moved by a whole number of grain periods (months keep their day where they can)."""
+    if grain == "day":
+        return value + timedelta(days=periods)
+    if grain == "week":
+        return value + timedelta(weeks=periods)
+    months = periods * {"month": 1, "quarter": 3, "year": 12}[grain]
+    index = value.year * 12 + value.month - 1 + months
+    year, month = divmod(index, 12)
+    last_day = (date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1) - timedelta(days=1)).day
+    return date(year, month + 1, min(value.day, last_day))
+
+
+def _period_count(spec: QuerySpec, timezone: str) -> int:
+    """How many grain periods the range touches: the shift that lines up the period before."""
+    first = _bounds(spec.start, timezone).date()
+    last = _bounds(spec.end, timezone).date() - timedelta(days=1)
+    count = 1
+    while _shift(first, spec.grain, count) <= last:
+        count += 1
+    return count
+
+
+def _with_previous_period(
+    connection: Connection, checked: Plan, result: dict[str, Any], timezone: str
+) -> dict[str, Any]:
+    """Add `<metric>_previous` and `<metric>_change_pct`: each row against the same row one range earlier.
+
+    The earlier range is the query's range moved back by as many grain periods as it
+    spans, so January-June is set against July-December of the year before, month by month.
+    """
+    spec = checked.spec
+    periods = _period_count(spec, timezone)
+    earlier_spec = spec.model_copy(
+        update={
+            "start": _shift(_bounds(spec.start, timezone).date(), spec.grain, -periods),
+            "end": _shift(_bounds(spec.end, timezone).date(), spec.grain, -periods),
+            "compare": None,
+            "limit": spec.limit,
+        }
+    )
+    earlier = run(connection, plan(connection, earlier_spec, timezone), timezone)
+    keys = 1 + len(spec.group_by)
+    by_key = {
+        (_shift(date.fromisoformat(row[0]), spec.grain, periods).isoformat(), *row[1:keys]): row[keys:]
+        for row in earlier.rows
+    }
+    names = [metric.name for metric in checked.metrics]
+    rows = []
+    for row in result["rows"]:
+        before = by_key.get(tuple(row[:keys]), [None] * len(names))
+        extra: list[Any] = []
+        for value, previous in zip(row[keys:], before, strict=True):
+            change = None
+            if isinstance(value, int | float) and isinstance(previous, int | float) and previous:
+                change = round((value - previous) / abs(previous) * 100, 2)
+            extra += [previous, change]
+        rows.append([*row, *extra])
+    columns = [*result["columns"], *(f"{name}_{suffix}" for name in names for suffix in ("previous", "change_pct"))]
+    return {**result, "columns": columns, "rows": rows}
