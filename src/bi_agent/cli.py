@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from bi_agent.catalog import rollups
+from bi_agent.catalog import queries, rollups
 from bi_agent.catalog.files import OnError
 from bi_agent.catalog.imports import import_local_file
+from bi_agent.catalog.query_cache import QueryCache
+from bi_agent.catalog.query_spec import Filter, QuerySpec
 from bi_agent.errors import BIAgentError
 from bi_agent.infra import migrations
 from bi_agent.infra.connections import Connections
 from bi_agent.infra.db import create_database_engine, wait_for_database
 from bi_agent.infra.objects import ensure_buckets
 from bi_agent.infra.services import check_services
-from bi_agent.settings import load_settings
+from bi_agent.settings import describe_validation_error, load_settings
 from bi_agent.supervisor import run_up
 
 app = typer.Typer(
@@ -147,6 +151,82 @@ def import_file(
 
 
 IMPORT_STAGES = {"hash": "reading file", "copy": "copying rows"}
+
+FILTER_PATTERN = re.compile(r"^([a-z][a-z0-9_]*)\s*(!=|>=|<=|=|>|<|~)\s*(.*)$")
+FILTER_OPS = {"=": "eq", "!=": "ne", ">": "gt", ">=": "gte", "<": "lt", "<=": "lte", "~": "contains"}
+
+
+def _filter_value(text: str) -> str | int | float | bool:
+    if text in ("true", "false"):
+        return text == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_filter(expression: str) -> Filter:
+    """`region=north`, `region!=north`, `units>=3`, `channel=web,store` (in), `name~ann` (contains)."""
+    match = FILTER_PATTERN.match(expression.strip())
+    if match is None:
+        raise typer.BadParameter(f"{expression!r}: write dimension, operator (= != > >= < <= ~) and value")
+    dimension, operator, raw = match.groups()
+    if operator in ("=", "!=") and "," in raw:
+        values = [_filter_value(part.strip()) for part in raw.split(",")]
+        return Filter(dimension=dimension, op="in" if operator == "=" else "not_in", value=values)
+    return Filter(dimension=dimension, op=FILTER_OPS[operator], value=_filter_value(raw))
+
+
+@app.command()
+def query(
+    metric: Annotated[list[str], typer.Argument(help="One or more metrics of one dataset.")],
+    start: Annotated[str, typer.Option(help="First day, included (YYYY-MM-DD).")],
+    end: Annotated[str, typer.Option(help="Day after the last, excluded (YYYY-MM-DD).")],
+    grain: Annotated[str, typer.Option(help="day, week, month, quarter or year.")] = "month",
+    group_by: Annotated[list[str] | None, typer.Option("--group-by", "-g", help="A dimension; repeatable.")] = None,
+    where: Annotated[list[str] | None, typer.Option("--where", "-w", help="A filter such as region=north.")] = None,
+    compare: Annotated[bool, typer.Option(help="Add the previous period's values and the change.")] = False,
+) -> None:
+    """Run a query and print the result as a table, with where it came from."""
+    try:
+        spec = QuerySpec.model_validate(
+            {
+                "metrics": metric,
+                "start": start,
+                "end": end,
+                "grain": grain,
+                "group_by": group_by or [],
+                "filters": [parse_filter(item) for item in where or []],
+                "compare": "previous_period" if compare else None,
+            }
+        )
+    except ValidationError as error:
+        raise typer.BadParameter(describe_validation_error(error)) from None
+    settings = load_settings()
+    connections = Connections.open(settings)
+    try:
+        with connections.engine.connect() as connection:
+            # The CLI runs on the server with its operator's full view: its own cache scope.
+            result, cached = queries.answer(
+                connection, QueryCache(connections.redis), spec, settings.reporting_timezone, "cli:operator"
+            )
+    finally:
+        connections.close()
+    table = Table(title=f"{', '.join(metric)} by {grain}", caption=_query_caption(result, cached))
+    for column in result["columns"]:
+        table.add_column(column, justify="left" if column in ("period", *(group_by or [])) else "right")
+    for row in result["rows"]:
+        table.add_row(
+            *("" if value is None else f"{value:,.2f}" if isinstance(value, float) else str(value) for value in row)
+        )
+    console.print(table)
+
+
+def _query_caption(result: dict[str, object], cached: bool) -> str:
+    origin = "cache" if cached else str(result["source"])
+    return f"{len(result['rows'])} rows from the {origin}, data version {result['data_version']}"  # type: ignore[arg-type]
 
 
 def main() -> None:

@@ -196,7 +196,7 @@ class Supervisor:
         if created:
             self.say(f"created buckets {', '.join(created)}")
         if self.demo:
-            self._seed_demo(s3)
+            self._seed_demo(s3, bootstrap.username)
         redis = create_redis_client(self.settings)
         try:
             redis.ping()
@@ -208,7 +208,7 @@ class Supervisor:
             redis.close()
         return bootstrap
 
-    def _seed_demo(self, s3: S3Client) -> None:
+    def _seed_demo(self, s3: S3Client, owner: str) -> None:
         engine = create_database_engine(self.settings)
         try:
             outcome = seed_demo(engine, s3, self.settings.minio_bucket_datasets, self.settings.import_max_field_bytes)

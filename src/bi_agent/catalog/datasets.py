@@ -189,7 +189,8 @@ def delete_dataset(connection: Connection, name: str) -> None:
     get_dataset(connection, name)
     raw = connection.connection.driver_connection
     assert raw is not None
-    raw.execute(sql.SQL("DROP TABLE IF EXISTS {}.{}").format(sql.Identifier("analytics"), sql.Identifier(name)))
+    # CASCADE takes the rollup views along; their catalog rows go with the dataset's.
+    raw.execute(sql.SQL("DROP TABLE IF EXISTS {}.{} CASCADE").format(sql.Identifier("analytics"), sql.Identifier(name)))
     connection.execute(text("DELETE FROM bi.datasets WHERE name = :name"), {"name": name})
 
 

@@ -11,15 +11,16 @@ import random
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import Engine, text
 
-from bi_agent.catalog import datasets, kpis, metrics, rollups
+from bi_agent.catalog import dashboards, datasets, kpis, metrics, rollups
 from bi_agent.catalog.imports import ImportOutcome, import_local_file
 from bi_agent.catalog.query_spec import Filter
+from bi_agent.security.permissions import load_principal
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -149,10 +150,72 @@ def visits_table(rows: int = 60_000, seed: int = 20240101) -> pa.Table:
     return pa.table(columns, schema=schema)
 
 
+def _tile(title: str, chart: str, query: dict[str, Any], x: int, y: int, w: int, h: int) -> dict[str, Any]:
+    return {"title": title, "chart": chart, "query": query, "layout": {"x": x, "y": y, "w": w, "h": h}}
+
+
+TWO_YEARS = {"start": "2024-01-01", "end": "2026-01-01"}
+DEMO_DASHBOARD = {
+    "name": "Hospital operations",
+    "description": "Visits, charges, length of stay and readmissions of the demo hospital network",
+    "shared_with_roles": ["analyst", "viewer"],
+    "tiles": [
+        _tile("Visits", "kpi", {"metric": "visits", "grain": "month", **TWO_YEARS}, 0, 0, 3, 2),
+        _tile("Charges", "kpi", {"metric": "total_charges", "grain": "month", **TWO_YEARS}, 3, 0, 3, 2),
+        _tile("Length of stay", "kpi", {"metric": "avg_length_of_stay", "grain": "month", **TWO_YEARS}, 6, 0, 3, 2),
+        _tile("Readmissions", "kpi", {"metric": "readmissions", "grain": "month", **TWO_YEARS}, 9, 0, 3, 2),
+        _tile(
+            "Visits by region",
+            "line",
+            {"metric": "visits", "grain": "month", "group_by": ["region"], **TWO_YEARS},
+            0,
+            2,
+            12,
+            4,
+        ),
+        _tile(
+            "Charges by department",
+            "bar",
+            {"metric": "total_charges", "grain": "quarter", "group_by": ["department"], **TWO_YEARS},
+            0,
+            6,
+            6,
+            4,
+        ),
+        _tile(
+            "Length of stay by payer",
+            "area",
+            {"metric": "avg_length_of_stay", "grain": "month", "group_by": ["payer"], **TWO_YEARS},
+            6,
+            6,
+            6,
+            4,
+        ),
+        _tile(
+            "Visits and readmissions by department",
+            "table",
+            {"metrics": ["visits", "readmissions"], "grain": "year", "group_by": ["department"], **TWO_YEARS},
+            0,
+            10,
+            12,
+            4,
+        ),
+    ],
+}
+
+
 def seed_demo(
-    engine: Engine, s3: S3Client, bucket: str, max_field_bytes: int, timezone: str = "UTC"
+    engine: Engine,
+    s3: S3Client,
+    bucket: str,
+    max_field_bytes: int,
+    timezone: str = "UTC",
+    owner: str | None = None,
 ) -> ImportOutcome | None:
-    """Seed once per installation; a deleted demo stays deleted. Returns None when already seeded."""
+    """Seed once per installation; a deleted demo stays deleted. Returns None when already seeded.
+
+    The dashboard is owned by `owner` (the first admin) and shared with analysts and viewers.
+    """
     with engine.connect() as connection:
         if connection.execute(text("SELECT 1 FROM bi.platform_flags WHERE name = :f"), {"f": FLAG}).first():
             return None
@@ -164,6 +227,14 @@ def seed_demo(
         )
     with engine.begin() as connection:
         datasets.update_columns(connection, DATASET, [datasets.ColumnChange(name, phi=True) for name in PHI_COLUMNS])
+        for definition in DEMO_METRICS:
+            metrics.create_metric(connection, definition, None, timezone)
+        owner_id = connection.execute(text("SELECT id FROM bi.users WHERE username = :u"), {"u": owner}).scalar()
+        principal = load_principal(connection, owner_id) if owner_id is not None else None
+        if principal is not None:
+            dashboards.create_dashboard(
+                connection, dashboards.DashboardContent.model_validate(DEMO_DASHBOARD), principal
+            )
         connection.execute(text("INSERT INTO bi.platform_flags (name) VALUES (:f) ON CONFLICT DO NOTHING"), {"f": FLAG})
     rollups.refresh_stale(engine, DATASET)
     kpis.calculate_all(engine, datetime.now(UTC).date(), timezone)
