@@ -19,8 +19,10 @@ import psycopg
 import pytest
 import redis
 from psycopg import sql
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 
+from bi_agent.infra import migrations
 from bi_agent.infra.embedded import EmbeddedServers
 from bi_agent.settings import Settings
 
@@ -135,3 +137,12 @@ def redis_url(request: pytest.FixtureRequest) -> str:
         return SYSTEM_REDIS_URL
     stack: EmbeddedStack = request.getfixturevalue("embedded")
     return stack.addresses["redis"]
+
+
+@pytest.fixture
+def engine(database: str) -> Iterator[Engine]:
+    """An engine on `database`, migrated to the newest revision."""
+    created = create_engine(database)
+    migrations.upgrade(created)
+    yield created
+    created.dispose()

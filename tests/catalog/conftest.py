@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 
 from bi_agent.catalog.files import OnError
 from bi_agent.catalog.imports import ImportOutcome, ImportRequest, Mode, run_import
-from bi_agent.infra import migrations
 from bi_agent.infra.objects import create_s3_client, ensure_buckets
 from tests.conftest import EmbeddedStack
 
@@ -20,14 +18,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 MAX_FIELD_BYTES = 256 << 10
-
-
-@pytest.fixture
-def engine(database: str) -> Iterator[Engine]:
-    created = create_engine(database)
-    migrations.upgrade(created)
-    yield created
-    created.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -5,24 +5,14 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 
 from bi_agent.errors import ConflictError
-from bi_agent.infra import migrations
 from bi_agent.security import users
 
 PASSWORD = "a long enough password"
-
-
-@pytest.fixture
-def engine(database: str) -> Iterator[Engine]:
-    created = create_engine(database)
-    migrations.upgrade(created)
-    yield created
-    created.dispose()
 
 
 def add(engine: Engine, username: str, roles: list[str]) -> uuid.UUID:

@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from sqlalchemy import Engine, text
 
-import pytest
-from sqlalchemy import Engine, create_engine, text
-
-from bi_agent.infra import migrations
 from bi_agent.security.passwords import verify_password
 from bi_agent.security.users import ensure_admin
-
-
-@pytest.fixture
-def engine(database: str) -> Iterator[Engine]:
-    created = create_engine(database)
-    migrations.upgrade(created)
-    yield created
-    created.dispose()
 
 
 def stored(engine: Engine, username: str) -> tuple[str, list[str]]:

@@ -24,6 +24,13 @@ from bi_agent.infra.connections import Connections
 from bi_agent.settings import get_settings
 
 TRANSIENT_ERRORS = (OperationalError, RedisConnectionError, EndpointConnectionError, BotoCoreError)
+# Exponential backoff up to five minutes, five times: long enough to ride out a restart.
+RETRY_TRANSIENT: dict[str, Any] = {
+    "autoretry_for": TRANSIENT_ERRORS,
+    "retry_backoff": True,
+    "retry_backoff_max": 300,
+    "max_retries": 5,
+}
 # Progress is written to Redis at most this often, so a fast import is not slowed by it.
 PROGRESS_INTERVAL_SECONDS = 0.5
 
@@ -37,10 +44,7 @@ def connections() -> Connections:
 @shared_task(  # type: ignore[untyped-decorator]
     name="import_data",
     bind=True,
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=True,
-    retry_backoff_max=300,
-    max_retries=5,
+    **RETRY_TRANSIENT,
 )
 def import_data(self: Task, request: dict[str, Any]) -> dict[str, Any]:
     """Import a file waiting in bucket `datasets` into a dataset."""
@@ -83,10 +87,7 @@ def import_data(self: Task, request: dict[str, Any]) -> dict[str, Any]:
 
 @shared_task(  # type: ignore[untyped-decorator]
     name="refresh_analytics_views",
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=True,
-    retry_backoff_max=300,
-    max_retries=5,
+    **RETRY_TRANSIENT,
 )
 def refresh_analytics_views(dataset: str | None = None) -> dict[str, Any]:
     """Refresh the stale rollups of one dataset, or of all; then the KPIs follow."""
@@ -97,10 +98,7 @@ def refresh_analytics_views(dataset: str | None = None) -> dict[str, Any]:
 
 @shared_task(  # type: ignore[untyped-decorator]
     name="calculate_kpis",
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=True,
-    retry_backoff_max=300,
-    max_retries=5,
+    **RETRY_TRANSIENT,
 )
 def calculate_kpis() -> dict[str, Any]:
     """Store every metric's current-against-previous value at every grain (upserted by period)."""
