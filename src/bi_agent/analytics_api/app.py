@@ -2,7 +2,18 @@
 
 from fastapi import APIRouter, FastAPI
 
-from bi_agent.analytics_api.routes import auth, dashboards, datasets, jobs, kpis, metrics, query, roles, users
+from bi_agent.analytics_api.routes import (
+    auth,
+    dashboards,
+    datasets,
+    jobs,
+    kpis,
+    metrics,
+    query,
+    roles,
+    schedules,
+    users,
+)
 from bi_agent.http.service import create_service
 from bi_agent.settings import Settings
 
@@ -15,6 +26,7 @@ ROUTERS: list[APIRouter] = [
     query.router,
     kpis.router,
     jobs.router,
+    schedules.router,
     dashboards.router,
 ]
 

@@ -14,7 +14,7 @@ from bi_agent.settings import Settings
 QUEUES = ("analytics", "ml", "data")
 # Longer than the longest task, so Redis does not hand a running task to a second worker.
 VISIBILITY_TIMEOUT_SECONDS = 6 * 3600
-REDBEAT_KEY_PREFIX = "bi-agent:redbeat"
+REDBEAT_KEY_PREFIX = "bi-agent:redbeat:"
 # RedBeat holds this key while a beat runs and lets it expire when the beat dies.
 BEAT_LOCK_KEY = f"{REDBEAT_KEY_PREFIX}:lock"
 
@@ -36,6 +36,7 @@ def create_celery(settings: Settings) -> Celery:
             "import_data": {"queue": "data"},
             "refresh_analytics_views": {"queue": "analytics"},
             "calculate_kpis": {"queue": "analytics"},
+            "update_ml_models": {"queue": "ml"},
         },
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -57,5 +58,6 @@ def create_celery(settings: Settings) -> Celery:
         # Beat wakes at least this often, which bounds how stale a schedule change can be.
         beat_max_loop_interval=30,
         redbeat_lock_timeout=150,
+        redbeat_redis_options={"health_check_interval": 30},
     )
     return celery

@@ -6,6 +6,7 @@ PostgreSQL, Redis or S3 is retried with exponential backoff.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from datetime import UTC, datetime
@@ -22,6 +23,8 @@ from bi_agent.catalog.files import OnError
 from bi_agent.catalog.imports import ImportRequest, run_import
 from bi_agent.infra.connections import Connections
 from bi_agent.settings import get_settings
+
+logger = logging.getLogger(__name__)
 
 TRANSIENT_ERRORS = (OperationalError, RedisConnectionError, EndpointConnectionError, BotoCoreError)
 # Exponential backoff up to five minutes, five times: long enough to ride out a restart.
@@ -105,3 +108,10 @@ def calculate_kpis() -> dict[str, Any]:
     settings = get_settings()
     stored = kpis.calculate_all(connections().engine, datetime.now(UTC).date(), settings.reporting_timezone)
     return {"snapshots": stored}
+
+
+@shared_task(name="update_ml_models", **RETRY_TRANSIENT)  # type: ignore[untyped-decorator]
+def update_ml_models() -> dict[str, Any]:
+    """Retrain models whose dataset changed since their training: the ML service brings them."""
+    logger.info("update_ml_models: no model registry yet, so nothing to retrain")
+    return {"retrained": [], "reason": "no model registry yet"}
