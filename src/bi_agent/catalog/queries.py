@@ -194,6 +194,8 @@ def _table_statement(checked: Plan, timezone: str, *, by_period: bool = True) ->
         lower_at = sa.bindparam("start", _bounds(spec.start, timezone), type_=sa.DateTime(timezone=True))
         upper_at = sa.bindparam("end", _bounds(spec.end, timezone), type_=sa.DateTime(timezone=True))
         in_range = sa.and_(moment >= lower_at, moment < upper_at)
+    if time_column.data_type == "date":
+        local_day = sa.cast(local_day, sa.DateTime(timezone=False))
     period = sa.cast(sa.func.date_trunc(sa.bindparam("grain", spec.grain), local_day), sa.Date).label(PERIOD)
     dimensions = [table.c[name].label(name) for name in spec.group_by]
     aggregates = [_table_aggregate(table, metric).label(metric.name) for metric in checked.metrics]
@@ -233,7 +235,11 @@ def _rollup_statement(checked: Plan, *, by_period: bool = True) -> sa.Select[Any
     day = view.c.day
     lower = sa.bindparam("start", _as_date(spec.start), type_=sa.Date)
     upper = sa.bindparam("end", _as_date(spec.end), type_=sa.Date)
-    period = sa.cast(sa.func.date_trunc(sa.bindparam("grain", spec.grain), day), sa.Date).label(PERIOD)
+    # date_trunc of a date goes through timestamptz and the session zone, row by row; of a
+    # plain timestamp it does not (half the rollup query's time at a million rows).
+    period = sa.cast(
+        sa.func.date_trunc(sa.bindparam("grain", spec.grain), sa.cast(day, sa.DateTime(timezone=False))), sa.Date
+    ).label(PERIOD)
 
     def dimension(name: str) -> Any:
         return view.c[rollup.dimension_column(name)]

@@ -232,5 +232,8 @@ def _refresh(connection: Connection, dataset: str | None) -> list[dict[str, Any]
             text("UPDATE bi.rollups SET data_version = :version, refreshed_at = :now WHERE view_name = :view"),
             {"version": current, "now": datetime.now(UTC), "view": rollup.view_name},
         )
+        # A rebuilt view has no statistics until autovacuum comes by; without them the planner
+        # misjudges its size by a hundred times and picks a slower plan.
+        raw.execute(sql.SQL("ANALYZE {}.{}").format(sql.Identifier("analytics"), sql.Identifier(rollup.view_name)))
         refreshed.append({"dataset": rollup.dataset, "time_column": rollup.time_column, "data_version": current})
     return refreshed
