@@ -358,3 +358,33 @@ def test_compare_with_the_previous_period(
         assert now[4] == match[2]
         assert same(now[6], match[3])
         assert now[5] == round((now[2] - match[2]) / match[2] * 100, 2)
+
+
+@pytest.mark.parametrize(
+    ("grain", "start", "end", "view"),
+    [
+        ("month", "2024-02-01", "2024-11-01", "month"),
+        ("quarter", "2024-01-01", "2025-01-01", "month"),
+        ("year", "2024-01-01", "2025-03-01", "month"),
+        ("month", "2024-02-03", "2024-11-01", "day"),
+        ("week", "2024-02-01", "2024-11-01", "day"),
+    ],
+)
+def test_whole_months_are_answered_from_the_monthly_view(
+    sales: Engine, grain: str, start: str, end: str, view: str
+) -> None:
+    question = spec(
+        metrics=["n", "amount_sum", "amount_avg", "units_min", "returns"],
+        metric=None,
+        grain=grain,
+        start=start,
+        end=end,
+        group_by=["region"],
+        filters=[{"dimension": "channel", "op": "ne", "value": "phone"}],
+    )
+    with sales.connect() as connection:
+        checked = queries.plan(connection, question, TIMEZONE)
+        assert checked.rollup is not None and checked.rollup.grain == view
+        answered = queries.run(connection, checked, TIMEZONE)
+    assert answered.source == "rollup"
+    assert_rows_equal(answered.rows, hand_written(sales, question))

@@ -130,16 +130,25 @@ def _usable_rollup(
         return None
     if not (_whole_day(spec.start) and _whole_day(spec.end)):
         return None
-    time_column = chosen[0].time_column
-    rollup = next((r for r in rollups.rollups_of(connection, chosen[0].dataset) if r.time_column == time_column), None)
-    if rollup is None or rollup.data_version != data_version or rollup.timezone != timezone:
-        return None
     needed = {*spec.group_by, *(item.dimension for item in spec.filters)}
     for metric in chosen:
         needed.update(item.dimension for item in metric.filters)
-        if metric.column is not None and metric.column not in rollup.measures:
-            return None
-    return rollup if needed <= set(rollup.dimensions) else None
+    # The monthly view holds whole months: it answers month, quarter and year over whole months.
+    by_month = (
+        spec.grain in ("month", "quarter", "year") and _as_date(spec.start).day == 1 and _as_date(spec.end).day == 1
+    )
+    usable = [
+        rollup
+        for rollup in rollups.rollups_of(connection, chosen[0].dataset)
+        if rollup.time_column == chosen[0].time_column
+        and rollup.data_version == data_version
+        and rollup.timezone == timezone
+        and needed <= set(rollup.dimensions)
+        and all(metric.column is None or metric.column in rollup.measures for metric in chosen)
+        and (rollup.grain == "day" or by_month)
+    ]
+    # The coarsest view that fits reads the fewest rows.
+    return max(usable, key=lambda rollup: rollups.GRAINS.index(rollup.grain), default=None)
 
 
 def _whole_day(value: date | datetime) -> bool:

@@ -1,5 +1,7 @@
-"""Daily rollups: one materialized view per dataset and time column, over the union of the
-dimensions its metrics allow, holding what makes count, sum, min, max and avg exact.
+"""Rollups: materialized views per dataset and time column, by day and by month, over the
+union of the dimensions its metrics allow, holding what makes count, sum, min, max and
+avg exact. The monthly view answers month, quarter and year queries over whole months
+with a thirtieth of the daily view's rows.
 
 Each view has a unique index over (day, dimensions) with NULLS NOT DISTINCT, so it
 refreshes CONCURRENTLY: readers never wait. A view answers only while it holds the
@@ -22,6 +24,7 @@ from sqlalchemy import Connection, Engine, text
 from bi_agent.catalog import datasets
 from bi_agent.catalog.columns import ColumnSpec, DataType
 
+GRAINS = ("day", "month")
 NUMERIC_TYPES: tuple[DataType, ...] = ("bigint", "double precision", "numeric")
 # Aggregates kept per measure column, by its type; booleans have no min or max in PostgreSQL.
 PARTIALS: dict[DataType, tuple[str, ...]] = {
@@ -41,6 +44,7 @@ class Rollup:
     dataset: str
     dataset_id: uuid.UUID
     time_column: str
+    grain: str
     dimensions: tuple[str, ...]
     measures: tuple[str, ...]
     timezone: str
@@ -54,8 +58,8 @@ class Rollup:
         return f"m{self.measures.index(name)}_{partial}"
 
 
-def view_name(dataset_id: uuid.UUID, time_column: str) -> str:
-    return "rollup_" + hashlib.sha256(f"{dataset_id}:{time_column}".encode()).hexdigest()[:24]
+def view_name(dataset_id: uuid.UUID, time_column: str, grain: str) -> str:
+    return "rollup_" + hashlib.sha256(f"{dataset_id}:{time_column}:{grain}".encode()).hexdigest()[:24]
 
 
 def _desired(connection: Connection, dataset: str) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
@@ -91,11 +95,11 @@ def sync(connection: Connection, dataset: str, timezone: str, *, rebuild: bool =
     """
     summary = datasets.get_dataset(connection, dataset)
     columns = {column.name: column for column in datasets.get_columns(connection, dataset)}
-    existing = {rollup.time_column: rollup for rollup in rollups_of(connection, dataset)}
+    existing = {(rollup.time_column, rollup.grain): rollup for rollup in rollups_of(connection, dataset)}
     desired = _desired(connection, dataset)
     raw = connection.connection.driver_connection
     assert raw is not None
-    for time_column, rollup in existing.items():
+    for (time_column, _), rollup in existing.items():
         if rebuild or rollup.timezone != timezone or desired.get(time_column) != (rollup.dimensions, rollup.measures):
             raw.execute(
                 sql.SQL("DROP MATERIALIZED VIEW IF EXISTS {}.{}").format(
@@ -103,8 +107,10 @@ def sync(connection: Connection, dataset: str, timezone: str, *, rebuild: bool =
                 )
             )
             connection.execute(text("DELETE FROM bi.rollups WHERE view_name = :view"), {"view": rollup.view_name})
-    for time_column, (dimensions, measures) in desired.items():
-        current = existing.get(time_column)
+    for (time_column, grain), (dimensions, measures) in (
+        ((time_column, grain), shape) for time_column, shape in desired.items() for grain in GRAINS
+    ):
+        current = existing.get((time_column, grain))
         unchanged = current is not None and (current.dimensions, current.measures, current.timezone) == (
             dimensions,
             measures,
@@ -112,17 +118,18 @@ def sync(connection: Connection, dataset: str, timezone: str, *, rebuild: bool =
         )
         if unchanged and not rebuild:
             continue
-        name = view_name(summary.id, time_column)
-        _create_view(connection, dataset, name, columns, time_column, dimensions, measures, timezone)
+        name = view_name(summary.id, time_column, grain)
+        _create_view(connection, dataset, name, columns, time_column, grain, dimensions, measures, timezone)
         connection.execute(
             text(
-                "INSERT INTO bi.rollups (view_name, dataset_id, time_column, dimensions, measures, timezone) "
-                "VALUES (:view, :dataset_id, :time, :dimensions, :measures, :timezone)"
+                "INSERT INTO bi.rollups (view_name, dataset_id, time_column, grain, dimensions, measures, timezone) "
+                "VALUES (:view, :dataset_id, :time, :grain, :dimensions, :measures, :timezone)"
             ),
             {
                 "view": name,
                 "dataset_id": summary.id,
                 "time": time_column,
+                "grain": grain,
                 "dimensions": list(dimensions),
                 "measures": list(measures),
                 "timezone": timezone,
@@ -130,10 +137,14 @@ def sync(connection: Connection, dataset: str, timezone: str, *, rebuild: bool =
         )
 
 
-def _day_expression(column: ColumnSpec, timezone: str) -> sql.Composable:
+def _bucket_expression(column: ColumnSpec, grain: str, timezone: str) -> sql.Composable:
     if column.data_type == "date":
-        return sql.Identifier(column.name)
-    return sql.SQL("({} AT TIME ZONE {})::date").format(sql.Identifier(column.name), sql.Literal(timezone))
+        day: sql.Composable = sql.Identifier(column.name)
+    else:
+        day = sql.SQL("({} AT TIME ZONE {})::date").format(sql.Identifier(column.name), sql.Literal(timezone))
+    if grain == "day":
+        return day
+    return sql.SQL("date_trunc('month', {}::timestamp)::date").format(day)
 
 
 def _create_view(
@@ -142,11 +153,14 @@ def _create_view(
     name: str,
     columns: dict[str, ColumnSpec],
     time_column: str,
+    grain: str,
     dimensions: tuple[str, ...],
     measures: tuple[str, ...],
     timezone: str,
 ) -> None:
-    selected: list[sql.Composable] = [sql.SQL("{} AS day").format(_day_expression(columns[time_column], timezone))]
+    selected: list[sql.Composable] = [
+        sql.SQL("{} AS day").format(_bucket_expression(columns[time_column], grain, timezone))
+    ]
     for index, dimension in enumerate(dimensions):
         selected.append(sql.SQL("{} AS {}").format(sql.Identifier(dimension), sql.Identifier(f"d{index}")))
     selected.append(sql.SQL("count(*) AS n_rows"))
@@ -181,9 +195,9 @@ def _create_view(
 def rollups_of(connection: Connection, dataset: str | None = None) -> list[Rollup]:
     rows = connection.execute(
         text(
-            "SELECT r.view_name, d.name AS dataset, r.dataset_id, r.time_column, r.dimensions, r.measures, "
+            "SELECT r.view_name, d.name AS dataset, r.dataset_id, r.time_column, r.grain, r.dimensions, r.measures, "
             "r.timezone, r.data_version, r.refreshed_at FROM bi.rollups r JOIN bi.datasets d ON d.id = r.dataset_id "
-            "WHERE CAST(:dataset AS text) IS NULL OR d.name = :dataset ORDER BY d.name, r.time_column"
+            "WHERE CAST(:dataset AS text) IS NULL OR d.name = :dataset ORDER BY d.name, r.time_column, r.grain"
         ),
         {"dataset": dataset},
     ).all()
@@ -193,6 +207,7 @@ def rollups_of(connection: Connection, dataset: str | None = None) -> list[Rollu
             row.dataset,
             row.dataset_id,
             row.time_column,
+            row.grain,
             tuple(row.dimensions),
             tuple(row.measures),
             row.timezone,
@@ -235,5 +250,12 @@ def _refresh(connection: Connection, dataset: str | None) -> list[dict[str, Any]
         # A rebuilt view has no statistics until autovacuum comes by; without them the planner
         # misjudges its size by a hundred times and picks a slower plan.
         raw.execute(sql.SQL("ANALYZE {}.{}").format(sql.Identifier("analytics"), sql.Identifier(rollup.view_name)))
-        refreshed.append({"dataset": rollup.dataset, "time_column": rollup.time_column, "data_version": current})
+        refreshed.append(
+            {
+                "dataset": rollup.dataset,
+                "time_column": rollup.time_column,
+                "grain": rollup.grain,
+                "data_version": current,
+            }
+        )
     return refreshed

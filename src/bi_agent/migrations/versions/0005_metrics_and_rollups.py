@@ -54,6 +54,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("time_column", sa.Text, nullable=False),
+        # The bucket of the view: day, or month for answers at month, quarter and year grain.
+        sa.Column("grain", sa.Text, nullable=False),
         sa.Column("dimensions", postgresql.ARRAY(sa.Text), nullable=False),
         sa.Column("measures", postgresql.ARRAY(sa.Text), nullable=False),
         # Days are cut in this zone; a view cut in another zone than the queries' is not used.
@@ -61,7 +63,8 @@ def upgrade() -> None:
         # The dataset's data_version the view holds; NULL until its first refresh.
         sa.Column("data_version", sa.Integer),
         sa.Column("refreshed_at", sa.DateTime(timezone=True)),
-        sa.UniqueConstraint("dataset_id", "time_column", name="rollups_dataset_time_key"),
+        sa.UniqueConstraint("dataset_id", "time_column", "grain", name="rollups_dataset_time_grain_key"),
+        sa.CheckConstraint("grain IN ('day', 'month')", name="rollups_grain"),
         schema="bi",
     )
     op.create_table(
