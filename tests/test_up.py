@@ -160,6 +160,12 @@ def test_start_stop_start_keeps_data(up: Up) -> None:
     settings = make_settings(bi_agent_home=up.home)
     conninfo = make_url(str(settings.postgres_url())).set(drivername="postgresql")
     with psycopg.connect(conninfo.render_as_string(hide_password=False)) as connection:
+        # The demo: its dashboard belongs to the first admin, and its KPIs are computed.
+        owners = connection.execute(
+            "SELECT u.username FROM bi.dashboards d JOIN bi.users u ON u.id = d.owner_id"
+        ).fetchall()
+        assert owners == [("admin",)]
+        assert connection.execute("SELECT count(*) FROM bi.kpi_snapshots").fetchone() == (20,)
         connection.execute("CREATE TABLE analytics.canary (note text)")
         connection.execute("INSERT INTO analytics.canary VALUES ('kept')")
     create_s3_client(settings).put_object(Bucket="datasets", Key="canary.csv", Body=b"a,b\n1,2\n")

@@ -211,7 +211,14 @@ class Supervisor:
     def _seed_demo(self, s3: S3Client, owner: str) -> None:
         engine = create_database_engine(self.settings)
         try:
-            outcome = seed_demo(engine, s3, self.settings.minio_bucket_datasets, self.settings.import_max_field_bytes)
+            outcome = seed_demo(
+                engine,
+                s3,
+                self.settings.minio_bucket_datasets,
+                self.settings.import_max_field_bytes,
+                timezone=self.settings.reporting_timezone,
+                owner=owner,
+            )
         finally:
             engine.dispose()
         if outcome is not None:
