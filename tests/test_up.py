@@ -144,6 +144,7 @@ def test_start_stop_start_keeps_data(up: Up) -> None:
     assert health.returncode == 0, health.stdout + health.stderr
     for service in ("postgres", "redis", "s3", "analytics-api", "ml-service", "celery-worker", "celery-beat"):
         assert service in health.stdout
+    assert "last tick" in health.stdout
 
     # Embedded Redis killed under the running platform: it comes back and health recovers.
     valkey = [process for process in up.our_processes() if process.name().startswith("valkey")]

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 
@@ -17,7 +18,7 @@ from bi_agent.infra import probes
 from bi_agent.infra.connections import Connections
 from bi_agent.infra.db import first_line
 from bi_agent.settings import Settings
-from bi_agent.worker.factory import BEAT_LOCK_KEY, create_celery
+from bi_agent.worker.factory import BEAT_LOCK_KEY, BEAT_STALE_AFTER_SECONDS, BEAT_TICK_KEY, create_celery
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,14 @@ def _check_beat(connections: Connections) -> ServiceStatus:
     started = time.perf_counter()
     try:
         ttl = int(connections.redis.ttl(BEAT_LOCK_KEY))
+        last_tick = connections.redis.get(BEAT_TICK_KEY)
     except Exception as error:
         return ServiceStatus("celery-beat", False, _ms(started), first_line(error))
     if ttl < 0:
         return ServiceStatus("celery-beat", False, _ms(started), "no beat holds the schedule lock")
-    return ServiceStatus("celery-beat", True, _ms(started), "holds the schedule lock")
+    if not isinstance(last_tick, bytes):
+        return ServiceStatus("celery-beat", False, _ms(started), "holds the lock but has not ticked yet")
+    ticked = datetime.fromisoformat(last_tick.decode())
+    age = (datetime.now(UTC) - ticked).total_seconds()
+    detail = f"last tick {ticked:%Y-%m-%d %H:%M:%S} UTC ({age:.0f} s ago)"
+    return ServiceStatus("celery-beat", age <= BEAT_STALE_AFTER_SECONDS, _ms(started), detail)

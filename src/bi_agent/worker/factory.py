@@ -17,6 +17,10 @@ VISIBILITY_TIMEOUT_SECONDS = 6 * 3600
 REDBEAT_KEY_PREFIX = "bi-agent:redbeat:"
 # RedBeat holds this key while a beat runs and lets it expire when the beat dies.
 BEAT_LOCK_KEY = f"{REDBEAT_KEY_PREFIX}:lock"
+# When beat last ticked; it ticks at least every beat_max_loop_interval (30 s).
+BEAT_TICK_KEY = "bi-agent:beat:last-tick"
+BEAT_TICK_TTL_SECONDS = 24 * 3600
+BEAT_STALE_AFTER_SECONDS = 90
 
 
 def _queue(name: str) -> Queue:
@@ -52,7 +56,7 @@ def create_celery(settings: Settings) -> Celery:
         accept_content=["json"],
         timezone="UTC",
         enable_utc=True,
-        beat_scheduler="redbeat.RedBeatScheduler",
+        beat_scheduler="bi_agent.worker.beat:HeartbeatScheduler",
         redbeat_redis_url=redis_address,
         redbeat_key_prefix=REDBEAT_KEY_PREFIX,
         # Beat wakes at least this often, which bounds how stale a schedule change can be.

@@ -1,0 +1,21 @@
+"""The beat scheduler: RedBeat, plus a heartbeat that says when beat last ticked.
+
+`bi-agent health` and the compose healthcheck read the heartbeat: a beat that holds
+its lock but no longer ticks is stuck, and only the tick time shows it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from redbeat.schedulers import RedBeatScheduler, get_redis
+
+from bi_agent.worker.factory import BEAT_TICK_KEY, BEAT_TICK_TTL_SECONDS
+
+
+class HeartbeatScheduler(RedBeatScheduler):  # type: ignore[misc]
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        interval = float(super().tick(*args, **kwargs))
+        get_redis(self.app).set(BEAT_TICK_KEY, datetime.now(UTC).isoformat(), ex=BEAT_TICK_TTL_SECONDS)
+        return interval
