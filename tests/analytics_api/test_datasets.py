@@ -114,3 +114,24 @@ def test_phi_flags_need_phi_read(api: Api, worker: None) -> None:
     refused = api.client.patch("/api/v1/datasets/visits/columns", headers=api.headers("analyst"), json=wrong_role)
     assert refused.status_code == 422
     assert "only numbers can be measures" in refused.json()["detail"]
+
+
+def test_profile_job_and_route(api: Api, worker: None) -> None:
+    job = wait_for_job(api, upload(api, "visits", "visits.csv", VISITS).json()["job_id"])
+    assert job["state"] == "SUCCESS", job["error"]
+    missing = api.client.get("/api/v1/datasets/visits/profile", headers=api.headers("viewer"))
+    assert missing.status_code == 404 and "has no profile yet" in missing.json()["detail"]
+    bad = api.client.post(
+        "/api/v1/jobs", headers=api.headers("analyst"), json={"task": "process_data", "args": {"dataset": "visits"}}
+    )
+    assert bad.status_code == 422 and "needs args.dataset and args.pipeline" in bad.json()["detail"]
+    started = api.client.post(
+        "/api/v1/jobs",
+        headers=api.headers("analyst"),
+        json={"task": "process_data", "args": {"dataset": "visits", "pipeline": "profile"}},
+    )
+    assert started.status_code == 202, started.text
+    assert wait_for_job(api, started.json()["job_id"])["state"] == "SUCCESS"
+    profile = api.client.get("/api/v1/datasets/visits/profile", headers=api.headers("viewer")).json()
+    assert profile["row_count"] == 3 and profile["stale"] is False
+    assert {column["name"] for column in profile["columns"]} == {"visit_date", "region", "charges", "length_of_stay"}

@@ -41,6 +41,7 @@ def create_celery(settings: Settings) -> Celery:
             "refresh_analytics_views": {"queue": "analytics"},
             "calculate_kpis": {"queue": "analytics"},
             "update_ml_models": {"queue": "ml"},
+            "process_data": {"queue": "data"},
         },
         task_acks_late=True,
         task_reject_on_worker_lost=True,

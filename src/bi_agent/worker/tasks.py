@@ -18,7 +18,7 @@ from celery import Task, shared_task
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError
 
-from bi_agent.catalog import kpis, rollups
+from bi_agent.catalog import kpis, profiles, rollups
 from bi_agent.catalog.files import OnError
 from bi_agent.catalog.imports import ImportRequest, run_import
 from bi_agent.infra.connections import Connections
@@ -115,3 +115,12 @@ def update_ml_models() -> dict[str, Any]:
     """Retrain models whose dataset changed since their training: the ML service brings them."""
     logger.info("update_ml_models: no model registry yet, so nothing to retrain")
     return {"retrained": [], "reason": "no model registry yet"}
+
+
+@shared_task(name="process_data", **RETRY_TRANSIENT)  # type: ignore[untyped-decorator]
+def process_data(dataset: str, pipeline: str) -> dict[str, Any]:
+    """Run a data pipeline on a dataset. `profile` is here; `clean` and `deidentify` follow."""
+    if pipeline != "profile":
+        raise ValueError(f"unknown pipeline {pipeline!r}; this version runs: profile")
+    profile = profiles.compute_profile(connections().engine, dataset)
+    return {"dataset": dataset, "pipeline": pipeline, "data_version": profile["data_version"]}

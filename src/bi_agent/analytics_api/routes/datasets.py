@@ -11,7 +11,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from bi_agent.catalog import datasets
+from bi_agent.catalog import datasets, profiles
 from bi_agent.catalog.columns import ColumnSpec, Role
 from bi_agent.catalog.files import OnError
 from bi_agent.catalog.imports import check_file, find_earlier_import
@@ -198,3 +198,12 @@ def preview(
         total = datasets.get_dataset(connection, name).row_count
         columns, rows = datasets.preview_rows(connection, name, limit, offset)
     return {"columns": columns, "rows": rows, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/{name}/profile", summary="A dataset's profile")
+def get_profile(principal: CanRead, connections: ConnectionsDep, name: str) -> dict[str, Any]:
+    """Per column: nulls, distinct, min, max and a histogram, as of the profile's data version
+    (`stale` when newer data has arrived). PHI columns show counts only."""
+    check_identifier(name, "dataset name")
+    with connections.engine.connect() as connection:
+        return profiles.stored_profile(connection, name)

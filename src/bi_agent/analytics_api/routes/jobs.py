@@ -41,10 +41,14 @@ def get_job(principal: CanRun, connections: ConnectionsDep, job_id: str) -> dict
         return jobs.status(connections.celery, connection, job_id).as_dict()
 
 
-class RefreshArguments(BaseModel):
+class JobArguments(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    dataset: str | None = Field(default=None, description="Only this dataset's rollups; all when omitted")
+    dataset: str | None = Field(
+        default=None,
+        description="refresh_analytics_views: only this dataset (all when omitted); process_data: required",
+    )
+    pipeline: Literal["profile"] | None = Field(default=None, description="process_data: the pipeline to run")
 
 
 class JobRequest(BaseModel):
@@ -52,22 +56,36 @@ class JobRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    task: Literal["refresh_analytics_views", "calculate_kpis"]
-    args: RefreshArguments = Field(default_factory=RefreshArguments)
+    task: Literal["refresh_analytics_views", "calculate_kpis", "process_data"]
+    args: JobArguments = Field(default_factory=JobArguments)
 
 
 @router.post("", status_code=202, summary="Start a job")
 def start_job(principal: CanRun, connections: ConnectionsDep, body: JobRequest) -> JSONResponse:
     """Queue the task and answer at once with its `job_id`."""
     dataset = body.args.dataset
-    if body.task == "calculate_kpis" and dataset is not None:
-        raise InvalidInputError("calculate_kpis takes no dataset: it computes every metric's KPIs")
-    arguments = [dataset] if body.task == "refresh_analytics_views" else []
+    arguments = _task_arguments(body)
     with connections.engine.begin() as connection:
         if dataset is not None:
             check_identifier(dataset, "dataset name")
             datasets.get_dataset(connection, dataset)
         job_id = jobs.submit(
-            connections.celery, connection, body.task, arguments, {"dataset": dataset}, principal.user_id
+            connections.celery, connection, body.task, arguments, body.args.model_dump(), principal.user_id
         )
     return JSONResponse({"job_id": job_id, "status_url": f"/api/v1/jobs/{job_id}"}, status_code=202)
+
+
+def _task_arguments(body: JobRequest) -> list[Any]:
+    """The task's arguments, refusing what it would not take (422 naming the argument)."""
+    dataset, pipeline = body.args.dataset, body.args.pipeline
+    if body.task == "calculate_kpis":
+        if dataset is not None or pipeline is not None:
+            raise InvalidInputError("calculate_kpis takes no arguments: it computes every metric's KPIs")
+        return []
+    if body.task == "process_data":
+        if dataset is None or pipeline is None:
+            raise InvalidInputError("process_data needs args.dataset and args.pipeline (profile)")
+        return [dataset, pipeline]
+    if pipeline is not None:
+        raise InvalidInputError("refresh_analytics_views takes no pipeline")
+    return [dataset]

@@ -1,0 +1,148 @@
+"""Dataset profiles: what each column holds, computed in PostgreSQL and stored per data_version.
+
+Per column: nulls, distinct values, min and max, and a histogram: ten equal-width bins
+for numbers, the ten most frequent values for text and booleans (never for PHI
+columns, whose values must not leave the table), counts per month for dates.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from psycopg import sql
+from sqlalchemy import Connection, Engine, text
+
+from bi_agent.catalog import datasets
+from bi_agent.catalog.columns import ColumnSpec
+from bi_agent.errors import NotFoundError
+
+BINS = 10
+TOP_VALUES = 10
+
+
+def _scalar_stats(cursor: Any, table: sql.Composable, column: ColumnSpec) -> tuple[dict[str, Any], Any, Any]:
+    """Nulls, distinct values, and min and max (shown unless the column is PHI; used for bins)."""
+    name = sql.Identifier(column.name)
+    ordered = column.data_type != "boolean"
+    bounds = sql.SQL(", min({0}), max({0})").format(name) if ordered else sql.SQL(", NULL, NULL")
+    cursor.execute(
+        sql.SQL("SELECT count(*) FILTER (WHERE {0} IS NULL), count(DISTINCT {0}){1} FROM {2}").format(
+            name, bounds, table
+        )
+    )
+    nulls, distinct, low, high = cursor.fetchone()
+    stats: dict[str, Any] = {"nulls": nulls, "distinct": distinct}
+    if not column.phi:
+        stats["min"] = _json(low)
+        stats["max"] = _json(high)
+    return stats, low, high
+
+
+def _histogram(cursor: Any, table: sql.Composable, column: ColumnSpec, low: Any, high: Any) -> list[dict[str, Any]]:
+    name = sql.Identifier(column.name)
+    if column.data_type in ("bigint", "double precision", "numeric"):
+        if low is None or high is None:
+            return []
+        if low == high:
+            cursor.execute(sql.SQL("SELECT count({0}) FROM {1}").format(name, table))
+            return [{"from": _json(low), "to": _json(high), "count": cursor.fetchone()[0]}]
+        cursor.execute(
+            sql.SQL(
+                "SELECT least(width_bucket({0}::float8, %s, %s, %s), %s) AS bin, count(*) FROM {1} "
+                "WHERE {0} IS NOT NULL GROUP BY 1 ORDER BY 1"
+            ).format(name, table),
+            (float(low), float(high), BINS, BINS),
+        )
+        width = (float(high) - float(low)) / BINS
+        return [
+            {"from": float(low) + (bin_ - 1) * width, "to": float(low) + bin_ * width, "count": count}
+            for bin_, count in cursor.fetchall()
+        ]
+    if column.data_type in ("date", "timestamptz"):
+        cursor.execute(
+            sql.SQL(
+                "SELECT date_trunc('month', {0}::timestamp)::date, count(*) FROM {1} WHERE {0} IS NOT NULL "
+                "GROUP BY 1 ORDER BY 1"
+            ).format(name, table)
+        )
+        return [{"month": month.isoformat(), "count": count} for month, count in cursor.fetchall()]
+    if column.phi:
+        return []
+    cursor.execute(
+        sql.SQL("SELECT {0}, count(*) FROM {1} WHERE {0} IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s").format(
+            name, table
+        ),
+        (TOP_VALUES,),
+    )
+    return [{"value": _json(value), "count": count} for value, count in cursor.fetchall()]
+
+
+def _json(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return float(value)
+
+
+def compute_profile(engine: Engine, dataset: str) -> dict[str, Any]:
+    """Profile every column of the dataset as it is now, store it, and return it."""
+    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection, connection.begin():
+        summary = datasets.get_dataset(connection, dataset)
+        columns = datasets.get_columns(connection, dataset)
+        raw = connection.connection.driver_connection
+        assert raw is not None
+        table = sql.SQL("{}.{}").format(sql.Identifier("analytics"), sql.Identifier(dataset))
+        profiled = []
+        with raw.cursor() as cursor:
+            cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(table))
+            row_count = cursor.fetchone()[0]
+            for column in columns:
+                stats, low, high = _scalar_stats(cursor, table, column)
+                profiled.append(
+                    {
+                        "name": column.name,
+                        "type": column.data_type,
+                        "role": column.role,
+                        "phi": column.phi,
+                        **stats,
+                        "histogram": _histogram(cursor, table, column, low, high),
+                    }
+                )
+        profile = {
+            "dataset": dataset,
+            "data_version": summary.data_version,
+            "row_count": row_count,
+            "columns": profiled,
+        }
+        connection.execute(
+            text(
+                "INSERT INTO bi.dataset_profiles (dataset_id, data_version, row_count, columns) "
+                "VALUES (:id, :version, :rows, CAST(:columns AS jsonb)) ON CONFLICT (dataset_id) DO UPDATE SET "
+                "data_version = :version, row_count = :rows, columns = CAST(:columns AS jsonb), computed_at = now()"
+            ),
+            {"id": summary.id, "version": summary.data_version, "rows": row_count, "columns": json.dumps(profiled)},
+        )
+    return profile
+
+
+def stored_profile(connection: Connection, dataset: str) -> dict[str, Any]:
+    summary = datasets.get_dataset(connection, dataset)
+    row = connection.execute(
+        text("SELECT data_version, row_count, columns, computed_at FROM bi.dataset_profiles WHERE dataset_id = :id"),
+        {"id": summary.id},
+    ).first()
+    if row is None:
+        raise NotFoundError(
+            f"dataset {dataset} has no profile yet; start one with POST /api/v1/jobs "
+            '{"task": "process_data", "args": {"dataset": "...", "pipeline": "profile"}}'
+        )
+    return {
+        "dataset": dataset,
+        "data_version": row.data_version,
+        "stale": row.data_version != summary.data_version,
+        "row_count": row.row_count,
+        "columns": row.columns,
+        "computed_at": row.computed_at.isoformat(),
+    }
