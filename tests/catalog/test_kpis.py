@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import Engine
 
-from bi_agent.catalog import kpis, metrics, rollups
+from bi_agent.catalog import kpis, metrics, queries, rollups
 from bi_agent.catalog.query_spec import Grain
 from tests.catalog.conftest import Importer
 
@@ -30,7 +30,7 @@ DAILY = (
 )
 def test_periods(day: date, grain: Grain, start: date, previous: date) -> None:
     assert kpis.period_start(day, grain) == start
-    assert kpis.previous_period_start(start, grain) == previous
+    assert queries.shift_period(start, grain, -1) == previous
 
 
 def test_month_to_date_against_the_same_days_before(load: Importer, engine: Engine) -> None:

@@ -8,8 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 from psycopg import sql
@@ -17,7 +16,9 @@ from sqlalchemy import Connection, text
 
 from bi_agent.catalog.columns import ColumnSpec, DataType, Role
 from bi_agent.catalog.names import check_identifier
+from bi_agent.catalog.values import json_value
 from bi_agent.errors import InvalidInputError, NotFoundError
+from bi_agent.infra.db import psycopg_connection
 
 
 @dataclass(frozen=True)
@@ -187,8 +188,7 @@ def update_columns(connection: Connection, name: str, changes: list[ColumnChange
 def delete_dataset(connection: Connection, name: str) -> None:
     check_identifier(name, "dataset name")
     get_dataset(connection, name)
-    raw = connection.connection.driver_connection
-    assert raw is not None
+    raw = psycopg_connection(connection)
     # CASCADE takes the rollup views along; their catalog rows go with the dataset's.
     raw.execute(sql.SQL("DROP TABLE IF EXISTS {}.{} CASCADE").format(sql.Identifier("analytics"), sql.Identifier(name)))
     connection.execute(text("DELETE FROM bi.datasets WHERE name = :name"), {"name": name})
@@ -197,23 +197,14 @@ def delete_dataset(connection: Connection, name: str) -> None:
 def preview_rows(connection: Connection, name: str, limit: int, offset: int) -> tuple[list[str], list[list[Any]]]:
     columns = get_columns(connection, name)
     names = [column.name for column in columns]
-    raw = connection.connection.driver_connection
-    assert raw is not None
+    raw = psycopg_connection(connection)
     statement = sql.SQL("SELECT {} FROM {}.{} LIMIT %s OFFSET %s").format(
         sql.SQL(", ").join(map(sql.Identifier, names)), sql.Identifier("analytics"), sql.Identifier(name)
     )
     with raw.cursor() as cursor:
         cursor.execute(statement, (limit, offset))
-        rows = [[_json_value(value) for value in row] for row in cursor.fetchall()]
+        rows = [[json_value(value) for value in row] for row in cursor.fetchall()]
     return names, rows
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value) if value == value.to_integral_value() or abs(value) < 1e15 else str(value)
-    return value
 
 
 def column_type(columns: list[ColumnSpec], name: str) -> DataType:

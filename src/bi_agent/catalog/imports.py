@@ -33,6 +33,7 @@ from bi_agent.catalog.columns import ARROW_TYPES, WIDENINGS, ColumnSpec, default
 from bi_agent.catalog.files import OnError, ParsedFile, read_file
 from bi_agent.catalog.names import check_identifier
 from bi_agent.errors import ConflictError, InvalidInputError
+from bi_agent.infra.db import psycopg_connection
 from bi_agent.infra.telemetry import ROWS_IMPORTED
 
 if TYPE_CHECKING:
@@ -312,11 +313,11 @@ def _create_table(connection: Connection, table: str, specs: list[ColumnSpec]) -
         sql.SQL("{} {}").format(sql.Identifier(spec.name), sql.SQL(spec.data_type)) for spec in specs
     )
     statement = sql.SQL("CREATE TABLE {}.{} ({})").format(sql.Identifier("analytics"), sql.Identifier(table), columns)
-    _raw(connection).execute(statement)
+    psycopg_connection(connection).execute(statement)
 
 
 def _swap_in(connection: Connection, staging: str, table: str) -> None:
-    raw = _raw(connection)
+    raw = psycopg_connection(connection)
     # CASCADE takes the dataset's rollup views along; the caller builds them again.
     raw.execute(
         sql.SQL("DROP TABLE IF EXISTS {}.{} CASCADE").format(sql.Identifier("analytics"), sql.Identifier(table))
@@ -338,7 +339,7 @@ def _copy(connection: Connection, table: str, specs: list[ColumnSpec], rows: pa.
     done = 0
     options = pa_csv.WriteOptions(include_header=False)
     try:
-        with _raw(connection).cursor() as cursor, cursor.copy(statement) as copy:
+        with psycopg_connection(connection).cursor() as cursor, cursor.copy(statement) as copy:
             for batch in ordered.to_batches(max_chunksize=COPY_BATCH_ROWS):
                 buffer = io.BytesIO()
                 pa_csv.write_csv(batch, buffer, options)
@@ -349,9 +350,3 @@ def _copy(connection: Connection, table: str, specs: list[ColumnSpec], rows: pa.
         # PostgreSQL refused a value Arrow accepted; name the column, not the value.
         diagnostic = error.diag.context or ""
         raise InvalidInputError(f"a value could not be stored: {diagnostic.split(':')[0] or error.sqlstate}") from None
-
-
-def _raw(connection: Connection) -> psycopg.Connection[Any]:
-    driver_connection = connection.connection.driver_connection
-    assert isinstance(driver_connection, psycopg.Connection)
-    return driver_connection

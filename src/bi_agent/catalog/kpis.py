@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, text
 
 from bi_agent.catalog import metrics, queries
 from bi_agent.catalog.query_spec import Grain, QuerySpec
+from bi_agent.infra.db import psycopg_connection
 
 GRAINS: tuple[Grain, ...] = ("day", "week", "month", "quarter", "year")
 
@@ -47,20 +48,9 @@ def period_start(day: date, grain: Grain) -> date:
     return day.replace(month=1, day=1)
 
 
-def previous_period_start(start: date, grain: Grain) -> date:
-    if grain == "day":
-        return start - timedelta(days=1)
-    if grain == "week":
-        return start - timedelta(weeks=1)
-    months = {"month": 1, "quarter": 3, "year": 12}[grain]
-    index = start.year * 12 + start.month - 1 - months
-    return date(index // 12, index % 12 + 1, 1)
-
-
 def _latest_day(connection: Connection, metric: metrics.Metric, timezone: str) -> date | None:
     column = sql.Identifier(metric.time_column)
-    raw = connection.connection.driver_connection
-    assert raw is not None
+    raw = psycopg_connection(connection)
     statement = sql.SQL("SELECT max({}) FROM {}.{}").format(
         column, sql.Identifier("analytics"), sql.Identifier(metric.dataset)
     )
@@ -89,7 +79,7 @@ def compute(connection: Connection, metric: metrics.Metric, grain: Grain, today:
     as_of = min(latest, today)
     start = period_start(as_of, grain)
     end = as_of + timedelta(days=1)
-    previous_start = previous_period_start(start, grain)
+    previous_start = queries.shift_period(start, grain, -1)
     previous_end = previous_start + (end - start)
     value = _total(connection, metric, start, end, timezone)
     previous = _total(connection, metric, previous_start, previous_end, timezone)

@@ -15,7 +15,9 @@ from sqlalchemy import Connection, Engine, text
 
 from bi_agent.catalog import datasets
 from bi_agent.catalog.columns import ColumnSpec
+from bi_agent.catalog.values import json_value
 from bi_agent.errors import NotFoundError
+from bi_agent.infra.db import psycopg_connection
 
 BINS = 10
 TOP_VALUES = 10
@@ -34,8 +36,8 @@ def _scalar_stats(cursor: Any, table: sql.Composable, column: ColumnSpec) -> tup
     nulls, distinct, low, high = cursor.fetchone()
     stats: dict[str, Any] = {"nulls": nulls, "distinct": distinct}
     if not column.phi:
-        stats["min"] = _json(low)
-        stats["max"] = _json(high)
+        stats["min"] = json_value(low)
+        stats["max"] = json_value(high)
     return stats, low, high
 
 
@@ -46,7 +48,7 @@ def _histogram(cursor: Any, table: sql.Composable, column: ColumnSpec, low: Any,
             return []
         if low == high:
             cursor.execute(sql.SQL("SELECT count({0}) FROM {1}").format(name, table))
-            return [{"from": _json(low), "to": _json(high), "count": cursor.fetchone()[0]}]
+            return [{"from": json_value(low), "to": json_value(high), "count": cursor.fetchone()[0]}]
         cursor.execute(
             sql.SQL(
                 "SELECT least(width_bucket({0}::float8, %s, %s, %s), %s) AS bin, count(*) FROM {1} "
@@ -75,15 +77,7 @@ def _histogram(cursor: Any, table: sql.Composable, column: ColumnSpec, low: Any,
         ),
         (TOP_VALUES,),
     )
-    return [{"value": _json(value), "count": count} for value, count in cursor.fetchall()]
-
-
-def _json(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return float(value)
+    return [{"value": json_value(value), "count": count} for value, count in cursor.fetchall()]
 
 
 def compute_profile(engine: Engine, dataset: str) -> dict[str, Any]:
@@ -91,13 +85,11 @@ def compute_profile(engine: Engine, dataset: str) -> dict[str, Any]:
     with engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection, connection.begin():
         summary = datasets.get_dataset(connection, dataset)
         columns = datasets.get_columns(connection, dataset)
-        raw = connection.connection.driver_connection
-        assert raw is not None
+        raw = psycopg_connection(connection)
         table = sql.SQL("{}.{}").format(sql.Identifier("analytics"), sql.Identifier(dataset))
         profiled = []
         with raw.cursor() as cursor:
-            cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(table))
-            row_count = cursor.fetchone()[0]
+            row_count = summary.row_count
             for column in columns:
                 stats, low, high = _scalar_stats(cursor, table, column)
                 profiled.append(

@@ -10,10 +10,8 @@ the range starts and ends on day boundaries. avg is then sum over count.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +23,7 @@ from bi_agent.catalog import datasets, metrics, rollups
 from bi_agent.catalog.columns import ColumnSpec
 from bi_agent.catalog.query_cache import QueryCache, cache_key
 from bi_agent.catalog.query_spec import Filter, QuerySpec
+from bi_agent.catalog.values import json_value
 from bi_agent.errors import InvalidInputError
 from bi_agent.infra.telemetry import QUERIES
 
@@ -163,7 +162,7 @@ def totals(connection: Connection, checked: Plan, timezone: str) -> list[Any]:
         else _table_statement(checked, timezone, by_period=False)
     )
     row = connection.execute(statement).one()
-    return [_json_value(value) for value in row]
+    return [json_value(value) for value in row]
 
 
 def run(connection: Connection, checked: Plan, timezone: str) -> QueryResult:
@@ -172,7 +171,7 @@ def run(connection: Connection, checked: Plan, timezone: str) -> QueryResult:
     names = [PERIOD, *checked.spec.group_by, *(metric.name for metric in checked.metrics)]
     return QueryResult(
         columns=names,
-        rows=[[_json_value(value) for value in row] for row in rows],
+        rows=[[json_value(value) for value in row] for row in rows],
         source="rollup" if checked.rollup is not None else "table",
         dataset=checked.dataset,
         data_version=checked.data_version,
@@ -326,16 +325,6 @@ def _finish(statement: sa.Select[Any], spec: QuerySpec, key_count: int) -> sa.Se
     return statement.group_by(*positions).order_by(*order, *positions).limit(spec.limit)
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and abs(value) < 2**63 else float(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
-
-
 def answer(
     connection: Connection, cache: QueryCache, spec: QuerySpec, timezone: str, scope: str
 ) -> tuple[dict[str, Any], bool]:
@@ -360,7 +349,7 @@ def answer(
     return result, False
 
 
-def _shift(value: date, grain: str, periods: int) -> date:
+def shift_period(value: date, grain: str, periods: int) -> date:
     """`value` moved by a whole number of grain periods (months keep their day where they can)."""
     if grain == "day":
         return value + timedelta(days=periods)
@@ -378,7 +367,7 @@ def _period_count(spec: QuerySpec, timezone: str) -> int:
     first = _bounds(spec.start, timezone).date()
     last = _bounds(spec.end, timezone).date() - timedelta(days=1)
     count = 1
-    while _shift(first, spec.grain, count) <= last:
+    while shift_period(first, spec.grain, count) <= last:
         count += 1
     return count
 
@@ -395,8 +384,8 @@ def _with_previous_period(
     periods = _period_count(spec, timezone)
     earlier_spec = spec.model_copy(
         update={
-            "start": _shift(_bounds(spec.start, timezone).date(), spec.grain, -periods),
-            "end": _shift(_bounds(spec.end, timezone).date(), spec.grain, -periods),
+            "start": shift_period(_bounds(spec.start, timezone).date(), spec.grain, -periods),
+            "end": shift_period(_bounds(spec.end, timezone).date(), spec.grain, -periods),
             "compare": None,
             "limit": spec.limit,
         }
@@ -404,7 +393,7 @@ def _with_previous_period(
     earlier = run(connection, plan(connection, earlier_spec, timezone), timezone)
     keys = 1 + len(spec.group_by)
     by_key = {
-        (_shift(date.fromisoformat(row[0]), spec.grain, periods).isoformat(), *row[1:keys]): row[keys:]
+        (shift_period(date.fromisoformat(row[0]), spec.grain, periods).isoformat(), *row[1:keys]): row[keys:]
         for row in earlier.rows
     }
     names = [metric.name for metric in checked.metrics]

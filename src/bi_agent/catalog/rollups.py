@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, text
 
 from bi_agent.catalog import datasets
 from bi_agent.catalog.columns import ColumnSpec, DataType
+from bi_agent.infra.db import psycopg_connection
 
 GRAINS = ("day", "month")
 NUMERIC_TYPES: tuple[DataType, ...] = ("bigint", "double precision", "numeric")
@@ -97,8 +98,7 @@ def sync(connection: Connection, dataset: str, timezone: str, *, rebuild: bool =
     columns = {column.name: column for column in datasets.get_columns(connection, dataset)}
     existing = {(rollup.time_column, rollup.grain): rollup for rollup in rollups_of(connection, dataset)}
     desired = _desired(connection, dataset)
-    raw = connection.connection.driver_connection
-    assert raw is not None
+    raw = psycopg_connection(connection)
     for (time_column, _), rollup in existing.items():
         if rebuild or rollup.timezone != timezone or desired.get(time_column) != (rollup.dimensions, rollup.measures):
             raw.execute(
@@ -172,8 +172,7 @@ def _create_view(
                 )
             )
     group = sql.SQL(", ").join(sql.Literal(position) for position in range(1, len(dimensions) + 2))
-    raw = connection.connection.driver_connection
-    assert raw is not None
+    raw = psycopg_connection(connection)
     raw.execute(
         sql.SQL("CREATE MATERIALIZED VIEW {}.{} AS SELECT {} FROM {}.{} GROUP BY {} WITH NO DATA").format(
             sql.Identifier("analytics"),
@@ -230,8 +229,7 @@ def refresh_stale(engine: Engine, dataset: str | None = None) -> list[dict[str, 
 
 def _refresh(connection: Connection, dataset: str | None) -> list[dict[str, Any]]:
     refreshed = []
-    raw = connection.connection.driver_connection
-    assert raw is not None
+    raw = psycopg_connection(connection)
     for rollup in rollups_of(connection, dataset):
         current = datasets.get_dataset(connection, rollup.dataset).data_version
         if rollup.data_version == current:

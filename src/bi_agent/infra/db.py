@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, text
+import psycopg
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 
@@ -60,3 +62,11 @@ def wait_for_database(engine: Engine, settings: Settings, timeout: float = 30.0)
                     f"(check {database_setting_name(settings)}): {reason}"
                 ) from None
             time.sleep(0.5)
+
+
+def psycopg_connection(connection: Connection) -> psycopg.Connection[Any]:
+    """The psycopg connection under a SQLAlchemy one, for COPY and composed identifiers,
+    inside the same transaction."""
+    driver_connection = connection.connection.driver_connection
+    assert isinstance(driver_connection, psycopg.Connection)
+    return driver_connection
