@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from tests.analytics_api.conftest import Api, upload, wait_for_job
 
@@ -149,3 +150,54 @@ def test_replace_that_breaks_a_metric_is_refused(visits: Api) -> None:
     assert job["state"] == "FAILURE"
     assert "it would break metric charges" in job["error"]
     assert query(api).json()["rows"][0][1] == 450
+
+
+def test_a_repeated_query_is_answered_without_postgresql(visits: Api) -> None:
+    api = visits
+    assert query(api, group_by=["region"]).headers["X-Cache"] == "MISS"
+    # Renaming the data table touches nothing the epoch watches: only a reply kept
+    # whole, read with no PostgreSQL at all, can still answer.
+    with api.engine.begin() as connection:
+        connection.execute(text("ALTER TABLE analytics.visits RENAME TO visits_away"))
+    try:
+        again = query(api, group_by=["region"])
+        assert again.status_code == 200 and again.headers["X-Cache"] == "HIT"
+        assert again.json()["cached"] is True and again.json()["rows"][1] == ["2024-01-01", "south", 50]
+    finally:
+        with api.engine.begin() as connection:
+            connection.execute(text("ALTER TABLE analytics.visits_away RENAME TO visits"))
+
+
+def test_kept_replies_give_way_to_changes(visits: Api) -> None:
+    api = visits
+    assert query(api, role="analyst").json()["rows"][0] == ["2024-01-01", 450]
+    assert query(api, role="analyst").headers["X-Cache"] == "HIT"
+
+    # A changed metric: the very next query is computed again.
+    changed = api.client.patch(
+        "/api/v1/metrics/charges",
+        headers=api.headers("analyst"),
+        json={"filters": [{"dimension": "region", "op": "eq", "value": "north"}]},
+    )
+    assert changed.status_code == 200, changed.text
+    after = query(api, role="analyst")
+    assert after.headers["X-Cache"] == "MISS" and after.json()["rows"][0] == ["2024-01-01", 400]
+
+    # A caller whose role is taken away is refused at once, kept reply or not.
+    analyst = api.accounts["analyst"]
+    taken = api.client.put(f"/api/v1/users/{analyst.id}/roles", headers=api.headers("admin"), json={"roles": []})
+    assert taken.status_code == 200, taken.text
+    refused = query(api, role="analyst")
+    assert refused.status_code == 403 and "queries:run" in refused.json()["detail"]
+
+
+def test_answers_stay_right_while_the_epoch_is_unknown(visits: Api) -> None:
+    api = visits
+    api.app.state.catalog_epoch.stop()  # as while PostgreSQL is unreachable: nothing kept is trusted
+    first = query(api)
+    assert first.headers["X-Cache"] == "MISS"
+    with api.engine.begin() as connection:
+        connection.execute(text("UPDATE analytics.visits SET charges = charges * 2"))
+        connection.execute(text("UPDATE bi.datasets SET data_version = data_version + 1 WHERE name = 'visits'"))
+    second = query(api)
+    assert second.headers["X-Cache"] == "MISS" and second.json()["rows"][0] == ["2024-01-01", 900]

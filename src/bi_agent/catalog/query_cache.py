@@ -5,6 +5,12 @@ metrics' definitions and the caller's access scope: an import or a changed metri
 makes older answers unreachable (they expire), and two callers who may see different
 things never share an entry.
 Redis down means slower, never wrong or failing: errors count as misses.
+
+In front of it, finished replies are kept by the exact request body, the caller's
+scope and the catalog epoch (infra/catalog_epoch.py), which any change of data,
+metrics or permissions moves: a repeated query is then answered from this process's
+memory, or with one Redis read, and no PostgreSQL at all. A key that holds the epoch
+never needs invalidating, only forgetting. Without a known epoch this layer stands aside.
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import OrderedDict
 from typing import Any
 
 import redis
+import redis.asyncio
 
 from bi_agent.infra.telemetry import QUERY_CACHE
 from bi_agent.security.permissions import Permission, Principal
@@ -22,6 +30,7 @@ from bi_agent.security.permissions import Permission, Principal
 logger = logging.getLogger(__name__)
 
 PREFIX = "bi-agent:query:"
+REPLY_PREFIX = "bi-agent:query-reply:"
 TTL_SECONDS = 24 * 3600
 
 
@@ -35,9 +44,77 @@ def cache_key(canonical_query: str, dataset: str, data_version: int, definitions
     return PREFIX + hashlib.sha256(material.encode()).hexdigest()
 
 
+def reply_key(epoch: str, timezone: str, scope: str, body: bytes) -> str:
+    """The key of a finished reply: the same bytes asked by the same scope in the same epoch."""
+    digest = hashlib.sha256(json.dumps([epoch, timezone, scope]).encode())
+    digest.update(b"\0")
+    digest.update(body)
+    return REPLY_PREFIX + digest.hexdigest()
+
+
+class RecentReplies:
+    """This process's latest finished replies by reply key, least recently used out first."""
+
+    def __init__(self, budget_bytes: int = 32 * 1024 * 1024) -> None:
+        self.budget_bytes = budget_bytes
+        self.used_bytes = 0
+        self._replies: OrderedDict[str, bytes] = OrderedDict()
+
+    def get(self, key: str) -> bytes | None:
+        reply = self._replies.get(key)
+        if reply is not None:
+            self._replies.move_to_end(key)
+        return reply
+
+    def put(self, key: str, reply: bytes) -> None:
+        # A reply this big is rare and would push out many small ones; Redis keeps it.
+        if len(reply) > self.budget_bytes // 64 or key in self._replies:
+            return
+        self._replies[key] = reply
+        self.used_bytes += len(reply)
+        while self.used_bytes > self.budget_bytes:
+            _, dropped = self._replies.popitem(last=False)
+            self.used_bytes -= len(dropped)
+
+
 class QueryCache:
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        async_client: redis.asyncio.Redis | None = None,
+        recent: RecentReplies | None = None,
+    ) -> None:
         self.client = client
+        self.async_client = async_client
+        self.recent = recent
+
+    async def get_reply(self, key: str) -> bytes | None:
+        """A finished reply, or None. Only hits are counted here: a miss or an error
+        falls through to `get`, which counts it."""
+        reply = self.recent.get(key) if self.recent is not None else None
+        if reply is None and self.async_client is not None:
+            try:
+                stored = await self.async_client.get(key)
+            except redis.RedisError:
+                return None
+            if stored is None:
+                return None
+            reply = stored if isinstance(stored, bytes) else str(stored).encode()
+            if self.recent is not None:
+                self.recent.put(key, reply)
+        if reply is not None:
+            QUERY_CACHE.labels("hit").inc()
+        return reply
+
+    async def put_reply(self, key: str, reply: bytes) -> None:
+        if self.recent is not None:
+            self.recent.put(key, reply)
+        if self.async_client is None:
+            return
+        try:
+            await self.async_client.set(key, reply, ex=TTL_SECONDS)
+        except redis.RedisError as error:
+            logger.warning("query cache unreachable, reply not stored: %s", type(error).__name__)
 
     def get(self, key: str) -> dict[str, Any] | None:
         try:

@@ -9,9 +9,12 @@ from fastapi import APIRouter, FastAPI
 
 from bi_agent import __version__
 from bi_agent.http import health, metrics
+from bi_agent.http.catalog_catch_up import install_catalog_catch_up
 from bi_agent.http.metrics import install_request_metrics
 from bi_agent.http.problems import install_problem_handlers
+from bi_agent.infra.catalog_epoch import CatalogEpoch
 from bi_agent.infra.connections import Connections
+from bi_agent.security.principal_cache import PrincipalCache
 from bi_agent.settings import Settings, get_settings
 
 
@@ -24,15 +27,19 @@ def create_service(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.connections = Connections.open(resolved)
+        app.state.catalog_epoch = CatalogEpoch(app.state.connections.engine).start()
+        app.state.principals = PrincipalCache()
         try:
             yield
         finally:
-            app.state.connections.close()
+            app.state.catalog_epoch.stop()
+            await app.state.connections.aclose()
 
     app = FastAPI(title=title, description=description, version=__version__, lifespan=lifespan)
     app.state.settings = resolved
     install_problem_handlers(app)
     install_request_metrics(app, name)
+    install_catalog_catch_up(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
     for router in routers:

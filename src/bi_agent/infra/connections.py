@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 import redis
 from celery import Celery
+from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import Engine
 
-from bi_agent.infra.cache import create_redis_client
+from bi_agent.infra.cache import create_async_redis_client, create_redis_client
 from bi_agent.infra.db import create_database_engine
 from bi_agent.infra.objects import create_s3_client
 from bi_agent.settings import Settings
@@ -24,6 +25,8 @@ class Connections:
     settings: Settings
     engine: Engine
     redis: redis.Redis
+    # Connects on first use, on the loop that uses it: only HTTP services do.
+    redis_async: AsyncRedis
     s3: S3Client
     celery: Celery
 
@@ -35,6 +38,7 @@ class Connections:
             settings=settings,
             engine=create_database_engine(settings),
             redis=create_redis_client(settings),
+            redis_async=create_async_redis_client(settings),
             s3=create_s3_client(settings),
             celery=create_celery(settings),
         )
@@ -43,3 +47,8 @@ class Connections:
         self.engine.dispose()
         self.redis.close()
         self.s3.close()
+
+    async def aclose(self) -> None:
+        """close(), and the asynchronous Redis client's connections of the current loop."""
+        self.close()
+        await self.redis_async.aclose()

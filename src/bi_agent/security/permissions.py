@@ -46,7 +46,8 @@ class Principal:
 def load_principal(connection: Connection, user_id: uuid.UUID) -> Principal | None:
     """The active user's roles and permissions, or None for an unknown or disabled user.
 
-    Read on every request, so a role change or a disabled account applies at once.
+    Read whenever the catalog epoch has moved (see principal_cache), so a role change or a
+    disabled account applies at once.
     """
     rows = connection.execute(
         text(

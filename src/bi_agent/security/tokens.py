@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 import jwt
 
@@ -39,12 +41,22 @@ def issue_access_token(settings: Settings, user_id: uuid.UUID, username: str) ->
 
 def verify_access_token(settings: Settings, token: str) -> uuid.UUID:
     """The user id the token was issued to; AuthenticationError for anything else."""
+    user_id, expires_at = _verified(token, settings.jwt_secret.get_secret_value(), settings.jwt_algorithm)
+    if time.time() >= expires_at:
+        raise AuthenticationError("the access token has expired; log in again")
+    return user_id
+
+
+# A client sends the same token with every request: its signature is checked once, its
+# expiry every time. Only good tokens are remembered (lru_cache keeps no exceptions).
+@lru_cache(maxsize=4096)
+def _verified(token: str, secret: str, algorithm: str) -> tuple[uuid.UUID, float]:
     try:
         claims = jwt.decode(
             token,
-            settings.jwt_secret.get_secret_value(),
+            secret,
             # An explicit list: a token cannot choose its own algorithm ("none", RS/HS confusion).
-            algorithms=[settings.jwt_algorithm],
+            algorithms=[algorithm],
             audience=AUDIENCE,
             issuer=ISSUER,
             options={"require": ["exp", "iat", "sub", "aud", "iss"]},
@@ -54,6 +66,6 @@ def verify_access_token(settings: Settings, token: str) -> uuid.UUID:
     except jwt.InvalidTokenError:
         raise AuthenticationError("the access token is not valid") from None
     try:
-        return uuid.UUID(str(claims["sub"]))
-    except ValueError:
+        return uuid.UUID(str(claims["sub"])), float(claims["exp"])
+    except (ValueError, TypeError):
         raise AuthenticationError("the access token is not valid") from None

@@ -26,7 +26,7 @@ async def _login_throttle(app: FastAPI) -> AsyncIterator[None]:
 router = APIRouter(tags=["auth"], lifespan=_login_throttle)
 
 
-def get_login_throttle(request: Request) -> LoginThrottle:
+async def get_login_throttle(request: Request) -> LoginThrottle:
     throttle: LoginThrottle = request.app.state.login_throttle
     return throttle
 

@@ -2,30 +2,54 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from bi_agent.catalog import queries
-from bi_agent.catalog.query_cache import QueryCache, access_scope
+from bi_agent.catalog.query_cache import QueryCache, RecentReplies, access_scope, reply_key
 from bi_agent.catalog.query_spec import QuerySpec
-from bi_agent.http.auth import ConnectionsDep, require
+from bi_agent.http.auth import ConnectionsDep, get_catalog_epoch, require
 from bi_agent.security.permissions import Permission, Principal
 
-router = APIRouter(tags=["queries"])
+
+@asynccontextmanager
+async def _recent_replies(app: FastAPI) -> AsyncIterator[None]:
+    app.state.recent_replies = RecentReplies()
+    yield
+
+
+router = APIRouter(tags=["queries"], lifespan=_recent_replies)
 
 CanQuery = Annotated[Principal, require(Permission.QUERIES_RUN)]
 
 
-@router.post("/query", summary="Run a query")
-def run_query(principal: CanQuery, connections: ConnectionsDep, body: QuerySpec) -> JSONResponse:
+@router.post("/query", summary="Run a query", response_class=JSONResponse)
+async def run_query(request: Request, principal: CanQuery, connections: ConnectionsDep, body: QuerySpec) -> Response:
     """`{"columns", "rows", "source": "rollup"|"table", "cached", "data_version"}`; the header
     `X-Cache` says HIT or MISS. `start` is included and `end` is not; dates and times without a
     zone are read in REPORTING_TIMEZONE."""
-    cache = QueryCache(connections.redis)
-    with connections.engine.connect() as connection:
-        result, cached = queries.answer(
-            connection, cache, body, connections.settings.reporting_timezone, access_scope(principal)
-        )
+    recent: RecentReplies = request.app.state.recent_replies
+    cache = QueryCache(connections.redis, connections.redis_async, recent)
+    timezone = connections.settings.reporting_timezone
+    scope = access_scope(principal)
+    # Heard before anything is read, so a reply filed under it is never newer than the data.
+    epoch = get_catalog_epoch(request)
+    key = reply_key(epoch, timezone, scope, await request.body()) if epoch is not None else None
+    if key is not None:
+        reply = await cache.get_reply(key)
+        if reply is not None:
+            return Response(reply, media_type="application/json", headers={"X-Cache": "HIT"})
+
+    def answer() -> tuple[dict[str, Any], bool]:
+        with connections.engine.connect() as connection:
+            return queries.answer(connection, cache, body, timezone, scope)
+
+    result, cached = await run_in_threadpool(answer)
+    if key is not None:
+        await cache.put_reply(key, bytes(JSONResponse({**result, "cached": True}).body))
     return JSONResponse({**result, "cached": cached}, headers={"X-Cache": "HIT" if cached else "MISS"})
