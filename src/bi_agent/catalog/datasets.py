@@ -54,10 +54,17 @@ def get_columns(connection: Connection, name: str) -> list[ColumnSpec]:
 
 
 def record_replace(
-    connection: Connection, name: str, specs: list[ColumnSpec], row_count: int, user_id: uuid.UUID | None
+    connection: Connection,
+    name: str,
+    specs: list[ColumnSpec],
+    row_count: int,
+    user_id: uuid.UUID | None,
+    *,
+    keep_flags: bool = True,
 ) -> tuple[uuid.UUID, int]:
-    """Create or update the catalog entry after a replace; roles and PHI flags set earlier are kept."""
-    earlier = {column.name: column for column in find_columns(connection, name) or []}
+    """Create or update the catalog entry after a replace; roles and PHI flags set earlier are kept
+    unless `keep_flags` is False (a de-identified copy takes the roles and flags of `specs`)."""
+    earlier = {column.name: column for column in find_columns(connection, name) or []} if keep_flags else {}
     row = connection.execute(
         text(
             "INSERT INTO bi.datasets (name, row_count, data_version, created_by) VALUES (:name, :rows, 1, :user) "

@@ -7,6 +7,10 @@ rename; an append goes straight into the table, which the transaction keeps inta
 if anything fails. The import record (unique per dataset and SHA-256) and the bump of
 `data_version` commit with the rows, so a re-sent file adds nothing and a bad file
 leaves nothing behind.
+
+The lock and the swap of a staging table are shared with the pipelines that rewrite a
+dataset in PostgreSQL (cleaning, de-identification), so every writer of a dataset
+takes the same lock and leaves the catalog and the rollups in the same state.
 """
 
 from __future__ import annotations
@@ -199,11 +203,7 @@ def _load(
     before_commit: Callable[[], object] | None = None,
 ) -> ImportOutcome:
     with engine.begin() as connection:
-        # One import per dataset at a time; the second waits and then sees the first.
-        connection.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext('bi-agent:dataset:' || :name))"),
-            {"name": request.dataset},
-        )
+        lock_dataset(connection, request.dataset)
         earlier = find_earlier_import(connection, request.dataset, request.sha256)
         if earlier is not None:
             return earlier
@@ -214,15 +214,13 @@ def _load(
             _copy(connection, request.dataset, existing, parsed.table, progress)
             dataset_id, data_version = datasets.record_append(connection, request.dataset, parsed.table.num_rows)
         else:
-            _check_metrics_fit(connection, request.dataset, specs, request.filename)
-            staging = f"_staging_{uuid.uuid4().hex[:16]}"
+            check_metrics_fit(connection, request.dataset, specs, request.filename)
+            staging = staging_table_name()
             _create_table(connection, staging, specs)
             _copy(connection, staging, specs, parsed.table, progress)
-            _swap_in(connection, staging, request.dataset)
-            dataset_id, data_version = datasets.record_replace(
-                connection, request.dataset, specs, parsed.table.num_rows, request.user_id
+            dataset_id, data_version = replace_from_staging(
+                connection, request.dataset, staging, specs, parsed.table.num_rows, request.user_id, timezone
             )
-            rollups.sync(connection, request.dataset, timezone, rebuild=True)
         import_id = datasets.record_import(
             connection,
             dataset_id=dataset_id,
@@ -252,8 +250,41 @@ def _load(
     )
 
 
-def _check_metrics_fit(connection: Connection, dataset: str, specs: list[ColumnSpec], filename: str) -> None:
-    """A replacement must still answer the dataset's metrics; say which ones it would break."""
+def lock_dataset(connection: Connection, name: str) -> None:
+    """One writer per dataset at a time, until the transaction ends; the second waits and then
+    sees what the first committed."""
+    connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('bi-agent:dataset:' || :name))"), {"name": name})
+
+
+def staging_table_name() -> str:
+    return f"_staging_{uuid.uuid4().hex[:16]}"
+
+
+def replace_from_staging(
+    connection: Connection,
+    dataset: str,
+    staging: str,
+    specs: list[ColumnSpec],
+    row_count: int,
+    user_id: uuid.UUID | None,
+    timezone: str,
+    *,
+    keep_flags: bool = True,
+) -> tuple[uuid.UUID, int]:
+    """Make the filled table `analytics.<staging>` the dataset, created or replaced, inside the
+    caller's transaction (which holds the dataset's lock): the catalog entry with `specs` and a
+    new data_version, and the rollups built again. Returns the dataset's id and data_version."""
+    _swap_in(connection, staging, dataset)
+    dataset_id, data_version = datasets.record_replace(
+        connection, dataset, specs, row_count, user_id, keep_flags=keep_flags
+    )
+    rollups.sync(connection, dataset, timezone, rebuild=True)
+    return dataset_id, data_version
+
+
+def check_metrics_fit(connection: Connection, dataset: str, specs: list[ColumnSpec], source: str) -> None:
+    """A replacement must still answer the dataset's metrics; say which ones it would break.
+    `source` names what would replace it (a file name, a pipeline) at the start of the message."""
     broken = []
     for metric in metrics.metrics_of_dataset(connection, dataset):
         definition = metrics.MetricDefinition(
@@ -270,7 +301,7 @@ def _check_metrics_fit(connection: Connection, dataset: str, specs: list[ColumnS
         except InvalidInputError as error:
             broken.append(f"metric {metric.name} ({error})")
     if broken:
-        raise InvalidInputError(f"{filename}: cannot replace {dataset}: it would break {'; '.join(broken)}")
+        raise InvalidInputError(f"{source}: cannot replace {dataset}: it would break {'; '.join(broken)}")
 
 
 def _shape(columns: list[ColumnSpec] | None) -> list[tuple[str, str]]:

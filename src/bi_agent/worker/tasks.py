@@ -1,7 +1,8 @@
 """The Celery tasks, named as users see them. Each is thin: it calls one domain function.
 
-Bad input fails the task at once with the domain's message; a lost connection to
-PostgreSQL, Redis or S3 is retried with exponential backoff.
+Bad input (InvalidInputError, NotFoundError and the rest of the domain's errors) fails the
+task at once with the domain's message; only a lost connection to PostgreSQL, Redis or S3
+is retried, with exponential backoff.
 """
 
 from __future__ import annotations
@@ -13,20 +14,32 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+import psycopg
 from botocore.exceptions import BotoCoreError, EndpointConnectionError
 from celery import Task, shared_task
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import OperationalError
 
-from bi_agent.catalog import kpis, profiles, rollups
+from bi_agent.catalog import cleaning, deidentification, kpis, profiles, rollups
 from bi_agent.catalog.files import OnError
 from bi_agent.catalog.imports import ImportRequest, run_import
+from bi_agent.errors import InvalidInputError
 from bi_agent.infra.connections import Connections
 from bi_agent.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-TRANSIENT_ERRORS = (OperationalError, RedisConnectionError, EndpointConnectionError, BotoCoreError)
+# SQLAlchemy's OperationalError wraps a lost connection; COPY and the pipelines speak
+# psycopg directly, whose own OperationalError is the same loss unwrapped.
+TRANSIENT_ERRORS = (
+    OperationalError,
+    psycopg.OperationalError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    EndpointConnectionError,
+    BotoCoreError,
+)
 # Exponential backoff up to five minutes, five times: long enough to ride out a restart.
 RETRY_TRANSIENT: dict[str, Any] = {
     "autoretry_for": TRANSIENT_ERRORS,
@@ -34,6 +47,8 @@ RETRY_TRANSIENT: dict[str, Any] = {
     "retry_backoff_max": 300,
     "max_retries": 5,
 }
+# The pipelines of process_data, as the jobs route offers them.
+PIPELINES = ("profile", "clean", "deidentify")
 # Progress is written to Redis at most this often, so a fast import is not slowed by it.
 PROGRESS_INTERVAL_SECONDS = 0.5
 
@@ -118,9 +133,24 @@ def update_ml_models() -> dict[str, Any]:
 
 
 @shared_task(name="process_data", **RETRY_TRANSIENT)  # type: ignore[untyped-decorator]
-def process_data(dataset: str, pipeline: str) -> dict[str, Any]:
-    """Run a data pipeline on a dataset. `profile` is here; `clean` and `deidentify` follow."""
-    if pipeline != "profile":
-        raise ValueError(f"unknown pipeline {pipeline!r}; this version runs: profile")
-    profile = profiles.compute_profile(connections().engine, dataset)
-    return {"dataset": dataset, "pipeline": pipeline, "data_version": profile["data_version"]}
+def process_data(dataset: str, pipeline: str, user_id: str | None = None) -> dict[str, Any]:
+    """Run a data pipeline on a dataset: `profile`; `clean`, which rewrites it in place; or
+    `deidentify`, which writes its Safe Harbor copy `<dataset>_deid`. What a pipeline changed
+    gets its rollups refreshed and the KPIs computed again, as after an import."""
+    if pipeline not in PIPELINES:
+        raise InvalidInputError(f"unknown pipeline {pipeline!r}; process_data runs: {', '.join(PIPELINES)}")
+    engine = connections().engine
+    timezone = get_settings().reporting_timezone
+    if pipeline == "profile":
+        profile = profiles.compute_profile(engine, dataset)
+        return {"dataset": dataset, "pipeline": pipeline, "data_version": profile["data_version"]}
+    if pipeline == "clean":
+        cleaned = cleaning.clean_dataset(engine, dataset, timezone=timezone)
+        if cleaned.changed:
+            refresh_analytics_views.delay(dataset)
+        return {"pipeline": pipeline, **cleaned.as_dict()}
+    copy = deidentification.deidentify_dataset(
+        engine, dataset, timezone=timezone, user_id=uuid.UUID(user_id) if user_id else None
+    )
+    refresh_analytics_views.delay(copy.dataset)
+    return {"pipeline": pipeline, **copy.as_dict()}

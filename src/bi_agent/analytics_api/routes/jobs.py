@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from bi_agent.catalog import datasets
+from bi_agent.catalog import datasets, deidentification
 from bi_agent.catalog.names import check_identifier
-from bi_agent.errors import InvalidInputError
+from bi_agent.errors import InvalidInputError, PermissionDeniedError
 from bi_agent.http.auth import ConnectionsDep, require
+from bi_agent.http.catalog_catch_up import mark_catalog_changed
 from bi_agent.infra import jobs
 from bi_agent.security.permissions import Permission, Principal
 
@@ -34,11 +35,15 @@ def list_jobs(
 
 
 @router.get("/{job_id}", summary="A job's state, progress and result")
-def get_job(principal: CanRun, connections: ConnectionsDep, job_id: str) -> dict[str, Any]:
+def get_job(request: Request, principal: CanRun, connections: ConnectionsDep, job_id: str) -> dict[str, Any]:
     """`state` is PENDING, STARTED, PROGRESS, RETRY, SUCCESS or FAILURE; `progress` while it runs,
     `result` after success, `error` after failure."""
     with connections.engine.connect() as connection:
-        return jobs.status(connections.celery, connection, job_id).as_dict()
+        status = jobs.status(connections.celery, connection, job_id).as_dict()
+    if status["state"] in ("SUCCESS", "FAILURE"):
+        # Whoever saw an import finish must not then meet a reply cached before it.
+        mark_catalog_changed(request)
+    return status
 
 
 class JobArguments(BaseModel):
@@ -48,7 +53,12 @@ class JobArguments(BaseModel):
         default=None,
         description="refresh_analytics_views: only this dataset (all when omitted); process_data: required",
     )
-    pipeline: Literal["profile"] | None = Field(default=None, description="process_data: the pipeline to run")
+    pipeline: Literal["profile", "clean", "deidentify"] | None = Field(
+        default=None,
+        description="process_data: `profile`; `clean` (trims text, drops duplicate rows, types numbers and dates "
+        "stored as text; needs datasets:write); `deidentify` (writes the HIPAA Safe Harbor copy `<dataset>_deid`; "
+        "needs datasets:write and phi:read)",
+    )
 
 
 class JobRequest(BaseModel):
@@ -64,7 +74,7 @@ class JobRequest(BaseModel):
 def start_job(principal: CanRun, connections: ConnectionsDep, body: JobRequest) -> JSONResponse:
     """Queue the task and answer at once with its `job_id`."""
     dataset = body.args.dataset
-    arguments = _task_arguments(body)
+    arguments = _task_arguments(body, principal)
     with connections.engine.begin() as connection:
         if dataset is not None:
             check_identifier(dataset, "dataset name")
@@ -75,8 +85,9 @@ def start_job(principal: CanRun, connections: ConnectionsDep, body: JobRequest) 
     return JSONResponse({"job_id": job_id, "status_url": f"/api/v1/jobs/{job_id}"}, status_code=202)
 
 
-def _task_arguments(body: JobRequest) -> list[Any]:
-    """The task's arguments, refusing what it would not take (422 naming the argument)."""
+def _task_arguments(body: JobRequest, principal: Principal) -> list[Any]:
+    """The task's arguments, refusing what it would not take (422 naming the argument) and what
+    the caller may not do (403 naming the permission)."""
     dataset, pipeline = body.args.dataset, body.args.pipeline
     if body.task == "calculate_kpis":
         if dataset is not None or pipeline is not None:
@@ -84,8 +95,25 @@ def _task_arguments(body: JobRequest) -> list[Any]:
         return []
     if body.task == "process_data":
         if dataset is None or pipeline is None:
-            raise InvalidInputError("process_data needs args.dataset and args.pipeline (profile)")
-        return [dataset, pipeline]
+            raise InvalidInputError("process_data needs args.dataset and args.pipeline (profile, clean or deidentify)")
+        _check_pipeline_permissions(principal, pipeline)
+        if pipeline == "deidentify":
+            deidentification.deidentified_name(dataset)
+        return [dataset, pipeline, str(principal.user_id)]
     if pipeline is not None:
         raise InvalidInputError("refresh_analytics_views takes no pipeline")
     return [dataset]
+
+
+def _check_pipeline_permissions(principal: Principal, pipeline: str) -> None:
+    """`clean` rewrites a dataset and `deidentify` writes one, from PHI it reads."""
+    if pipeline == "profile":
+        return
+    if not principal.has(Permission.DATASETS_WRITE):
+        raise PermissionDeniedError(
+            f"the {pipeline} pipeline writes a dataset: it needs the permission datasets:write, which your roles lack"
+        )
+    if pipeline == "deidentify" and not principal.has(Permission.PHI_READ):
+        raise PermissionDeniedError(
+            "the deidentify pipeline reads PHI: it needs the permission phi:read, which your roles lack"
+        )
