@@ -210,7 +210,12 @@ def query(
         with connections.engine.connect() as connection:
             # The CLI runs on the server with its operator's full view: its own cache scope.
             result, cached = queries.answer(
-                connection, QueryCache(connections.redis), spec, settings.reporting_timezone, "cli:operator"
+                connection,
+                QueryCache(connections.redis),
+                spec,
+                settings.reporting_timezone,
+                "cli:operator",
+                phi_allowed=True,
             )
     finally:
         connections.close()

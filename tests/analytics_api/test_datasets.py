@@ -110,6 +110,11 @@ def test_phi_flags_need_phi_read(api: Api, worker: None) -> None:
     allowed = api.client.patch("/api/v1/datasets/visits/columns", headers=api.headers("admin"), json=body)
     assert allowed.status_code == 200
     assert next(c for c in allowed.json()["columns"] if c["name"] == "region")["phi"] is True
+    # Row output masks the PHI column for a caller without phi:read, and says so.
+    masked = api.client.get("/api/v1/datasets/visits/rows", headers=api.headers("viewer")).json()
+    assert masked["masked"] == ["region"] and {row[1] for row in masked["rows"]} == {None}
+    shown = api.client.get("/api/v1/datasets/visits/rows", headers=api.headers("admin")).json()
+    assert shown["masked"] == [] and None not in {row[1] for row in shown["rows"]}
     wrong_role = {"columns": [{"name": "region", "role": "measure"}]}
     refused = api.client.patch("/api/v1/datasets/visits/columns", headers=api.headers("analyst"), json=wrong_role)
     assert refused.status_code == 422

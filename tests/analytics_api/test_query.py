@@ -201,3 +201,30 @@ def test_answers_stay_right_while_the_epoch_is_unknown(visits: Api) -> None:
         connection.execute(text("UPDATE bi.datasets SET data_version = data_version + 1 WHERE name = 'visits'"))
     second = query(api)
     assert second.headers["X-Cache"] == "MISS" and second.json()["rows"][0] == ["2024-01-01", 900]
+
+
+def test_grouping_or_filtering_by_phi_needs_phi_read(visits: Api) -> None:
+    api = visits
+    flagged = api.client.patch(
+        "/api/v1/datasets/visits/columns",
+        headers=api.headers("admin"),
+        json={"columns": [{"name": "patient", "phi": True}]},
+    )
+    assert flagged.status_code == 200, flagged.text
+    defined = api.client.post(
+        "/api/v1/metrics",
+        headers=api.headers("analyst"),
+        json=metric("visit_charges", dimensions=["region", "patient"]),
+    )
+    assert defined.status_code == 201, defined.text
+    for fields in (
+        {"group_by": ["patient"]},
+        {"filters": [{"dimension": "patient", "op": "eq", "value": "a"}]},
+    ):
+        refused = query(api, role="viewer", metric="visit_charges", **fields)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["detail"].startswith("grouping or filtering by the PHI column patient needs")
+        allowed = query(api, role="admin", metric="visit_charges", **fields)
+        assert allowed.status_code == 200, allowed.text
+    # Totals over a PHI-bearing dataset stay open to everyone who may query.
+    assert query(api, role="viewer", metric="visit_charges", group_by=["region"]).status_code == 200

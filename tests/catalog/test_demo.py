@@ -44,7 +44,10 @@ def test_seeded_once_with_phi_flagged(engine: Engine, s3: S3Client) -> None:
         ]
         cards = kpis.latest(connection, "month")
         checked = queries.plan(
-            connection, QuerySpec(metric="visits", start="2025-01-01", end="2026-01-01", grain="month"), "UTC"
+            connection,
+            QuerySpec(metric="visits", start="2025-01-01", end="2026-01-01", grain="month"),
+            "UTC",
+            phi_allowed=True,
         )
         yearly = queries.totals(connection, checked, "UTC")
     assert checked.rollup is not None

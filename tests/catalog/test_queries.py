@@ -199,7 +199,7 @@ def query_specs(draw: st.DrawFn) -> QuerySpec:
 def test_random_queries_equal_hand_written_sql(sales: Engine, spec: QuerySpec) -> None:
     expected = hand_written(sales, spec)
     with sales.connect() as connection:
-        checked = queries.plan(connection, spec, TIMEZONE)
+        checked = queries.plan(connection, spec, TIMEZONE, phi_allowed=True)
         answered = queries.run(connection, checked, TIMEZONE)
         from_table = queries.run(connection, dataclasses.replace(checked, rollup=None), TIMEZONE)
     distinct = any(METRICS[name][0] == "count_distinct" for name in spec.metric_names)
@@ -217,22 +217,22 @@ def spec(**fields: Any) -> QuerySpec:
 
 def test_a_stale_rollup_is_not_used(sales: Engine, load: Importer) -> None:
     with sales.connect() as connection:
-        assert queries.plan(connection, spec(), TIMEZONE).rollup is not None
+        assert queries.plan(connection, spec(), TIMEZONE, phi_allowed=True).rollup is not None
     more = b"sold_at,region,channel,amount,units,returned,customer\n2024-03-03T10:00:00+00:00,north,web,5,1,false,c\n"
     load("sales", "more.csv", more, mode="append")
     with sales.connect() as connection:
-        checked = queries.plan(connection, spec(), TIMEZONE)
+        checked = queries.plan(connection, spec(), TIMEZONE, phi_allowed=True)
         assert checked.rollup is None
         assert queries.run(connection, checked, TIMEZONE).source == "table"
     rollups.refresh_stale(sales, "sales")
     with sales.connect() as connection:
-        assert queries.plan(connection, spec(), TIMEZONE).rollup is not None
+        assert queries.plan(connection, spec(), TIMEZONE, phi_allowed=True).rollup is not None
 
 
 def test_partial_days_and_other_zones_use_the_table(sales: Engine) -> None:
     with sales.connect() as connection:
-        assert queries.plan(connection, spec(start="2024-01-01T06:00:00"), TIMEZONE).rollup is None
-        assert queries.plan(connection, spec(), "Europe/Paris").rollup is None
+        assert queries.plan(connection, spec(start="2024-01-01T06:00:00"), TIMEZONE, phi_allowed=True).rollup is None
+        assert queries.plan(connection, spec(), "Europe/Paris", phi_allowed=True).rollup is None
 
 
 @pytest.mark.parametrize(
@@ -248,7 +248,7 @@ def test_partial_days_and_other_zones_use_the_table(sales: Engine) -> None:
 )
 def test_bad_queries_say_what(sales: Engine, fields: dict[str, Any], message: str) -> None:
     with sales.connect() as connection, pytest.raises(InvalidInputError, match=message):
-        queries.plan(connection, spec(**fields), TIMEZONE)
+        queries.plan(connection, spec(**fields), TIMEZONE, phi_allowed=True)
 
 
 @pytest.mark.parametrize(
@@ -277,15 +277,15 @@ def cache(redis_url: str) -> Iterator[QueryCache]:
 def test_cache_hits_and_an_import_makes_entries_unreachable(sales: Engine, load: Importer, cache: QueryCache) -> None:
     question = spec(group_by=["region"])
     with sales.connect() as connection:
-        first, cached_first = queries.answer(connection, cache, question, TIMEZONE, "scope-a")
-        second, cached_second = queries.answer(connection, cache, question, TIMEZONE, "scope-a")
-        other_scope, cached_other = queries.answer(connection, cache, question, TIMEZONE, "scope-b")
+        first, cached_first = queries.answer(connection, cache, question, TIMEZONE, "scope-a", phi_allowed=True)
+        second, cached_second = queries.answer(connection, cache, question, TIMEZONE, "scope-a", phi_allowed=True)
+        other_scope, cached_other = queries.answer(connection, cache, question, TIMEZONE, "scope-b", phi_allowed=True)
     assert (cached_first, cached_second, cached_other) == (False, True, False)
     assert first == second == other_scope
     more = b"sold_at,region,channel,amount,units,returned,customer\n2024-03-03T10:00:00+00:00,north,web,5,1,false,c\n"
     load("sales", "more.csv", more, mode="append")
     with sales.connect() as connection:
-        after, cached_after = queries.answer(connection, cache, question, TIMEZONE, "scope-a")
+        after, cached_after = queries.answer(connection, cache, question, TIMEZONE, "scope-a", phi_allowed=True)
     assert not cached_after
     assert after["data_version"] == first["data_version"] + 1
     north_march = [row for row in after["rows"] if row[0] == "2024-03-01" and row[1] == "north"]
@@ -296,20 +296,22 @@ def test_cache_hits_and_an_import_makes_entries_unreachable(sales: Engine, load:
 def test_redis_down_answers_from_postgres(sales: Engine) -> None:
     dead = QueryCache(redis.Redis(port=free_port(), socket_connect_timeout=0.5))
     with sales.connect() as connection:
-        result, cached = queries.answer(connection, dead, spec(), TIMEZONE, "scope")
+        result, cached = queries.answer(connection, dead, spec(), TIMEZONE, "scope", phi_allowed=True)
     assert not cached and result["rows"]
 
 
 def test_a_changed_metric_is_not_answered_from_the_cache(sales: Engine, cache: QueryCache) -> None:
     with sales.connect() as connection:
-        total, _ = queries.answer(connection, cache, spec(metric="units_sum"), TIMEZONE, "scope")
+        total, _ = queries.answer(connection, cache, spec(metric="units_sum"), TIMEZONE, "scope", phi_allowed=True)
     with sales.begin() as connection:
         definition = metrics.MetricDefinition(
             name="units_sum", dataset="sales", aggregation="max", column="units", time_column="sold_at"
         )
         metrics.replace_metric(connection, "units_sum", definition, TIMEZONE)
     with sales.connect() as connection:
-        maximum, cached = queries.answer(connection, cache, spec(metric="units_sum"), TIMEZONE, "scope")
+        maximum, cached = queries.answer(
+            connection, cache, spec(metric="units_sum"), TIMEZONE, "scope", phi_allowed=True
+        )
     assert not cached
     assert maximum["rows"] != total["rows"]
 
@@ -329,10 +331,15 @@ def test_compare_with_the_previous_period(
     fields: dict[str, Any] = {"metrics": ["n", "amount_sum"], "metric": None, "grain": grain, "group_by": ["channel"]}
     with sales.connect() as connection:
         compared, _ = queries.answer(
-            connection, cache, spec(start=start, end=end, compare="previous_period", **fields), TIMEZONE, "s"
+            connection,
+            cache,
+            spec(start=start, end=end, compare="previous_period", **fields),
+            TIMEZONE,
+            "s",
+            phi_allowed=True,
         )
         earlier, _ = queries.answer(
-            connection, cache, spec(start=earlier_start, end=earlier_end, **fields), TIMEZONE, "s"
+            connection, cache, spec(start=earlier_start, end=earlier_end, **fields), TIMEZONE, "s", phi_allowed=True
         )
     assert compared["columns"] == [
         "period",
@@ -383,7 +390,7 @@ def test_whole_months_are_answered_from_the_monthly_view(
         filters=[{"dimension": "channel", "op": "ne", "value": "phone"}],
     )
     with sales.connect() as connection:
-        checked = queries.plan(connection, question, TIMEZONE)
+        checked = queries.plan(connection, question, TIMEZONE, phi_allowed=True)
         assert checked.rollup is not None and checked.rollup.grain == view
         answered = queries.run(connection, checked, TIMEZONE)
     assert answered.source == "rollup"

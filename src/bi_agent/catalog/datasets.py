@@ -201,17 +201,23 @@ def delete_dataset(connection: Connection, name: str) -> None:
     connection.execute(text("DELETE FROM bi.datasets WHERE name = :name"), {"name": name})
 
 
-def preview_rows(connection: Connection, name: str, limit: int, offset: int) -> tuple[list[str], list[list[Any]]]:
+def preview_rows(
+    connection: Connection, name: str, limit: int, offset: int, *, phi_allowed: bool
+) -> tuple[list[str], list[list[Any]], list[str]]:
+    """Column names, a page of rows and the columns masked in it: without `phi_allowed`,
+    PHI columns are not even read, and show as null."""
     columns = get_columns(connection, name)
     names = [column.name for column in columns]
+    masked = [column.name for column in columns if column.phi and not phi_allowed]
+    selected = [sql.SQL("NULL") if column.name in masked else sql.Identifier(column.name) for column in columns]
     raw = psycopg_connection(connection)
     statement = sql.SQL("SELECT {} FROM {}.{} LIMIT %s OFFSET %s").format(
-        sql.SQL(", ").join(map(sql.Identifier, names)), sql.Identifier("analytics"), sql.Identifier(name)
+        sql.SQL(", ").join(selected), sql.Identifier("analytics"), sql.Identifier(name)
     )
     with raw.cursor() as cursor:
         cursor.execute(statement, (limit, offset))
         rows = [[json_value(value) for value in row] for row in cursor.fetchall()]
-    return names, rows
+    return names, rows, masked
 
 
 def column_type(columns: list[ColumnSpec], name: str) -> DataType:

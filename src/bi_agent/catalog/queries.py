@@ -24,7 +24,7 @@ from bi_agent.catalog.columns import ColumnSpec
 from bi_agent.catalog.query_cache import QueryCache, cache_key
 from bi_agent.catalog.query_spec import Filter, QuerySpec
 from bi_agent.catalog.values import json_value
-from bi_agent.errors import InvalidInputError
+from bi_agent.errors import InvalidInputError, PermissionDeniedError
 from bi_agent.infra.telemetry import QUERIES
 
 PERIOD = "period"
@@ -60,7 +60,9 @@ class Plan:
     rollup: rollups.Rollup | None
 
 
-def plan(connection: Connection, spec: QuerySpec, timezone: str) -> Plan:
+def plan(connection: Connection, spec: QuerySpec, timezone: str, *, phi_allowed: bool) -> Plan:
+    """The checked query and the relation that answers it. Without `phi_allowed`, grouping
+    or filtering by a PHI column is refused: groups and filters reveal its values."""
     chosen = metrics.find_metrics(connection, spec.metric_names)
     dataset_names = {metric.dataset for metric in chosen}
     if len(dataset_names) > 1:
@@ -81,6 +83,8 @@ def plan(connection: Connection, spec: QuerySpec, timezone: str) -> Plan:
             raise InvalidInputError(
                 f"unknown dimension {name!r}: metric {', '.join(refusing)} allows {_allowed(chosen, refusing[0])}"
             )
+    if not phi_allowed:
+        _check_no_phi(spec, columns)
     _check_order(spec, chosen)
     for item in spec.filters:
         _check_filter_value(item, columns[item.dimension])
@@ -92,6 +96,16 @@ def plan(connection: Connection, spec: QuerySpec, timezone: str) -> Plan:
         columns,
         _usable_rollup(connection, spec, chosen, summary.data_version, timezone),
     )
+
+
+def _check_no_phi(spec: QuerySpec, columns: dict[str, ColumnSpec]) -> None:
+    named = dict.fromkeys([*spec.group_by, *(item.dimension for item in spec.filters)])
+    phi = [name for name in named if columns[name].phi]
+    if phi:
+        raise PermissionDeniedError(
+            f"grouping or filtering by the PHI column {', '.join(phi)} needs the permission phi:read, "
+            "which your roles lack"
+        )
 
 
 def _allowed(chosen: list[metrics.Metric], name: str) -> str:
@@ -326,7 +340,7 @@ def _finish(statement: sa.Select[Any], spec: QuerySpec, key_count: int) -> sa.Se
 
 
 def answer(
-    connection: Connection, cache: QueryCache, spec: QuerySpec, timezone: str, scope: str
+    connection: Connection, cache: QueryCache, spec: QuerySpec, timezone: str, scope: str, *, phi_allowed: bool
 ) -> tuple[dict[str, Any], bool]:
     """The query's result and whether it came from the cache.
 
@@ -338,7 +352,7 @@ def answer(
     cached = cache.get(key)
     if cached is not None:
         return cached, True
-    checked = plan(connection, spec, timezone)
+    checked = plan(connection, spec, timezone, phi_allowed=phi_allowed)
     result = run(connection, checked, timezone).as_dict()
     if spec.compare == "previous_period":
         result = _with_previous_period(connection, checked, result, timezone)
@@ -390,7 +404,8 @@ def _with_previous_period(
             "limit": spec.limit,
         }
     )
-    earlier = run(connection, plan(connection, earlier_spec, timezone), timezone)
+    # The same group_by and filters as the query itself, already checked for PHI.
+    earlier = run(connection, plan(connection, earlier_spec, timezone, phi_allowed=True), timezone)
     keys = 1 + len(spec.group_by)
     by_key = {
         (shift_period(date.fromisoformat(row[0]), spec.grain, periods).isoformat(), *row[1:keys]): row[keys:]

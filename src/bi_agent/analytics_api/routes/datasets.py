@@ -192,12 +192,15 @@ def preview(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    """A page of rows in table order, with the column names."""
+    """A page of rows in table order, with the column names. PHI columns are null for a
+    caller without `phi:read`, and listed in `masked`."""
     check_identifier(name, "dataset name")
     with connections.engine.connect() as connection:
         total = datasets.get_dataset(connection, name).row_count
-        columns, rows = datasets.preview_rows(connection, name, limit, offset)
-    return {"columns": columns, "rows": rows, "total": total, "limit": limit, "offset": offset}
+        columns, rows, masked = datasets.preview_rows(
+            connection, name, limit, offset, phi_allowed=principal.has(Permission.PHI_READ)
+        )
+    return {"columns": columns, "rows": rows, "masked": masked, "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/{name}/profile", summary="A dataset's profile")

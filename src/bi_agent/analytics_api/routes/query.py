@@ -47,7 +47,9 @@ async def run_query(request: Request, principal: CanQuery, connections: Connecti
 
     def answer() -> tuple[dict[str, Any], bool]:
         with connections.engine.connect() as connection:
-            return queries.answer(connection, cache, body, timezone, scope)
+            return queries.answer(
+                connection, cache, body, timezone, scope, phi_allowed=principal.has(Permission.PHI_READ)
+            )
 
     result, cached = await run_in_threadpool(answer)
     if key is not None:
