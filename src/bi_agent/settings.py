@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     ml_service_port: int = Field(default=8000, ge=1, le=65535)
     web_port: int = Field(default=3001, ge=1, le=65535)
     celery_worker_concurrency: int = Field(default=2, ge=1)
+    # Beat sleeps at most this long between ticks, which bounds how late a schedule change is
+    # seen; its lock lasts five intervals, so a standby beat takes over within six.
+    celery_beat_interval_seconds: int = Field(default=30, ge=1, le=300)
+    worker_metrics_host: str = "127.0.0.1"
+    # 0 turns the worker's /metrics off.
+    worker_metrics_port: int = Field(default=9808, ge=0, le=65535)
     import_max_upload_mb: int = Field(default=2048, ge=1)
     import_max_field_bytes: int = Field(default=256 * 1024, ge=1024)
     reporting_timezone: str = "UTC"

@@ -175,6 +175,10 @@ class Supervisor:
     def _check_ports(self) -> None:
         ensure_port_free(self.settings.analytics_api_host, self.settings.analytics_api_port, "ANALYTICS_API_PORT")
         ensure_port_free(self.settings.ml_service_host, self.settings.ml_service_port, "ML_SERVICE_PORT")
+        if self.settings.worker_metrics_port:
+            ensure_port_free(
+                self.settings.worker_metrics_host, self.settings.worker_metrics_port, "WORKER_METRICS_PORT"
+            )
 
     def _prepare_data_stores(self) -> AdminBootstrap:
         engine = create_database_engine(self.settings)

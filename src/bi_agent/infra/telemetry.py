@@ -1,6 +1,7 @@
 """Prometheus metrics of this process. Names and labels never carry a value from the data.
 
-Each process has its own registry: the HTTP services serve it at `/metrics`.
+Each process has its own registry: the HTTP services serve it at `/metrics`. The
+worker's prefork children count in files that its main process serves (worker/metrics.py).
 """
 
 from __future__ import annotations
@@ -30,3 +31,16 @@ QUERY_CACHE = Counter(
     registry=registry,
 )
 QUERIES = Counter("bi_agent_queries_total", "Queries answered, by source", ["source"], registry=registry)
+TASKS = Counter(
+    "bi_agent_tasks_total",
+    "Celery tasks finished, by task name and outcome: success, failure or retry",
+    ["task", "outcome"],
+    registry=registry,
+)
+TASK_SECONDS = Histogram(
+    "bi_agent_task_duration_seconds",
+    "Time a Celery task ran, by task name (each retry is a run)",
+    ["task"],
+    registry=registry,
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600),
+)

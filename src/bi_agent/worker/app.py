@@ -1,13 +1,33 @@
 """The Celery app the processes run: `celery -A bi_agent.worker.app worker` and `... beat`."""
 
+import atexit
+import os
+import shutil
+import tempfile
+
+# Before anything imports prometheus_client, which picks its value store on import: the
+# prefork children then count in files here, summed by the main process's /metrics.
+# A folder per main process, so two workers (or a beat) never mix or delete each other's.
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    _metrics_folder = tempfile.mkdtemp(prefix="bi-agent-worker-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_folder
+    _owner = os.getpid()
+
+    def _remove_metrics_folder() -> None:
+        if os.getpid() == _owner:  # not in a forked child leaving through atexit
+            shutil.rmtree(_metrics_folder, ignore_errors=True)
+
+    atexit.register(_remove_metrics_folder)
+
 from typing import Any
 
-from celery.signals import beat_init
+from celery.signals import beat_init, worker_init
 
 from bi_agent.infra.db import create_database_engine
 from bi_agent.infra.schedules import sync_all
 from bi_agent.settings import get_settings
 from bi_agent.worker.factory import create_celery
+from bi_agent.worker.metrics import serve_metrics
 
 app = create_celery(get_settings())
 
@@ -21,3 +41,9 @@ def load_schedules(sender: Any = None, **_: Any) -> None:
             sync_all(connection, app)
     finally:
         engine.dispose()
+
+
+@worker_init.connect  # type: ignore[untyped-decorator]
+def start_metrics(sender: Any = None, **_: Any) -> None:
+    """Serve /metrics from the main process, before the pool forks its children."""
+    serve_metrics(get_settings())
