@@ -133,6 +133,7 @@ def import_file(
                 on_error=OnError(on_error),
                 max_field_bytes=settings.import_max_field_bytes,
                 timezone=settings.reporting_timezone,
+                detect_phi=settings.hipaa_mode,
                 progress=report,
             )
         if not outcome.duplicate:

@@ -34,12 +34,21 @@ class Importer:
     s3: S3Client
 
     def __call__(
-        self, dataset: str, filename: str, content: bytes, mode: Mode = "replace", on_error: OnError = OnError.FAIL
+        self,
+        dataset: str,
+        filename: str,
+        content: bytes,
+        mode: Mode = "replace",
+        on_error: OnError = OnError.FAIL,
+        *,
+        detect_phi: bool = False,
     ) -> ImportOutcome:
         sha256 = hashlib.sha256(content).hexdigest()
         self.s3.put_object(Bucket="datasets", Key=sha256, Body=content)
         request = ImportRequest(dataset, sha256, sha256, filename, len(content), mode, on_error)
-        return run_import(self.engine, self.s3, "datasets", request, max_field_bytes=MAX_FIELD_BYTES)
+        return run_import(
+            self.engine, self.s3, "datasets", request, max_field_bytes=MAX_FIELD_BYTES, detect_phi=detect_phi
+        )
 
 
 @pytest.fixture

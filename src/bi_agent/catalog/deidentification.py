@@ -26,7 +26,6 @@ raises a data value: only column names, rules and counts.
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -40,6 +39,7 @@ from bi_agent.catalog import datasets
 from bi_agent.catalog.columns import ColumnSpec, DataType
 from bi_agent.catalog.imports import check_metrics_fit, lock_dataset, replace_from_staging, staging_table_name
 from bi_agent.catalog.names import MAX_IDENTIFIER_LENGTH, check_identifier
+from bi_agent.catalog.phi import AGE, BIRTH, DATE_NAME, DIRECT_IDENTIFIER, ZIP
 from bi_agent.errors import ConflictError, InvalidInputError
 from bi_agent.infra.db import psycopg_connection
 
@@ -53,29 +53,6 @@ RESTRICTED_ZIP3 = (
 )  # fmt: skip
 NUMBER_TYPES: tuple[DataType, ...] = ("bigint", "double precision", "numeric")
 DATE_TYPES: tuple[DataType, ...] = ("date", "timestamptz")
-
-_WORD_START, _WORD_END = r"(?:^|_)(?:", r")(?:_|$)"
-DIRECT_IDENTIFIER = re.compile(
-    _WORD_START
-    + "|".join(
-        (
-            r"(?:first|last|middle|full|given|family|maiden|nick|user|sur)?names?",
-            r"mrn|medical_records?|ssn|social_security",
-            r"e_?mails?|(?:tele|cell)?phones?|mobile|fax",
-            r"address(?:es)?|addr|street|city|county|precinct|geocode|latitude|longitude",
-            r"accounts?|acct|licen[cs]es?|vehicles?|vin|plates?|devices?|serial",
-            r"urls?|uri|website|ip|ipv[46]",
-            r"health_plan|beneficiary|subscriber|member_id|policy_number|insurance_id",
-            r"certificates?|photos?|photograph|picture|portrait|biometrics?|fingerprints?|retina|voice_?print",
-            r"patient_id",
-        )
-    )
-    + _WORD_END
-)
-BIRTH = re.compile(_WORD_START + r"dob|birth|birthdate|birthday|born" + _WORD_END)
-DATE_NAME = re.compile(_WORD_START + r"dates?|dob|birth|birthdate|birthday|datetime|timestamp" + _WORD_END + "|_at$")
-ZIP = re.compile(r"zip|postal|postcode")
-AGE = re.compile(r"^age$|_age$|^age_(?:at|in|on|years?|yrs)(?:_|$)")
 
 
 class Rule(StrEnum):

@@ -36,6 +36,7 @@ from bi_agent.catalog import datasets, metrics, rollups
 from bi_agent.catalog.columns import ARROW_TYPES, WIDENINGS, ColumnSpec, default_role, postgres_type
 from bi_agent.catalog.files import OnError, ParsedFile, read_file
 from bi_agent.catalog.names import check_identifier
+from bi_agent.catalog.phi import SAMPLE_SIZE, phi_reason
 from bi_agent.errors import ConflictError, InvalidInputError
 from bi_agent.infra.db import psycopg_connection
 from bi_agent.infra.telemetry import ROWS_IMPORTED
@@ -102,17 +103,26 @@ def find_earlier_import(connection: Connection, dataset: str, sha256: str) -> Im
 
 
 def check_file(
-    engine: Engine, path: Path, filename: str, dataset: str, mode: Mode, on_error: OnError, max_field_bytes: int
+    engine: Engine,
+    path: Path,
+    filename: str,
+    dataset: str,
+    mode: Mode,
+    on_error: OnError,
+    max_field_bytes: int,
+    *,
+    detect_phi: bool = False,
 ) -> tuple[ParsedFile, list[ColumnSpec], list[ColumnSpec] | None]:
     """Read and check a file for an import into `dataset`: the rows, their columns, and the
-    dataset's columns when the file is appended to it. Raises InvalidInputError saying why not."""
+    dataset's columns when the file is appended to it. Raises InvalidInputError saying why not.
+    With `detect_phi` (HIPAA mode), columns whose names or values look like PHI come flagged."""
     check_identifier(dataset, "dataset name")
     with engine.connect() as connection:
         existing = datasets.find_columns(connection, dataset)
     appending = existing if mode == "append" and existing is not None else None
     pinned = {column.name: ARROW_TYPES[column.data_type] for column in appending} if appending else None
     parsed = read_file(path, filename, on_error=on_error, max_field_bytes=max_field_bytes, column_types=pinned)
-    specs = _column_specs(parsed, filename)
+    specs = _column_specs(parsed, filename, detect_phi=detect_phi)
     if appending is not None:
         _check_append_schema(appending, specs, filename)
     return parsed, specs, appending
@@ -126,6 +136,7 @@ def run_import(
     *,
     max_field_bytes: int,
     timezone: str = "UTC",
+    detect_phi: bool = False,
     progress: Progress = no_progress,
 ) -> ImportOutcome:
     check_identifier(request.dataset, "dataset name")
@@ -140,7 +151,14 @@ def run_import(
         s3.download_file(bucket, request.object_key, str(path))
         progress("parse", request.size_bytes, request.size_bytes)
         parsed, specs, existing = check_file(
-            engine, path, request.filename, request.dataset, request.mode, request.on_error, max_field_bytes
+            engine,
+            path,
+            request.filename,
+            request.dataset,
+            request.mode,
+            request.on_error,
+            max_field_bytes,
+            detect_phi=detect_phi,
         )
     return _load(engine, request, parsed, specs, existing, started_at, timezone, progress)
 
@@ -157,6 +175,7 @@ def import_local_file(
     user_id: uuid.UUID | None = None,
     max_field_bytes: int,
     timezone: str = "UTC",
+    detect_phi: bool = False,
     progress: Progress = no_progress,
 ) -> ImportOutcome:
     """Import a file on this machine (the CLI's path): the original goes to S3 while the rows
@@ -174,7 +193,9 @@ def import_local_file(
         upload = uploader.submit(
             s3.upload_file, str(path), bucket, sha256, ExtraArgs={"Metadata": {"filename": path.name[:200]}}
         )
-        parsed, specs, existing = check_file(engine, path, path.name, dataset, mode, on_error, max_field_bytes)
+        parsed, specs, existing = check_file(
+            engine, path, path.name, dataset, mode, on_error, max_field_bytes, detect_phi=detect_phi
+        )
         return _load(
             engine, request, parsed, specs, existing, started_at, timezone, progress, before_commit=upload.result
         )
@@ -308,14 +329,17 @@ def _shape(columns: list[ColumnSpec] | None) -> list[tuple[str, str]]:
     return [(column.name, column.data_type) for column in columns or []]
 
 
-def _column_specs(parsed: ParsedFile, filename: str) -> list[ColumnSpec]:
+def _column_specs(parsed: ParsedFile, filename: str, *, detect_phi: bool) -> list[ColumnSpec]:
     source_names = {name: header for header, name in parsed.mapping.items()}
     specs = []
     for field in parsed.table.schema:
         data_type = postgres_type(field.type, field.name, filename)
-        specs.append(
-            ColumnSpec(field.name, source_names.get(field.name, field.name), data_type, default_role(data_type))
-        )
+        source = source_names.get(field.name, field.name)
+        phi = False
+        if detect_phi:
+            sample = parsed.table.column(field.name).slice(0, SAMPLE_SIZE).to_pylist() if data_type == "text" else []
+            phi = phi_reason(field.name, sample) is not None or phi_reason(source) is not None
+        specs.append(ColumnSpec(field.name, source, data_type, default_role(data_type), phi))
     return specs
 
 

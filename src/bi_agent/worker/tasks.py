@@ -96,6 +96,7 @@ def import_data(self: Task, request: dict[str, Any]) -> dict[str, Any]:
         import_request,
         max_field_bytes=settings.import_max_field_bytes,
         timezone=settings.reporting_timezone,
+        detect_phi=settings.hipaa_mode,
         progress=report,
     )
     if not outcome.duplicate:
