@@ -228,3 +228,20 @@ def test_grouping_or_filtering_by_phi_needs_phi_read(visits: Api) -> None:
         assert allowed.status_code == 200, allowed.text
     # Totals over a PHI-bearing dataset stay open to everyone who may query.
     assert query(api, role="viewer", metric="visit_charges", group_by=["region"]).status_code == 200
+
+
+def test_hipaa_mode_hides_small_cells_from_callers_without_phi_read(
+    visits: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = visits
+    connections = api.app.state.connections
+    monkeypatch.setattr(connections, "settings", connections.settings.model_copy(update={"hipaa_mode": True}))
+    hidden = query(api, role="viewer", group_by=["region"])
+    assert hidden.status_code == 200, hidden.text
+    body = hidden.json()
+    assert body["suppressed"] is True and body["suppressed_cells"] == [[0, 2], [1, 2], [2, 2]]
+    assert [row[2] for row in body["rows"]] == [None, None, None]
+    # An admin may read the rows themselves: nothing to hide, and not the viewer's cache entry.
+    shown = query(api, role="admin", group_by=["region"]).json()
+    assert [row[2] for row in shown["rows"]] == [400, 50, 25] and "suppressed" not in shown
+    assert query(api, role="viewer", group_by=["region"]).json()["rows"] == body["rows"]

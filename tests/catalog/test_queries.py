@@ -395,3 +395,41 @@ def test_whole_months_are_answered_from_the_monthly_view(
         answered = queries.run(connection, checked, TIMEZONE)
     assert answered.source == "rollup"
     assert_rows_equal(answered.rows, hand_written(sales, question))
+
+
+def test_small_cells_are_suppressed_on_both_paths(sales: Engine) -> None:
+    question = QuerySpec(
+        metrics=["n", "returns", "web_amount"],
+        grain="week",
+        start=date(2024, 1, 1),
+        end=date(2025, 1, 1),
+        group_by=["region", "channel"],
+    )
+    values = hand_written(sales, question)
+    week = "date_trunc('week', sold_at AT TIME ZONE 'UTC')::date"
+    statement = (
+        f"SELECT count(*), count(*) FILTER (WHERE returned), count(*) FILTER (WHERE channel = 'web') "  # noqa: S608
+        f"FROM analytics.sales WHERE sold_at >= '2024-01-01' AND sold_at < '2025-01-01' "
+        f"GROUP BY {week}, region, channel ORDER BY {week}, region, channel"
+    )
+    with psycopg.connect(libpq(sales)) as connection:
+        records = [list(row) for row in connection.execute(statement).fetchall()]
+    expected = [
+        [*row[:3], *(None if 0 < count < 11 else value for value, count in zip(row[3:], counts, strict=True))]
+        for row, counts in zip(values, records, strict=True)
+    ]
+    hidden = [
+        [index, 3 + offset]
+        for index, counts in enumerate(records)
+        for offset, count in enumerate(counts)
+        if 0 < count < 11
+    ]
+    assert hidden, "the data should have small cells"
+    with sales.connect() as connection:
+        checked = queries.plan(connection, question, TIMEZONE, phi_allowed=True)
+        for relation in (checked, dataclasses.replace(checked, rollup=None)):
+            answered = queries.run(connection, relation, TIMEZONE, min_cell_size=11)
+            assert_rows_equal(answered.rows, expected)
+            assert answered.suppressed_cells == hidden
+            assert answered.as_dict()["suppressed"] is True
+        assert "suppressed" not in queries.run(connection, checked, TIMEZONE).as_dict()

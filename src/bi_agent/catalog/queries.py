@@ -10,6 +10,7 @@ the range starts and ends on day boundaries. avg is then sum over count.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -37,15 +38,21 @@ class QueryResult:
     source: str  # "rollup" or "table"
     dataset: str
     data_version: int
+    # With small-cell suppression on: [row, column] of each value hidden; None when off.
+    suppressed_cells: list[list[int]] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        reply = {
             "columns": self.columns,
             "rows": self.rows,
             "source": self.source,
             "dataset": self.dataset,
             "data_version": self.data_version,
         }
+        if self.suppressed_cells is not None:
+            reply["suppressed"] = bool(self.suppressed_cells)
+            reply["suppressed_cells"] = self.suppressed_cells
+        return reply
 
 
 @dataclass(frozen=True)
@@ -179,17 +186,45 @@ def totals(connection: Connection, checked: Plan, timezone: str) -> list[Any]:
     return [json_value(value) for value in row]
 
 
-def run(connection: Connection, checked: Plan, timezone: str) -> QueryResult:
-    statement = _rollup_statement(checked) if checked.rollup is not None else _table_statement(checked, timezone)
-    rows = connection.execute(statement).all()
+def run(connection: Connection, checked: Plan, timezone: str, *, min_cell_size: int | None = None) -> QueryResult:
+    """The query's rows. With `min_cell_size` (HIPAA mode), each metric value built from fewer
+    records than that is replaced by null and listed in `suppressed_cells`."""
+    counted = min_cell_size is not None
+    statement = (
+        _rollup_statement(checked, with_records=counted)
+        if checked.rollup is not None
+        else _table_statement(checked, timezone, with_records=counted)
+    )
+    rows = [[json_value(value) for value in row] for row in connection.execute(statement).all()]
     names = [PERIOD, *checked.spec.group_by, *(metric.name for metric in checked.metrics)]
+    suppressed: list[list[int]] | None = None
+    if min_cell_size is not None:
+        rows, suppressed = _suppress_small_cells(rows, len(names), len(checked.metrics), min_cell_size)
     return QueryResult(
         columns=names,
-        rows=[[json_value(value) for value in row] for row in rows],
+        rows=rows,
         source="rollup" if checked.rollup is not None else "table",
         dataset=checked.dataset,
         data_version=checked.data_version,
+        suppressed_cells=suppressed,
     )
+
+
+def _suppress_small_cells(
+    rows: list[list[Any]], width: int, metric_count: int, min_cell_size: int
+) -> tuple[list[list[Any]], list[list[int]]]:
+    """Rows without their trailing record counts, each value of fewer records nulled."""
+    first_metric = width - metric_count
+    kept, hidden = [], []
+    for index, row in enumerate(rows):
+        values, records = row[:width], row[width:]
+        for offset, count in enumerate(records):
+            # Zero records is no cell at all (a group another metric filled): nothing to hide.
+            if 0 < count < min_cell_size:
+                values[first_metric + offset] = None
+                hidden.append([index, first_metric + offset])
+        kept.append(values)
+    return kept, hidden
 
 
 def _bounds(value: date | datetime, timezone: str) -> datetime:
@@ -201,7 +236,9 @@ def _bounds(value: date | datetime, timezone: str) -> datetime:
     return value
 
 
-def _table_statement(checked: Plan, timezone: str, *, by_period: bool = True) -> sa.Select[Any]:
+def _table_statement(
+    checked: Plan, timezone: str, *, by_period: bool = True, with_records: bool = False
+) -> sa.Select[Any]:
     spec = checked.spec
     table = sa.table(checked.dataset, *(sa.column(name) for name in checked.columns), schema="analytics")
     time_column = checked.columns[checked.metrics[0].time_column]
@@ -221,6 +258,11 @@ def _table_statement(checked: Plan, timezone: str, *, by_period: bool = True) ->
     period = sa.cast(sa.func.date_trunc(sa.bindparam("grain", spec.grain), local_day), sa.Date).label(PERIOD)
     dimensions = [table.c[name].label(name) for name in spec.group_by]
     aggregates = [_table_aggregate(table, metric).label(metric.name) for metric in checked.metrics]
+    if with_records:
+        aggregates += [
+            _filtered(sa.func.count(), metric, lambda name: table.c[name]).label(f"records_{index}")
+            for index, metric in enumerate(checked.metrics)
+        ]
     conditions = [in_range, *(_condition(table.c[item.dimension], item) for item in spec.filters)]
     if not by_period:
         return sa.select(*aggregates).select_from(table).where(*conditions)
@@ -245,7 +287,7 @@ def _table_aggregate(table: Any, metric: metrics.Metric) -> ColumnElement[Any]:
     return expression  # type: ignore[no-any-return]
 
 
-def _rollup_statement(checked: Plan, *, by_period: bool = True) -> sa.Select[Any]:
+def _rollup_statement(checked: Plan, *, by_period: bool = True, with_records: bool = False) -> sa.Select[Any]:
     spec = checked.spec
     rollup = checked.rollup
     assert rollup is not None
@@ -273,6 +315,11 @@ def _rollup_statement(checked: Plan, *, by_period: bool = True) -> sa.Select[Any
 
     dimensions = [dimension(name).label(name) for name in spec.group_by]
     aggregates = [_rollup_aggregate(view, rollup, metric, dimension).label(metric.name) for metric in checked.metrics]
+    if with_records:
+        aggregates += [
+            sa.func.coalesce(_filtered(sa.func.sum(view.c.n_rows), metric, dimension), 0).label(f"records_{index}")
+            for index, metric in enumerate(checked.metrics)
+        ]
     conditions = [day >= lower, day < upper, *(_condition(dimension(item.dimension), item) for item in spec.filters)]
     if not by_period:
         return sa.select(*aggregates).select_from(view).where(*conditions)
@@ -305,6 +352,13 @@ def _rollup_aggregate(view: Any, rollup: rollups.Rollup, metric: metrics.Metric,
     if metric.aggregation == "count":
         expression = sa.func.coalesce(expression, 0)
     return expression  # type: ignore[no-any-return]
+
+
+def _filtered(aggregate: Any, metric: metrics.Metric, column_of: Callable[[str], Any]) -> Any:
+    """`aggregate` over the rows the metric's own filters keep: the records behind its value."""
+    if not metric.filters:
+        return aggregate
+    return aggregate.filter(sa.and_(*(_condition(column_of(item.dimension), item) for item in metric.filters)))
 
 
 def _as_date(value: date | datetime) -> date:
@@ -345,7 +399,14 @@ def _finish(statement: sa.Select[Any], spec: QuerySpec, key_count: int) -> sa.Se
 
 
 def answer(
-    connection: Connection, cache: QueryCache, spec: QuerySpec, timezone: str, scope: str, *, phi_allowed: bool
+    connection: Connection,
+    cache: QueryCache,
+    spec: QuerySpec,
+    timezone: str,
+    scope: str,
+    *,
+    phi_allowed: bool,
+    min_cell_size: int | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """The query's result and whether it came from the cache.
 
@@ -353,14 +414,14 @@ def answer(
     definitions, all a key needs); a miss then plans and runs the query in full.
     """
     dataset, data_version, definitions = metrics.fingerprint(connection, spec.metric_names)
-    key = cache_key(spec.canonical(), dataset, data_version, [*definitions, timezone], scope)
+    key = cache_key(spec.canonical(), dataset, data_version, [*definitions, timezone, f"cells>={min_cell_size}"], scope)
     cached = cache.get(key)
     if cached is not None:
         return cached, True
     checked = plan(connection, spec, timezone, phi_allowed=phi_allowed)
-    result = run(connection, checked, timezone).as_dict()
+    result = run(connection, checked, timezone, min_cell_size=min_cell_size).as_dict()
     if spec.compare == "previous_period":
-        result = _with_previous_period(connection, checked, result, timezone)
+        result = _with_previous_period(connection, checked, result, timezone, min_cell_size)
     QUERIES.labels(result["source"]).inc()
     # A version that moved between the two reads would file a newer answer under an older key.
     if checked.data_version == data_version:
@@ -392,7 +453,7 @@ def _period_count(spec: QuerySpec, timezone: str) -> int:
 
 
 def _with_previous_period(
-    connection: Connection, checked: Plan, result: dict[str, Any], timezone: str
+    connection: Connection, checked: Plan, result: dict[str, Any], timezone: str, min_cell_size: int | None
 ) -> dict[str, Any]:
     """Add `<metric>_previous` and `<metric>_change_pct`: each row against the same row one range earlier.
 
@@ -410,7 +471,10 @@ def _with_previous_period(
         }
     )
     # The same group_by and filters as the query itself, already checked for PHI.
-    earlier = run(connection, plan(connection, earlier_spec, timezone, phi_allowed=True), timezone)
+    # Its small cells are hidden too: a change from a hidden value would reveal it.
+    earlier = run(
+        connection, plan(connection, earlier_spec, timezone, phi_allowed=True), timezone, min_cell_size=min_cell_size
+    )
     keys = 1 + len(spec.group_by)
     by_key = {
         (shift_period(date.fromisoformat(row[0]), spec.grain, periods).isoformat(), *row[1:keys]): row[keys:]

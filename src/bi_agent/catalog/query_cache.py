@@ -34,9 +34,13 @@ REPLY_PREFIX = "bi-agent:query-reply:"
 TTL_SECONDS = 24 * 3600
 
 
-def access_scope(principal: Principal) -> str:
-    """What decides what a caller may see: their roles and whether they read PHI."""
-    return json.dumps({"roles": sorted(principal.roles), "phi": principal.has(Permission.PHI_READ)}, sort_keys=True)
+def access_scope(principal: Principal, *, min_cell_size: int | None = None) -> str:
+    """What decides what a caller may see: their roles, whether they read PHI, and the
+    smallest cell they are shown (HIPAA mode)."""
+    scope: dict[str, Any] = {"roles": sorted(principal.roles), "phi": principal.has(Permission.PHI_READ)}
+    if min_cell_size is not None:
+        scope["min_cell_size"] = min_cell_size
+    return json.dumps(scope, sort_keys=True)
 
 
 def cache_key(canonical_query: str, dataset: str, data_version: int, definitions: list[str], scope: str) -> str:

@@ -32,11 +32,17 @@ CanQuery = Annotated[Principal, require(Permission.QUERIES_RUN)]
 async def run_query(request: Request, principal: CanQuery, connections: ConnectionsDep, body: QuerySpec) -> Response:
     """`{"columns", "rows", "source": "rollup"|"table", "cached", "data_version"}`; the header
     `X-Cache` says HIT or MISS. `start` is included and `end` is not; dates and times without a
-    zone are read in REPORTING_TIMEZONE."""
+    zone are read in REPORTING_TIMEZONE. In HIPAA mode, for a caller without `phi:read`, a value
+    built from fewer than HIPAA_MIN_CELL_SIZE records is null, with `"suppressed": true` and its
+    `[row, column]` in `suppressed_cells`."""
     recent: RecentReplies = request.app.state.recent_replies
     cache = QueryCache(connections.redis, connections.redis_async, recent)
-    timezone = connections.settings.reporting_timezone
-    scope = access_scope(principal)
+    settings = connections.settings
+    timezone = settings.reporting_timezone
+    phi_allowed = principal.has(Permission.PHI_READ)
+    # HIPAA mode hides small cells from whoever may not read the rows themselves.
+    min_cell_size = settings.hipaa_min_cell_size if settings.hipaa_mode and not phi_allowed else None
+    scope = access_scope(principal, min_cell_size=min_cell_size)
     # Heard before anything is read, so a reply filed under it is never newer than the data.
     epoch = get_catalog_epoch(request)
     key = reply_key(epoch, timezone, scope, await request.body()) if epoch is not None else None
@@ -48,7 +54,7 @@ async def run_query(request: Request, principal: CanQuery, connections: Connecti
     def answer() -> tuple[dict[str, Any], bool]:
         with connections.engine.connect() as connection:
             return queries.answer(
-                connection, cache, body, timezone, scope, phi_allowed=principal.has(Permission.PHI_READ)
+                connection, cache, body, timezone, scope, phi_allowed=phi_allowed, min_cell_size=min_cell_size
             )
 
     result, cached = await run_in_threadpool(answer)
