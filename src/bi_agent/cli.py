@@ -1,11 +1,17 @@
-"""The `bi-agent` command: start the platform, check it, migrate it."""
+"""The `bi-agent` command: start the platform, check it, migrate it, verify its audit log, train and use models."""
 
 from __future__ import annotations
 
+import csv
+import json
 import re
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -18,14 +24,19 @@ from bi_agent.catalog.files import OnError
 from bi_agent.catalog.imports import import_local_file
 from bi_agent.catalog.query_cache import QueryCache
 from bi_agent.catalog.query_spec import Filter, QuerySpec
-from bi_agent.errors import BIAgentError
+from bi_agent.errors import BIAgentError, InvalidInputError
 from bi_agent.infra import migrations
 from bi_agent.infra.connections import Connections
 from bi_agent.infra.db import create_database_engine, wait_for_database
 from bi_agent.infra.objects import ensure_buckets
 from bi_agent.infra.services import check_services
+from bi_agent.security import audit
 from bi_agent.settings import describe_validation_error, load_settings
 from bi_agent.supervisor import run_up
+
+if TYPE_CHECKING:
+    from bi_agent.ml.features import Feature
+    from bi_agent.ml.predictions import PredictionInput
 
 app = typer.Typer(
     name="bi-agent",
@@ -210,7 +221,7 @@ def query(
     try:
         with connections.engine.connect() as connection:
             # The CLI runs on the server with its operator's full view: its own cache scope.
-            result, cached = queries.answer(
+            result, cached, _ = queries.answer(
                 connection,
                 QueryCache(connections.redis),
                 spec,
@@ -233,6 +244,290 @@ def query(
 def _query_caption(result: dict[str, object], cached: bool) -> str:
     origin = "cache" if cached else str(result["source"])
     return f"{len(result['rows'])} rows from the {origin}, data version {result['data_version']}"  # type: ignore[arg-type]
+
+
+audit_app = typer.Typer(
+    name="audit", help="The audit log: check its hash chain, list its records.", no_args_is_help=True
+)
+app.add_typer(audit_app)
+
+
+def _parse_anchor(value: str | None) -> audit.ChainHead | None:
+    if value is None:
+        return None
+    match = re.fullmatch(r"(\d+):([0-9a-f]{64})", value.strip())
+    if match is None:
+        raise typer.BadParameter("write the record number and its hash as printed: 1234:<64 hex digits>")
+    return audit.ChainHead(last_seq=int(match.group(1)), last_hash=match.group(2))
+
+
+@audit_app.command("verify")
+def audit_verify(
+    anchor: Annotated[
+        str | None,
+        typer.Option(help="SEQ:HASH printed by an earlier run and kept elsewhere; that record must still have it."),
+    ] = None,
+) -> None:
+    """Recompute the audit log's hash chain; exit code 1 naming the first broken record."""
+    anchored = _parse_anchor(anchor)
+    settings = load_settings()
+    engine = create_database_engine(settings)
+    try:
+        wait_for_database(engine, settings, timeout=10)
+        with engine.connect() as connection:
+            head = audit.chain_head(connection)
+            broken = audit.verify(connection, anchored)
+    finally:
+        engine.dispose()
+    if broken is not None:
+        where = f"record {broken.seq}"
+        if broken.record_id is not None and broken.occurred_at is not None:
+            where += f" (id {broken.record_id}, {broken.occurred_at.strftime(audit.TIME_FORMAT)})"
+        error_console.print(
+            Text("audit chain broken ", style="bold red") + Text(f"at {where}: {broken.reason}"), soft_wrap=True
+        )
+        raise typer.Exit(1)
+    # The head hash, kept outside the database, lets a later run tell a rewritten chain.
+    console.print(
+        f"audit chain intact: {head.last_seq} records; anchor for later runs: {head.last_seq}:{head.last_hash}",
+        soft_wrap=True,
+    )
+
+
+@audit_app.command("list")
+def audit_list(
+    user: Annotated[str | None, typer.Option(help="A username or a user id.")] = None,
+    action: Annotated[str | None, typer.Option(help="e.g. auth.login, user.roles, query.")] = None,
+    dataset: Annotated[str | None, typer.Option(help="A dataset name.")] = None,
+    outcome: Annotated[audit.Outcome | None, typer.Option(help="success, failure or denied.")] = None,
+    since: Annotated[datetime | None, typer.Option(help="From this time on (UTC if no zone).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Most records shown, newest first.")] = 50,
+) -> None:
+    """Print the newest audit records matching the filters."""
+    settings = load_settings()
+    engine = create_database_engine(settings)
+    filters = audit.AuditFilter(user=user, action=action, dataset=dataset, outcome=outcome, since=since)
+    try:
+        with engine.connect() as connection:
+            page = audit.list_records(connection, filters, limit=limit, offset=0)
+    finally:
+        engine.dispose()
+    table = Table(title="Audit log", caption=f"{len(page.items)} of {page.total} records")
+    for column in ("seq", "time (UTC)", "user", "action", "outcome", "resource", "dataset", "PHI", "client"):
+        table.add_column(column, overflow="fold")
+    for entry in page.items:
+        table.add_row(
+            str(entry.seq),
+            entry.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
+            entry.username or "",
+            entry.action,
+            entry.outcome,
+            entry.resource or "",
+            entry.dataset or "",
+            "yes" if entry.phi else "",
+            entry.client_address or "",
+        )
+    console.print(table)
+
+
+models_app = typer.Typer(
+    help="Train, list and use models, on this machine with the platform's servers (as the ML service does).",
+    no_args_is_help=True,
+)
+app.add_typer(models_app, name="models")
+
+
+def _param_value(text: str) -> str | int | float | bool | None:
+    return None if text in ("null", "none") else _filter_value(text)
+
+
+def parse_params(items: list[str]) -> dict[str, str | int | float | bool | None]:
+    """`max_iter=200`, `max_features=sqrt`, `max_depth=null`."""
+    params: dict[str, str | int | float | bool | None] = {}
+    for item in items:
+        name, equals, value = item.partition("=")
+        if not equals or not name.strip():
+            raise typer.BadParameter(f"{item!r}: write name=value", param_hint="--param")
+        params[name.strip()] = _param_value(value.strip())
+    return params
+
+
+@models_app.command("train")
+def models_train(
+    name: Annotated[str, typer.Argument(help="Model name: a plain identifier.")],
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="The dataset to read.")],
+    target: Annotated[str, typer.Option("--target", "-t", help="The column to predict.")],
+    task: Annotated[str, typer.Option(help="classification or regression.")],
+    feature: Annotated[
+        list[str] | None,
+        typer.Option("--feature", "-f", help="A feature; repeatable. Default: every non-PHI column but the target."),
+    ] = None,
+    algorithm: Annotated[
+        str, typer.Option(help="hist_gradient_boosting, random_forest, linear or logistic.")
+    ] = "hist_gradient_boosting",
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="A hyperparameter, name=value.")] = None,
+    test_size: Annotated[float, typer.Option(help="Share of rows held out for the metrics.")] = 0.2,
+) -> None:
+    """Train a new version of a model and print its held-out metrics beside the baseline's."""
+    # scikit-learn takes a second to import: only the models commands pay for it.
+    from bi_agent.ml import training
+
+    request = training.TrainingRequest(
+        model=name,
+        dataset=dataset,
+        target=target,
+        task=task,  # type: ignore[arg-type]  # checked by training.plan, with the choices in its message
+        features=tuple(feature) if feature else None,
+        algorithm=algorithm,  # type: ignore[arg-type]  # as task
+        params=parse_params(param or []),
+        test_size=test_size,
+        # The operator at the server's console sees all the data, as `bi-agent query` does.
+        may_read_phi=True,
+    )
+    settings = load_settings()
+    connections = Connections.open(settings)
+    try:
+        with console.status(f"training {name} on {dataset}"):
+            version = training.train(connections.engine, connections.s3, settings.minio_bucket_models, request)
+    finally:
+        connections.close()
+    rows = version.training
+    dropped = f", {rows['rows_without_target']:,} without a target left out" if rows["rows_without_target"] else ""
+    table = Table(
+        title=f"{name} version {version.version}: {version.algorithm}, {version.task} of {version.target}",
+        caption=f"{rows['rows_train']:,} rows trained, {rows['rows_test']:,} held out{dropped}; "
+        f"dataset {version.dataset} at data version {version.data_version}",
+    )
+    table.add_column("metric")
+    table.add_column("model", justify="right")
+    table.add_column("baseline", justify="right")
+    baseline = version.metrics.get("baseline", {})
+    for metric, value in version.metrics.items():
+        if metric != "baseline":
+            table.add_row(metric, f"{value:.4f}", f"{baseline[metric]:.4f}" if metric in baseline else "")
+    console.print(table)
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """List models: task, target, latest version, aliases and the latest version's metrics."""
+    from bi_agent.ml import registry
+
+    settings = load_settings()
+    connections = Connections.open(settings)
+    try:
+        with connections.engine.connect() as connection:
+            items, total = registry.list_models(connection, limit=500, offset=0)
+    finally:
+        connections.close()
+    table = Table(title="Models", caption=f"{total} models")
+    for column in ("name", "task", "target", "latest", "aliases", "metrics (baseline)"):
+        table.add_column(column, justify="right" if column == "latest" else "left")
+    for item in items:
+        metrics = item.metrics or {}
+        baseline = metrics.get("baseline", {})
+        shown = ", ".join(
+            f"{metric} {value:.3f}" + (f" ({baseline[metric]:.3f})" if metric in baseline else "")
+            for metric, value in metrics.items()
+            if metric != "baseline"
+        )
+        aliases = ", ".join(f"{alias}={version}" for alias, version in sorted(item.aliases.items()))
+        table.add_row(item.name, item.task, item.target, str(item.latest_version or ""), aliases, shown)
+    console.print(table)
+
+
+@models_app.command("predict")
+def models_predict(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV with a header, JSON Lines (one record a line), or JSON (a list of records, or a body "
+            "with records or dataframe_split).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    version: Annotated[int | None, typer.Option(help="A version number.")] = None,
+    alias: Annotated[str | None, typer.Option(help="An alias; default production, else the latest.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write a CSV of the predictions.")] = None,
+) -> None:
+    """Predict every record of a file as one batch; print them, or write them to a CSV."""
+    from bi_agent.ml import predictions, registry
+
+    settings = load_settings()
+    connections = Connections.open(settings)
+    try:
+        with connections.engine.connect() as connection:
+            chosen = registry.resolve(connection, name, version, alias)
+        batch = _read_batch(file, chosen.features, chosen.version, alias)
+        result = predictions.predict(
+            connections.engine,
+            connections.s3,
+            settings.minio_bucket_models,
+            predictions.ModelCache(capacity=1),
+            name,
+            batch,
+        )
+    finally:
+        connections.close()
+    reply = result.as_dict()
+    header = ["prediction", *(f"probability_{label}" for label in reply.get("classes") or [])]
+    probabilities = reply.get("probabilities")
+    rows = [
+        [prediction, *(probabilities[row] if probabilities else [])]
+        for row, prediction in enumerate(reply["predictions"])
+    ]
+    if output is not None:
+        with output.open("w", newline="") as target:
+            writer = csv.writer(target)
+            writer.writerow(header)
+            writer.writerows(rows)
+        console.print(f"{len(rows):,} predictions of {name} version {result.version} written to {output}")
+        return
+    table = Table(title=f"{name} version {result.version}", caption=f"{len(rows):,} predictions")
+    table.add_column("row", justify="right")
+    for column in header:
+        table.add_column(column, justify="right")
+    for row, values in enumerate(rows[:PREDICTIONS_SHOWN], start=1):
+        table.add_row(str(row), *(f"{value:.4f}" if isinstance(value, float) else str(value) for value in values))
+    if len(rows) > PREDICTIONS_SHOWN:
+        table.add_row("...", *("" for _ in header))
+    console.print(table)
+
+
+PREDICTIONS_SHOWN = 50
+
+
+def _read_batch(path: Path, features: Sequence[Feature], version: int, alias: str | None) -> PredictionInput:
+    """A file's records, typed as the model reads them (a CSV's ZIP codes stay text, say)."""
+    from bi_agent.ml import predictions
+
+    # Pin the version resolved above, so the file is read and predicted by the same one.
+    selector: dict[str, object] = {"version": version}
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        with path.open() as source:
+            records = [json.loads(line) for line in source if line.strip()]
+        return predictions.read_input({"records": records, **selector})
+    if suffix == ".json":
+        body = json.loads(path.read_text())
+        body = {"records": body} if isinstance(body, list) else body
+        if isinstance(body, dict):
+            body = {key: value for key, value in body.items() if key not in ("version", "alias")} | selector
+        return predictions.read_input(body)
+    arrow_types = {"number": pa.float64(), "boolean": pa.bool_(), "text": pa.string()}
+    try:
+        table = pa_csv.read_csv(
+            path,
+            convert_options=pa_csv.ConvertOptions(
+                column_types={feature.name: arrow_types[feature.kind] for feature in features},
+                strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid as error:
+        raise InvalidInputError(f"{path.name}: {error}") from None
+    return predictions.from_columns(table.to_pydict(), version=version)
 
 
 def main() -> None:

@@ -77,6 +77,22 @@ class InvalidInputError(BIAgentError):
     title = "Invalid input"
 
 
+class PayloadTooLargeError(BIAgentError):
+    """The request carries more than a route takes at once; the message says the limit."""
+
+    status_code = 413
+    title = "Payload too large"
+
+
+class ArtifactIntegrityError(BIAgentError):
+    """A stored model file is not what the registry recorded (changed bytes, a foreign format,
+    a type outside the trusted list). It is never loaded. A server fault, not the caller's:
+    the caller cannot fix it by asking differently, and it must show among the 5xx errors
+    that alerts watch; an operator retrains or restores the file."""
+
+    title = "Model artifact integrity error"
+
+
 class TooManyRequestsError(BIAgentError):
     status_code = 429
     title = "Too many requests"

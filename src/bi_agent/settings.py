@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     access_token_expire_minutes: int = Field(default=60, ge=1)
     hipaa_mode: bool = False
     hipaa_min_cell_size: int = Field(default=11, ge=1)
+    # In HIPAA mode these replace ACCESS_TOKEN_EXPIRE_MINUTES: short tokens, refreshed only while active.
+    hipaa_access_token_expire_minutes: int = Field(default=15, ge=1)
+    hipaa_idle_timeout_minutes: int = Field(default=15, ge=1)
     bi_agent_admin_username: str = "admin"
     bi_agent_admin_password: SecretStr | None = None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -72,8 +72,15 @@ class Api:
 
     def headers(self, role: str) -> dict[str, str]:
         """A bearer token of the role's account, issued directly (no argon2 round)."""
-        account = self.accounts[role]
-        return bearer(issue_access_token(self.settings, account.id, account.username).token)
+        return bearer(self.token(self.accounts[role]))
+
+    def token(self, account: Account) -> str:
+        """A token at the account's current token version (it moves with role and password changes)."""
+        with self.engine.connect() as connection:
+            version = connection.execute(
+                text("SELECT token_version FROM bi.users WHERE id = :id"), {"id": account.id}
+            ).scalar_one_or_none()
+        return issue_access_token(self.settings, account.id, account.username, token_version=version or 0).token
 
     def login(self, username: str, password: str = PASSWORD) -> httpx2.Response:
         return self.client.post("/api/v1/auth/login", json={"username": username, "password": password})
@@ -88,11 +95,18 @@ def random_client() -> tuple[str, int]:
 
 
 @contextmanager
-def open_api(stack: EmbeddedStack, database: str, redis_url: str, **settings: object) -> Iterator[Api]:
+def open_api(
+    stack: EmbeddedStack,
+    database: str,
+    redis_url: str,
+    create: Callable[[Settings], FastAPI] = create_app,
+    **settings: object,
+) -> Iterator[Api]:
+    """A service built by `create` (the Analytics API unless told) on a migrated database."""
     engine = create_engine(database)
     migrations.upgrade(engine)
     resolved = stack.settings(database_url=database, redis_url=redis_url, **settings)
-    app = create_app(resolved)
+    app = create(resolved)
     try:
         # Server errors become 500 replies, as a real client would see them.
         with TestClient(app, client=random_client(), raise_server_exceptions=False) as client:
@@ -112,10 +126,17 @@ def api(embedded: EmbeddedStack, database: str, redis_url: str) -> Iterator[Api]
 @pytest.fixture
 def worker(api: Api, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A Celery worker in this process, reading the same settings the API was given."""
-    settings = api.settings
+    with running_worker(api.settings, monkeypatch):
+        yield
+
+
+@contextmanager
+def running_worker(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A Celery worker in this process on every queue, its tasks reading `settings`."""
     monkeypatch.setenv("DATABASE_URL", str(settings.database_url))
     monkeypatch.setenv("REDIS_URL", settings.redis_address())
     monkeypatch.setenv("MINIO_ENDPOINT", settings.s3_endpoint())
+    monkeypatch.setenv("HIPAA_MODE", str(settings.hipaa_mode).lower())
     get_settings.cache_clear()
     tasks.connections.cache_clear()
     app = create_celery(get_settings())

@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from bi_agent.infra.ports import free_port
 from bi_agent.security.throttle import FAILURES_PER_CLIENT, FAILURES_PER_USERNAME, WINDOW_SECONDS, LoginThrottle
-from bi_agent.security.tokens import AUDIENCE, ISSUER
+from bi_agent.security.tokens import AUDIENCE, ISSUER, NOT_VALID
 from tests.analytics_api.conftest import PASSWORD, Api, bearer, open_api
 from tests.conftest import EmbeddedStack
 
@@ -223,7 +223,7 @@ def test_expired_token_is_401(api: Api) -> None:
 def test_forged_tokens_are_401(api: Api, forge: Callable[[Api], str]) -> None:
     response = api.client.get("/api/v1/me", headers=bearer(forge(api)))
     assert response.status_code == 401, response.text
-    assert response.json()["detail"] == "the access token is not valid"
+    assert response.json()["detail"] == NOT_VALID
     assert response.headers["www-authenticate"] == "Bearer"
 
 

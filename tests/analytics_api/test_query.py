@@ -226,6 +226,9 @@ def test_grouping_or_filtering_by_phi_needs_phi_read(visits: Api) -> None:
         assert refused.json()["detail"].startswith("grouping or filtering by the PHI column patient needs")
         allowed = query(api, role="admin", metric="visit_charges", **fields)
         assert allowed.status_code == 200, allowed.text
+    # Replies holding PHI values (grouped by a PHI column) are never kept in a cache.
+    again = query(api, role="admin", metric="visit_charges", group_by=["patient"])
+    assert again.status_code == 200 and again.headers["X-Cache"] == "MISS"
     # Totals over a PHI-bearing dataset stay open to everyone who may query.
     assert query(api, role="viewer", metric="visit_charges", group_by=["region"]).status_code == 200
 
@@ -245,3 +248,54 @@ def test_hipaa_mode_hides_small_cells_from_callers_without_phi_read(
     shown = query(api, role="admin", group_by=["region"]).json()
     assert [row[2] for row in shown["rows"]] == [400, 50, 25] and "suppressed" not in shown
     assert query(api, role="viewer", group_by=["region"]).json()["rows"] == body["rows"]
+
+
+def test_hipaa_mode_reads_of_phi_datasets_need_a_purpose_and_are_audited(
+    visits: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = visits
+    connections = api.app.state.connections
+    monkeypatch.setattr(connections, "settings", connections.settings.model_copy(update={"hipaa_mode": True}))
+    # Without PHI columns, nothing is asked and nothing recorded.
+    assert query(api).status_code == 200
+    flagged = api.client.patch(
+        "/api/v1/datasets/visits/columns",
+        headers=api.headers("admin"),
+        json={"columns": [{"name": "patient", "phi": True}]},
+    )
+    assert flagged.status_code == 200
+    for method, path in (("POST", "/api/v1/query"), ("GET", "/api/v1/datasets/visits/rows")):
+        body = {"metric": "charges", "grain": "month", "start": "2024-01-01", "end": "2025-01-01"}
+        refused = api.client.request(
+            method, path, headers=api.headers("viewer"), json=body if method == "POST" else None
+        )
+        assert refused.status_code == 403 and "X-Purpose" in refused.json()["detail"], refused.text
+        allowed = api.client.request(
+            method,
+            path,
+            headers={**api.headers("viewer"), "X-Purpose": "OPERATIONS"},
+            json=body if method == "POST" else None,
+        )
+        assert allowed.status_code == 200, allowed.text
+    # A second, cached query is a read too.
+    again = api.client.post(
+        "/api/v1/query",
+        headers={**api.headers("viewer"), "X-Purpose": "TREAT"},
+        json={"metric": "charges", "grain": "month", "start": "2024-01-01", "end": "2025-01-01"},
+    )
+    assert again.headers["X-Cache"] == "HIT"
+    with api.engine.connect() as connection:
+        records = connection.execute(
+            text(
+                "SELECT action, dataset, phi, purpose, columns FROM bi.audit_log "
+                "WHERE username = :user AND phi ORDER BY seq"
+            ),
+            {"user": api.accounts["viewer"].username},
+        ).all()
+    assert [(row.action, row.dataset, row.purpose) for row in records] == [
+        ("query", "visits", "OPERATIONS"),
+        ("dataset.rows", "visits", "OPERATIONS"),
+        ("query", "visits", "TREAT"),
+    ]
+    # The viewer sees PHI neither in rows (masked) nor in the query: no PHI column was touched.
+    assert all(list(row.columns) == [] for row in records)

@@ -17,13 +17,13 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import text
 
-from bi_agent.http.auth import current_principal
+from bi_agent.http.auth import current_principal, current_session
 from tests.analytics_api.conftest import ROLES, Api
 
 PREFIX = "/api/v1"
 PUBLIC = {"/api/v1/auth/login"}
 # Open to every signed-in user, whatever their roles.
-AUTHENTICATION_ONLY = {"/api/v1/me"}
+AUTHENTICATION_ONLY = {"/api/v1/me", "/api/v1/auth/refresh"}
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Endpoint:
 
     @property
     def authenticates(self) -> bool:
-        return current_principal in set(calls(self.dependant))
+        return bool({current_principal, current_session} & set(calls(self.dependant)))
 
 
 def calls(dependant: Dependant) -> Iterator[Any]:
@@ -83,7 +83,7 @@ def plausible_request(endpoint: Endpoint) -> dict[str, Any]:
 def test_every_route_names_its_permission(api: Api) -> None:
     found = endpoints(api)
     paths = {endpoint.path for endpoint in found}
-    assert {"/api/v1/auth/login", "/api/v1/me", "/api/v1/users", "/api/v1/roles"} <= paths
+    assert {"/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/me", "/api/v1/users", "/api/v1/audit"} <= paths
     for endpoint in found:
         where = f"{endpoint.method} {endpoint.path}"
         if endpoint.path in PUBLIC:

@@ -169,17 +169,22 @@ def test_patch_without_fields_changes_nothing(api: Api) -> None:
 
 def test_roles_are_replaced_and_apply_at_once(api: Api) -> None:
     viewer = api.accounts["viewer"]
-    headers = api.headers("viewer")
+    headers = bearer(api.login(viewer.username).json()["access_token"])
     assert api.client.get("/api/v1/users", headers=headers).status_code == 403
 
     response = admin_call(api, "PUT", f"/users/{viewer.id}/roles", {"roles": ["admin", "viewer"]})
     assert response.status_code == 200, response.text
     assert response.json()["roles"] == ["admin", "viewer"]
-    # The same token, not a new one: roles are read on every request.
+    # A role change ends the user's sessions: the old token is refused, a new login has the new roles.
+    ended = api.client.get("/api/v1/users", headers=headers)
+    assert ended.status_code == 401
+    assert "log in again" in ended.json()["detail"]
+    headers = bearer(api.login(viewer.username).json()["access_token"])
     assert api.client.get("/api/v1/users", headers=headers).status_code == 200
 
     assert admin_call(api, "PUT", f"/users/{viewer.id}/roles", {"roles": []}).json()["roles"] == []
-    me = api.client.get("/api/v1/me", headers=headers).json()
+    assert api.client.get("/api/v1/me", headers=headers).status_code == 401
+    me = api.client.get("/api/v1/me", headers=bearer(api.login(viewer.username).json()["access_token"])).json()
     assert (me["roles"], me["permissions"]) == ([], [])
 
 

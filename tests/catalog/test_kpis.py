@@ -56,3 +56,23 @@ def test_month_to_date_against_the_same_days_before(load: Importer, engine: Engi
     load("daily", "more.csv", b"day,amount\n2024-02-11,1\n", mode="append")
     with engine.connect() as connection:
         assert kpis.latest(connection, "month")[0]["stale"] is True
+
+
+def test_small_cells_are_hidden_when_asked(load: Importer, engine: Engine) -> None:
+    load("daily", "daily.csv", DAILY.encode())
+    with engine.begin() as connection:
+        definition = metrics.MetricDefinition(
+            name="amount_sum", dataset="daily", aggregation="sum", column="amount", time_column="day"
+        )
+        metrics.create_metric(connection, definition, None, "UTC")
+    assert kpis.calculate_all(engine, date(2026, 11, 28), "UTC") == 5
+    with engine.connect() as connection:
+        # February 1-10 (10 records) against January 1-10 (10 records); the year holds 41.
+        monthly = kpis.latest(connection, "month", min_cell_size=11)[0]
+        yearly = kpis.latest(connection, "year", min_cell_size=11)[0]
+        loose = kpis.latest(connection, "month", min_cell_size=10)[0]
+    assert (monthly["value"], monthly["previous_value"], monthly["change_pct"]) == (None, None, None)
+    assert monthly["suppressed"] is True
+    # The year before has no records at all: nothing to hide, only nothing to compare with.
+    assert (yearly["value"], yearly["previous_value"], yearly["suppressed"]) == (1046.0, None, False)
+    assert (loose["value"], loose["suppressed"]) == (550.0, False)

@@ -17,12 +17,12 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
-from bi_agent.catalog import metrics, queries, rollups
+from bi_agent.catalog import metrics, queries, rollups, row_policies
 from bi_agent.catalog.query_cache import QueryCache
 from bi_agent.catalog.query_spec import Filter, QuerySpec
-from bi_agent.errors import InvalidInputError
+from bi_agent.errors import InvalidInputError, NotFoundError
 from bi_agent.infra.ports import free_port
 from tests.catalog.conftest import Importer
 
@@ -277,15 +277,17 @@ def cache(redis_url: str) -> Iterator[QueryCache]:
 def test_cache_hits_and_an_import_makes_entries_unreachable(sales: Engine, load: Importer, cache: QueryCache) -> None:
     question = spec(group_by=["region"])
     with sales.connect() as connection:
-        first, cached_first = queries.answer(connection, cache, question, TIMEZONE, "scope-a", phi_allowed=True)
-        second, cached_second = queries.answer(connection, cache, question, TIMEZONE, "scope-a", phi_allowed=True)
-        other_scope, cached_other = queries.answer(connection, cache, question, TIMEZONE, "scope-b", phi_allowed=True)
+        first, cached_first, _ = queries.answer(connection, cache, question, TIMEZONE, "scope-a", phi_allowed=True)
+        second, cached_second, _ = queries.answer(connection, cache, question, TIMEZONE, "scope-a", phi_allowed=True)
+        other_scope, cached_other, _ = queries.answer(
+            connection, cache, question, TIMEZONE, "scope-b", phi_allowed=True
+        )
     assert (cached_first, cached_second, cached_other) == (False, True, False)
     assert first == second == other_scope
     more = b"sold_at,region,channel,amount,units,returned,customer\n2024-03-03T10:00:00+00:00,north,web,5,1,false,c\n"
     load("sales", "more.csv", more, mode="append")
     with sales.connect() as connection:
-        after, cached_after = queries.answer(connection, cache, question, TIMEZONE, "scope-a", phi_allowed=True)
+        after, cached_after, _ = queries.answer(connection, cache, question, TIMEZONE, "scope-a", phi_allowed=True)
     assert not cached_after
     assert after["data_version"] == first["data_version"] + 1
     north_march = [row for row in after["rows"] if row[0] == "2024-03-01" and row[1] == "north"]
@@ -296,20 +298,20 @@ def test_cache_hits_and_an_import_makes_entries_unreachable(sales: Engine, load:
 def test_redis_down_answers_from_postgres(sales: Engine) -> None:
     dead = QueryCache(redis.Redis(port=free_port(), socket_connect_timeout=0.5))
     with sales.connect() as connection:
-        result, cached = queries.answer(connection, dead, spec(), TIMEZONE, "scope", phi_allowed=True)
+        result, cached, _ = queries.answer(connection, dead, spec(), TIMEZONE, "scope", phi_allowed=True)
     assert not cached and result["rows"]
 
 
 def test_a_changed_metric_is_not_answered_from_the_cache(sales: Engine, cache: QueryCache) -> None:
     with sales.connect() as connection:
-        total, _ = queries.answer(connection, cache, spec(metric="units_sum"), TIMEZONE, "scope", phi_allowed=True)
+        total, _, _ = queries.answer(connection, cache, spec(metric="units_sum"), TIMEZONE, "scope", phi_allowed=True)
     with sales.begin() as connection:
         definition = metrics.MetricDefinition(
             name="units_sum", dataset="sales", aggregation="max", column="units", time_column="sold_at"
         )
         metrics.replace_metric(connection, "units_sum", definition, TIMEZONE)
     with sales.connect() as connection:
-        maximum, cached = queries.answer(
+        maximum, cached, _ = queries.answer(
             connection, cache, spec(metric="units_sum"), TIMEZONE, "scope", phi_allowed=True
         )
     assert not cached
@@ -330,7 +332,7 @@ def test_compare_with_the_previous_period(
 ) -> None:
     fields: dict[str, Any] = {"metrics": ["n", "amount_sum"], "metric": None, "grain": grain, "group_by": ["channel"]}
     with sales.connect() as connection:
-        compared, _ = queries.answer(
+        compared, _, _ = queries.answer(
             connection,
             cache,
             spec(start=start, end=end, compare="previous_period", **fields),
@@ -338,7 +340,7 @@ def test_compare_with_the_previous_period(
             "s",
             phi_allowed=True,
         )
-        earlier, _ = queries.answer(
+        earlier, _, _ = queries.answer(
             connection, cache, spec(start=earlier_start, end=earlier_end, **fields), TIMEZONE, "s", phi_allowed=True
         )
     assert compared["columns"] == [
@@ -433,3 +435,61 @@ def test_small_cells_are_suppressed_on_both_paths(sales: Engine) -> None:
             assert answered.suppressed_cells == hidden
             assert answered.as_dict()["suppressed"] is True
         assert "suppressed" not in queries.run(connection, checked, TIMEZONE).as_dict()
+
+
+def add_role(engine: Engine, name: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO bi.roles (name) VALUES (:name)"), {"name": name})
+
+
+def test_row_policies_are_anded_into_every_read(sales: Engine, cache: QueryCache) -> None:
+    add_role(sales, "north_only")
+    add_role(sales, "web_only")
+    north = Filter(dimension="region", op="eq", value="north")
+    web = Filter(dimension="channel", op="eq", value="web")
+    with sales.begin() as connection:
+        row_policies.set_policy(connection, "north_only", "sales", [north])
+        row_policies.set_policy(connection, "web_only", "sales", [web])
+        # Every policy of the caller's roles holds at once; a role without one adds nothing.
+        assert row_policies.filters_for(connection, {"north_only", "web_only", "viewer"}, "sales") == [north, web]
+        assert row_policies.filters_for(connection, {"viewer"}, "sales") == []
+    question = spec(metric=None, metrics=["n", "amount_sum", "web_amount"], grain="month", group_by=["channel"])
+    expected = hand_written(sales, question.model_copy(update={"filters": [north]}))
+    with sales.connect() as connection:
+        checked = queries.plan(connection, question, TIMEZONE, phi_allowed=True, policy=[north])
+        assert checked.rollup is not None  # region is one of the rollup's dimensions
+        assert_rows_equal(queries.run(connection, checked, TIMEZONE).rows, expected)
+        assert_rows_equal(queries.run(connection, dataclasses.replace(checked, rollup=None), TIMEZONE).rows, expected)
+
+        # A policy on a column the rollup does not keep sends the query to the table.
+        customer = Filter(dimension="customer", op="in", value=["cust1", "cust2", "cust3"])
+        narrow = queries.plan(connection, question, TIMEZONE, phi_allowed=True, policy=[customer])
+        assert narrow.rollup is None
+        expected_narrow = hand_written(sales, question.model_copy(update={"filters": [customer]}))
+        assert_rows_equal(queries.run(connection, narrow, TIMEZONE).rows, expected_narrow)
+
+        # Through answer(): the roles decide, and two policies never share a cache entry.
+        limited, _, _ = queries.answer(
+            connection, cache, question, TIMEZONE, "same-scope", phi_allowed=True, roles={"north_only"}
+        )
+        whole, cached, _ = queries.answer(
+            connection, cache, question, TIMEZONE, "same-scope", phi_allowed=True, roles=[]
+        )
+    assert not cached
+    assert_rows_equal(limited["rows"], expected)
+    assert_rows_equal(whole["rows"], hand_written(sales, question))
+
+
+def test_row_policies_are_checked_against_the_dataset(sales: Engine) -> None:
+    add_role(sales, "checked")
+    cases: list[tuple[str, list[Filter], type[Exception], str]] = [
+        ("nobody", [Filter(dimension="region", op="eq", value="north")], NotFoundError, "no role nobody"),
+        ("checked", [Filter(dimension="planet", op="eq", value="mars")], InvalidInputError, "has no column planet"),
+        ("checked", [Filter(dimension="units", op="eq", value="many")], InvalidInputError, "bigint needs numbers"),
+        ("checked", [], InvalidInputError, "at least one filter"),
+    ]
+    for role, filters, error, message in cases:
+        with sales.begin() as connection, pytest.raises(error, match=message):
+            row_policies.set_policy(connection, role, "sales", filters)
+    with sales.begin() as connection, pytest.raises(NotFoundError, match="has no row policy"):
+        row_policies.delete_policy(connection, "checked", "sales")

@@ -3,6 +3,7 @@
 from fastapi import APIRouter, FastAPI
 
 from bi_agent.analytics_api.routes import (
+    audit,
     auth,
     dashboards,
     datasets,
@@ -11,6 +12,7 @@ from bi_agent.analytics_api.routes import (
     metrics,
     query,
     roles,
+    row_policies,
     schedules,
     users,
 )
@@ -30,6 +32,8 @@ ROUTERS: list[APIRouter] = [
     jobs.router,
     schedules.router,
     dashboards.router,
+    row_policies.router,
+    audit.router,
 ]
 
 

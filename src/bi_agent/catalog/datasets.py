@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from psycopg import sql
 from sqlalchemy import Connection, text
 
 from bi_agent.catalog.columns import ColumnSpec, DataType, Role
+from bi_agent.catalog.filters import condition
 from bi_agent.catalog.names import check_identifier
+from bi_agent.catalog.query_spec import Filter
 from bi_agent.catalog.values import json_value
-from bi_agent.errors import InvalidInputError, NotFoundError
+from bi_agent.errors import ConflictError, InvalidInputError, NotFoundError
 from bi_agent.infra.db import psycopg_connection
 
 
@@ -202,22 +206,47 @@ def delete_dataset(connection: Connection, name: str) -> None:
 
 
 def preview_rows(
-    connection: Connection, name: str, limit: int, offset: int, *, phi_allowed: bool
-) -> tuple[list[str], list[list[Any]], list[str]]:
-    """Column names, a page of rows and the columns masked in it: without `phi_allowed`,
-    PHI columns are not even read, and show as null."""
+    connection: Connection,
+    name: str,
+    limit: int,
+    offset: int,
+    *,
+    phi_allowed: bool,
+    policy: Sequence[Filter] = (),
+) -> RowsPage:
+    """A page of rows in table order, within the caller's row policy. Without `phi_allowed`, PHI
+    columns are not even read: they show as null and are listed in `masked`."""
     columns = get_columns(connection, name)
-    names = [column.name for column in columns]
+    table = sa.table(name, *(sa.column(column.name) for column in columns), schema="analytics")
     masked = [column.name for column in columns if column.phi and not phi_allowed]
-    selected = [sql.SQL("NULL") if column.name in masked else sql.Identifier(column.name) for column in columns]
-    raw = psycopg_connection(connection)
-    statement = sql.SQL("SELECT {} FROM {}.{} LIMIT %s OFFSET %s").format(
-        sql.SQL(", ").join(selected), sql.Identifier("analytics"), sql.Identifier(name)
+    known = {column.name for column in columns}
+    for item in policy:
+        if item.dimension not in known:
+            raise ConflictError(
+                f"a row policy on dataset {name} names column {item.dimension}, which it no longer has; "
+                "an admin must set the policy again"
+            )
+    kept = [condition(table.c[item.dimension], item) for item in policy]
+    selected = [sa.null().label(column.name) if column.name in masked else table.c[column.name] for column in columns]
+    rows = connection.execute(sa.select(*selected).where(*kept).limit(limit).offset(offset)).all()
+    if policy:
+        total = connection.execute(sa.select(sa.func.count()).select_from(table).where(*kept)).scalar_one()
+    else:
+        total = get_dataset(connection, name).row_count
+    return RowsPage(
+        columns=[column.name for column in columns],
+        rows=[[json_value(value) for value in row] for row in rows],
+        masked=masked,
+        total=total,
     )
-    with raw.cursor() as cursor:
-        cursor.execute(statement, (limit, offset))
-        rows = [[json_value(value) for value in row] for row in cursor.fetchall()]
-    return names, rows, masked
+
+
+@dataclass(frozen=True)
+class RowsPage:
+    columns: list[str]
+    rows: list[list[Any]]
+    masked: list[str]
+    total: int
 
 
 def column_type(columns: list[ColumnSpec], name: str) -> DataType:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+from botocore.exceptions import ClientError
 from psycopg import sql
 from sqlalchemy import Connection, Engine, text
 
@@ -37,7 +38,7 @@ from bi_agent.catalog.columns import ARROW_TYPES, WIDENINGS, ColumnSpec, default
 from bi_agent.catalog.files import OnError, ParsedFile, read_file
 from bi_agent.catalog.names import check_identifier
 from bi_agent.catalog.phi import SAMPLE_SIZE, phi_reason
-from bi_agent.errors import ConflictError, InvalidInputError
+from bi_agent.errors import ConflictError, InvalidInputError, NotFoundError
 from bi_agent.infra.db import psycopg_connection
 from bi_agent.infra.telemetry import ROWS_IMPORTED
 
@@ -148,7 +149,7 @@ def run_import(
     with tempfile.TemporaryDirectory(prefix="bi-agent-import-") as folder:
         path = Path(folder) / "upload"
         progress("download", 0, request.size_bytes)
-        s3.download_file(bucket, request.object_key, str(path))
+        _download(s3, bucket, request, path)
         progress("parse", request.size_bytes, request.size_bytes)
         parsed, specs, existing = check_file(
             engine,
@@ -161,6 +162,20 @@ def run_import(
             detect_phi=detect_phi,
         )
     return _load(engine, request, parsed, specs, existing, started_at, timezone, progress)
+
+
+def _download(s3: S3Client, bucket: str, request: ImportRequest, path: Path) -> None:
+    try:
+        s3.download_file(bucket, request.object_key, str(path))
+    except ClientError as error:
+        # Only a missing file is final; any other refusal (a lost connection is a BotoCoreError)
+        # propagates and the worker retries it.
+        if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey"):
+            raise
+        raise NotFoundError(
+            f"{request.filename}: the uploaded file is no longer in bucket {bucket} (key {request.object_key}); "
+            "upload it again"
+        ) from None
 
 
 def import_local_file(
@@ -179,7 +194,7 @@ def import_local_file(
     progress: Progress = no_progress,
 ) -> ImportOutcome:
     """Import a file on this machine (the CLI's path): the original goes to S3 while the rows
-    are read and copied, and the import commits only once the original is safely stored."""
+    are copied, and the import commits only once the original is safely stored."""
     check_identifier(dataset, "dataset name")
     size = path.stat().st_size
     sha256 = _file_sha256(path, size, progress)
@@ -189,12 +204,14 @@ def import_local_file(
         return earlier
     request = ImportRequest(dataset, sha256, sha256, path.name, size, mode, on_error, user_id)
     started_at = datetime.now(UTC)
+    parsed, specs, existing = check_file(
+        engine, path, path.name, dataset, mode, on_error, max_field_bytes, detect_phi=detect_phi
+    )
+    # The upload starts once the file is read: reading keeps both cores busy, while during
+    # COPY this process mostly waits on PostgreSQL and the upload has a core to itself.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-upload") as uploader:
         upload = uploader.submit(
             s3.upload_file, str(path), bucket, sha256, ExtraArgs={"Metadata": {"filename": path.name[:200]}}
-        )
-        parsed, specs, existing = check_file(
-            engine, path, path.name, dataset, mode, on_error, max_field_bytes, detect_phi=detect_phi
         )
         return _load(
             engine, request, parsed, specs, existing, started_at, timezone, progress, before_commit=upload.result

@@ -34,6 +34,9 @@ class Kpi:
     previous_value: float | None
     change_pct: float | None
     data_version: int
+    # How many records each value was built from: HIPAA mode hides values of small cells.
+    records: int = 0
+    previous_records: int = 0
 
 
 def period_start(day: date, grain: Grain) -> date:
@@ -66,10 +69,12 @@ def _latest_day(connection: Connection, metric: metrics.Metric, timezone: str) -
     return value
 
 
-def _total(connection: Connection, metric: metrics.Metric, start: date, end: date, timezone: str) -> float | None:
+def _total(
+    connection: Connection, metric: metrics.Metric, start: date, end: date, timezone: str
+) -> tuple[float | None, int]:
     checked = queries.plan(connection, QuerySpec(metric=metric.name, start=start, end=end), timezone, phi_allowed=True)
-    value = queries.totals(connection, checked, timezone)[0]
-    return None if value is None else float(value)
+    value, records = queries.totals(connection, checked, timezone, with_records=True)
+    return (None if value is None else float(value)), int(records or 0)
 
 
 def compute(connection: Connection, metric: metrics.Metric, grain: Grain, today: date, timezone: str) -> Kpi | None:
@@ -81,14 +86,14 @@ def compute(connection: Connection, metric: metrics.Metric, grain: Grain, today:
     end = as_of + timedelta(days=1)
     previous_start = queries.shift_period(start, grain, -1)
     previous_end = previous_start + (end - start)
-    value = _total(connection, metric, start, end, timezone)
-    previous = _total(connection, metric, previous_start, previous_end, timezone)
+    value, records = _total(connection, metric, start, end, timezone)
+    previous, previous_records = _total(connection, metric, previous_start, previous_end, timezone)
     change = None
     if value is not None and previous not in (None, 0):
         assert previous is not None
         change = round((value - previous) / abs(previous) * 100, 2)
     data_version = metrics.fingerprint(connection, [metric.name])[1]
-    return Kpi(metric.name, grain, start, end, value, previous, change, data_version)
+    return Kpi(metric.name, grain, start, end, value, previous, change, data_version, records, previous_records)
 
 
 def calculate_all(engine: Engine, today: date, timezone: str) -> int:
@@ -104,9 +109,11 @@ def calculate_all(engine: Engine, today: date, timezone: str) -> int:
                 connection.execute(
                     text(
                         "INSERT INTO bi.kpi_snapshots (metric_id, grain, period_start, value, previous_value, "
-                        "change_pct, data_version) VALUES (:metric, :grain, :start, :value, :previous, :change, "
-                        ":version) ON CONFLICT (metric_id, grain, period_start) DO UPDATE SET value = :value, "
-                        "previous_value = :previous, change_pct = :change, data_version = :version, computed_at = now()"
+                        "change_pct, data_version, records, previous_records) VALUES (:metric, :grain, :start, "
+                        ":value, :previous, :change, :version, :records, :previous_records) "
+                        "ON CONFLICT (metric_id, grain, period_start) DO UPDATE SET value = :value, "
+                        "previous_value = :previous, change_pct = :change, data_version = :version, "
+                        "records = :records, previous_records = :previous_records, computed_at = now()"
                     ),
                     {
                         "metric": metric.id,
@@ -116,38 +123,61 @@ def calculate_all(engine: Engine, today: date, timezone: str) -> int:
                         "previous": kpi.previous_value,
                         "change": kpi.change_pct,
                         "version": kpi.data_version,
+                        "records": kpi.records,
+                        "previous_records": kpi.previous_records,
                     },
                 )
                 stored += 1
     return stored
 
 
-def latest(connection: Connection, grain: Grain) -> list[dict[str, Any]]:
-    """Each metric's newest snapshot at this grain, and whether newer data has come since."""
+def latest(connection: Connection, grain: Grain, *, min_cell_size: int | None = None) -> list[dict[str, Any]]:
+    """Each metric's newest snapshot at this grain, and whether newer data has come since. With
+    `min_cell_size` (HIPAA mode), a value of fewer records (or of an unknown number, from before
+    records were kept) is null, and `suppressed` says so."""
     rows = connection.execute(
         text(
             "SELECT DISTINCT ON (m.name) m.name, m.description, m.format, m.aggregation, d.name AS dataset, "
-            "k.period_start, k.value, k.previous_value, k.change_pct, k.data_version, "
+            "k.period_start, k.value, k.previous_value, k.change_pct, k.data_version, k.records, k.previous_records, "
             "d.data_version AS current_version, "
             "k.computed_at FROM bi.kpi_snapshots k JOIN bi.metrics m ON m.id = k.metric_id "
             "JOIN bi.datasets d ON d.id = m.dataset_id WHERE k.grain = :grain ORDER BY m.name, k.period_start DESC"
         ),
         {"grain": grain},
     ).mappings()
-    return [
-        {
-            "metric": row["name"],
-            "dataset": row["dataset"],
-            "description": row["description"],
-            "format": row["format"],
-            "aggregation": row["aggregation"],
-            "grain": grain,
-            "period_start": row["period_start"].isoformat(),
-            "value": row["value"],
-            "previous_value": row["previous_value"],
-            "change_pct": row["change_pct"],
-            "stale": row["data_version"] != row["current_version"],
-            "computed_at": row["computed_at"].isoformat(),
-        }
-        for row in rows
-    ]
+    return [_suppressed(_item(row, grain), row, min_cell_size) for row in rows]
+
+
+def _small(records: int | None, min_cell_size: int) -> bool:
+    return records is None or 0 < records < min_cell_size
+
+
+def _suppressed(item: dict[str, Any], row: Any, min_cell_size: int | None) -> dict[str, Any]:
+    if min_cell_size is None:
+        return item
+    hide_value, hide_previous = _small(row["records"], min_cell_size), _small(row["previous_records"], min_cell_size)
+    if hide_value:
+        item["value"] = None
+    if hide_previous:
+        item["previous_value"] = None
+    if hide_value or hide_previous:
+        item["change_pct"] = None
+    item["suppressed"] = hide_value or hide_previous
+    return item
+
+
+def _item(row: Any, grain: Grain) -> dict[str, Any]:
+    return {
+        "metric": row["name"],
+        "dataset": row["dataset"],
+        "description": row["description"],
+        "format": row["format"],
+        "aggregation": row["aggregation"],
+        "grain": grain,
+        "period_start": row["period_start"].isoformat(),
+        "value": row["value"],
+        "previous_value": row["previous_value"],
+        "change_pct": row["change_pct"],
+        "stale": row["data_version"] != row["current_version"],
+        "computed_at": row["computed_at"].isoformat(),
+    }

@@ -10,22 +10,24 @@ the range starts and ends on day boundaries. avg is then sum over count.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from bi_agent.catalog import datasets, metrics, rollups
+from bi_agent.catalog import datasets, metrics, rollups, row_policies
 from bi_agent.catalog.columns import ColumnSpec
+from bi_agent.catalog.filters import check_filter_value, condition
 from bi_agent.catalog.query_cache import QueryCache, cache_key
 from bi_agent.catalog.query_spec import Filter, QuerySpec
 from bi_agent.catalog.values import json_value
-from bi_agent.errors import InvalidInputError, PermissionDeniedError
+from bi_agent.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from bi_agent.infra.telemetry import QUERIES
 
 PERIOD = "period"
@@ -65,11 +67,22 @@ class Plan:
     data_version: int
     columns: dict[str, ColumnSpec]
     rollup: rollups.Rollup | None
+    # The caller's row policies: filters ANDed into the query wherever it reads.
+    policy: tuple[Filter, ...] = ()
 
 
-def plan(connection: Connection, spec: QuerySpec, timezone: str, *, phi_allowed: bool) -> Plan:
+def plan(
+    connection: Connection,
+    spec: QuerySpec,
+    timezone: str,
+    *,
+    phi_allowed: bool,
+    policy: Sequence[Filter] = (),
+) -> Plan:
     """The checked query and the relation that answers it. Without `phi_allowed`, grouping
-    or filtering by a PHI column is refused: groups and filters reveal its values."""
+    or filtering by a PHI column is refused: groups and filters reveal its values. `policy`
+    (row_policies.filters_for) limits the rows; a rollup answers only if it keeps the
+    policy's columns."""
     chosen = metrics.find_metrics(connection, spec.metric_names)
     dataset_names = {metric.dataset for metric in chosen}
     if len(dataset_names) > 1:
@@ -94,14 +107,22 @@ def plan(connection: Connection, spec: QuerySpec, timezone: str, *, phi_allowed:
         _check_no_phi(spec, columns)
     _check_order(spec, chosen)
     for item in spec.filters:
-        _check_filter_value(item, columns[item.dimension])
+        check_filter_value(item, columns[item.dimension])
+    for item in policy:
+        if item.dimension not in columns:
+            # Closed, not open: a policy whose column a later import dropped hides everything.
+            raise ConflictError(
+                f"a row policy on dataset {dataset} names column {item.dimension}, which it no longer has; "
+                "an admin must set the policy again"
+            )
     return Plan(
         spec,
         chosen,
         dataset,
         summary.data_version,
         columns,
-        _usable_rollup(connection, spec, chosen, summary.data_version, timezone),
+        _usable_rollup(connection, spec, chosen, summary.data_version, timezone, policy),
+        tuple(policy),
     )
 
 
@@ -129,28 +150,19 @@ def _check_order(spec: QuerySpec, chosen: list[metrics.Metric]) -> None:
             )
 
 
-def _check_filter_value(item: Filter, column: ColumnSpec) -> None:
-    values = item.value if isinstance(item.value, list) else [item.value]
-    numeric = column.data_type in ("bigint", "double precision", "numeric")
-    for value in values:
-        if numeric and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise InvalidInputError(f"filter on {item.dimension}: {column.data_type} needs numbers")
-        if column.data_type == "boolean" and not isinstance(value, bool):
-            raise InvalidInputError(f"filter on {item.dimension}: boolean needs true or false")
-        if column.data_type == "text" and not isinstance(value, str):
-            raise InvalidInputError(f"filter on {item.dimension}: text needs text values")
-    if item.op == "contains" and column.data_type != "text":
-        raise InvalidInputError(f"filter on {item.dimension}: contains works on text columns only")
-
-
 def _usable_rollup(
-    connection: Connection, spec: QuerySpec, chosen: list[metrics.Metric], data_version: int, timezone: str
+    connection: Connection,
+    spec: QuerySpec,
+    chosen: list[metrics.Metric],
+    data_version: int,
+    timezone: str,
+    policy: Sequence[Filter],
 ) -> rollups.Rollup | None:
     if any(metric.aggregation == "count_distinct" for metric in chosen):
         return None
     if not (_whole_day(spec.start) and _whole_day(spec.end)):
         return None
-    needed = {*spec.group_by, *(item.dimension for item in spec.filters)}
+    needed = {*spec.group_by, *(item.dimension for item in [*spec.filters, *policy])}
     for metric in chosen:
         needed.update(item.dimension for item in metric.filters)
     # The monthly view holds whole months: it answers month, quarter and year over whole months.
@@ -175,12 +187,13 @@ def _whole_day(value: date | datetime) -> bool:
     return not isinstance(value, datetime) or value.timetz().replace(tzinfo=None) == time(0)
 
 
-def totals(connection: Connection, checked: Plan, timezone: str) -> list[Any]:
-    """Each metric over the whole range as one bucket (no periods, no groups): a KPI's value."""
+def totals(connection: Connection, checked: Plan, timezone: str, *, with_records: bool = False) -> list[Any]:
+    """Each metric over the whole range as one bucket (no periods, no groups): a KPI's value.
+    With `with_records`, followed by the number of records behind each."""
     statement = (
-        _rollup_statement(checked, by_period=False)
+        _rollup_statement(checked, by_period=False, with_records=with_records)
         if checked.rollup is not None
-        else _table_statement(checked, timezone, by_period=False)
+        else _table_statement(checked, timezone, by_period=False, with_records=with_records)
     )
     row = connection.execute(statement).one()
     return [json_value(value) for value in row]
@@ -263,7 +276,7 @@ def _table_statement(
             _filtered(sa.func.count(), metric, lambda name: table.c[name]).label(f"records_{index}")
             for index, metric in enumerate(checked.metrics)
         ]
-    conditions = [in_range, *(_condition(table.c[item.dimension], item) for item in spec.filters)]
+    conditions = [in_range, *(condition(table.c[item.dimension], item) for item in [*spec.filters, *checked.policy])]
     if not by_period:
         return sa.select(*aggregates).select_from(table).where(*conditions)
     statement = sa.select(period, *dimensions, *aggregates).select_from(table).where(*conditions)
@@ -280,7 +293,7 @@ def _table_aggregate(table: Any, metric: metrics.Metric) -> ColumnElement[Any]:
     else:
         expression = getattr(sa.func, metric.aggregation)(column)
     if metric.filters:
-        expression = expression.filter(sa.and_(*(_condition(table.c[item.dimension], item) for item in metric.filters)))
+        expression = expression.filter(sa.and_(*(condition(table.c[item.dimension], item) for item in metric.filters)))
     if metric.aggregation == "avg":
         # The rollup's avg is a quotient of doubles; the table's is made the same type.
         return sa.cast(expression, sa.Float)
@@ -320,7 +333,11 @@ def _rollup_statement(checked: Plan, *, by_period: bool = True, with_records: bo
             sa.func.coalesce(_filtered(sa.func.sum(view.c.n_rows), metric, dimension), 0).label(f"records_{index}")
             for index, metric in enumerate(checked.metrics)
         ]
-    conditions = [day >= lower, day < upper, *(_condition(dimension(item.dimension), item) for item in spec.filters)]
+    conditions = [
+        day >= lower,
+        day < upper,
+        *(condition(dimension(item.dimension), item) for item in [*spec.filters, *checked.policy]),
+    ]
     if not by_period:
         return sa.select(*aggregates).select_from(view).where(*conditions)
     statement = sa.select(period, *dimensions, *aggregates).select_from(view).where(*conditions)
@@ -339,14 +356,14 @@ def _rollup_aggregate(view: Any, rollup: rollups.Rollup, metric: metrics.Metric,
         total: Any = sa.func.sum(partial("sum"))
         count: Any = sa.func.sum(partial("count"))
         if metric.filters:
-            condition = sa.and_(*(_condition(dimension(item.dimension), item) for item in metric.filters))
-            total, count = total.filter(condition), count.filter(condition)
+            kept = sa.and_(*(condition(dimension(item.dimension), item) for item in metric.filters))
+            total, count = total.filter(kept), count.filter(kept)
         return sa.cast(total, sa.Float) / sa.func.nullif(sa.cast(count, sa.Float), 0)
     else:
         expression = getattr(sa.func, metric.aggregation)(partial(metric.aggregation))
     if metric.filters:
         expression = expression.filter(
-            sa.and_(*(_condition(dimension(item.dimension), item) for item in metric.filters))
+            sa.and_(*(condition(dimension(item.dimension), item) for item in metric.filters))
         )
     # A sum over no rows is NULL in SQL, but a count of nothing is 0.
     if metric.aggregation == "count":
@@ -358,32 +375,11 @@ def _filtered(aggregate: Any, metric: metrics.Metric, column_of: Callable[[str],
     """`aggregate` over the rows the metric's own filters keep: the records behind its value."""
     if not metric.filters:
         return aggregate
-    return aggregate.filter(sa.and_(*(_condition(column_of(item.dimension), item) for item in metric.filters)))
+    return aggregate.filter(sa.and_(*(condition(column_of(item.dimension), item) for item in metric.filters)))
 
 
 def _as_date(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
-
-
-def _condition(column: Any, item: Filter) -> ColumnElement[bool]:
-    value = item.value
-    if item.op == "eq":
-        return column == value  # type: ignore[no-any-return]
-    if item.op == "ne":
-        return column != value  # type: ignore[no-any-return]
-    if item.op == "in":
-        return column.in_(value)  # type: ignore[no-any-return]
-    if item.op == "not_in":
-        return sa.not_(column.in_(value))  # type: ignore[no-any-return]
-    if item.op == "gt":
-        return column > value  # type: ignore[no-any-return]
-    if item.op == "gte":
-        return column >= value  # type: ignore[no-any-return]
-    if item.op == "lt":
-        return column < value  # type: ignore[no-any-return]
-    if item.op == "lte":
-        return column <= value  # type: ignore[no-any-return]
-    return column.contains(value, autoescape=True)  # type: ignore[no-any-return]
 
 
 def _finish(statement: sa.Select[Any], spec: QuerySpec, key_count: int) -> sa.Select[Any]:
@@ -398,6 +394,12 @@ def _finish(statement: sa.Select[Any], spec: QuerySpec, key_count: int) -> sa.Se
     return statement.group_by(*positions).order_by(*order, *positions).limit(spec.limit)
 
 
+class Answer(NamedTuple):
+    result: dict[str, Any]
+    cached: bool
+    storable: bool  # False when the result holds PHI values, which no cache may keep
+
+
 def answer(
     connection: Connection,
     cache: QueryCache,
@@ -407,26 +409,32 @@ def answer(
     *,
     phi_allowed: bool,
     min_cell_size: int | None = None,
-) -> tuple[dict[str, Any], bool]:
-    """The query's result and whether it came from the cache.
+    roles: Iterable[str] | None = None,
+) -> Answer:
+    """The query's result, whether it came from the cache, and whether it may be kept in one.
 
     The cache is asked after one catalog read (the dataset's version and the metrics'
-    definitions, all a key needs); a miss then plans and runs the query in full.
+    definitions, all a key needs); a miss then plans and runs the query in full. A result
+    grouped by a PHI column holds PHI values, which are never written to Redis.
     """
     dataset, data_version, definitions = metrics.fingerprint(connection, spec.metric_names)
-    key = cache_key(spec.canonical(), dataset, data_version, [*definitions, timezone, f"cells>={min_cell_size}"], scope)
+    # The row policies of `roles` (none for the system's own reads: KPIs, the CLI).
+    policy = row_policies.filters_for(connection, roles, dataset) if roles is not None else []
+    shape = [timezone, f"cells>={min_cell_size}", json.dumps([item.model_dump(mode="json") for item in policy])]
+    key = cache_key(spec.canonical(), dataset, data_version, [*definitions, *shape], scope)
     cached = cache.get(key)
     if cached is not None:
-        return cached, True
-    checked = plan(connection, spec, timezone, phi_allowed=phi_allowed)
+        return Answer(cached, cached=True, storable=True)
+    checked = plan(connection, spec, timezone, phi_allowed=phi_allowed, policy=policy)
     result = run(connection, checked, timezone, min_cell_size=min_cell_size).as_dict()
     if spec.compare == "previous_period":
         result = _with_previous_period(connection, checked, result, timezone, min_cell_size)
     QUERIES.labels(result["source"]).inc()
+    storable = not any(checked.columns[name].phi for name in spec.group_by)
     # A version that moved between the two reads would file a newer answer under an older key.
-    if checked.data_version == data_version:
+    if storable and checked.data_version == data_version:
         cache.put(key, result)
-    return result, False
+    return Answer(result, cached=False, storable=storable)
 
 
 def shift_period(value: date, grain: str, periods: int) -> date:
@@ -472,9 +480,8 @@ def _with_previous_period(
     )
     # The same group_by and filters as the query itself, already checked for PHI.
     # Its small cells are hidden too: a change from a hidden value would reveal it.
-    earlier = run(
-        connection, plan(connection, earlier_spec, timezone, phi_allowed=True), timezone, min_cell_size=min_cell_size
-    )
+    earlier_plan = plan(connection, earlier_spec, timezone, phi_allowed=True, policy=checked.policy)
+    earlier = run(connection, earlier_plan, timezone, min_cell_size=min_cell_size)
     keys = 1 + len(spec.group_by)
     by_key = {
         (shift_period(date.fromisoformat(row[0]), spec.grain, periods).isoformat(), *row[1:keys]): row[keys:]

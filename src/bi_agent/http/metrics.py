@@ -23,7 +23,8 @@ def metrics() -> Response:
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def _route_template(request: Request) -> str:
+def route_template(request: Request) -> str:
+    """The matched route's template with its prefix (`/api/v1/datasets/{name}`), or `unmatched`."""
     # Routing leaves the matched route in the scope; its path lacks the prefix of an
     # included router, which is what precedes the rendered template in the real path.
     route = request.scope.get("route")
@@ -48,7 +49,7 @@ def install_request_metrics(app: FastAPI, service: str) -> None:
             status = response.status_code
             return response
         finally:
-            route = _route_template(request)
+            route = route_template(request)
             REQUEST_SECONDS.labels(service, request.method, route, str(status)).observe(time.perf_counter() - started)
             if status >= 500:
                 REQUEST_ERRORS.labels(service, request.method, route).inc()

@@ -15,6 +15,7 @@ from bi_agent.http.problems import install_problem_handlers
 from bi_agent.infra.catalog_epoch import CatalogEpoch
 from bi_agent.infra.connections import Connections
 from bi_agent.security.principal_cache import PrincipalCache
+from bi_agent.security.sessions import SessionActivity
 from bi_agent.settings import Settings, get_settings
 
 
@@ -29,6 +30,9 @@ def create_service(
         app.state.connections = Connections.open(resolved)
         app.state.catalog_epoch = CatalogEpoch(app.state.connections.engine).start()
         app.state.principals = PrincipalCache()
+        app.state.session_activity = SessionActivity(
+            app.state.connections.redis_async, resolved.hipaa_idle_timeout_minutes * 60
+        )
         try:
             yield
         finally:

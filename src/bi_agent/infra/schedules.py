@@ -66,8 +66,11 @@ def sync_entry(celery: Celery, row: Any) -> None:
     if not row.enabled:
         entry.delete()
         return
-    # A new entry counts as run now, so a daily job does not fire the moment beat starts.
-    entry.last_run_at = datetime.now(UTC)
+    # An entry keeps its last run, so neither a beat restart nor a changed crontab repeats a
+    # run or skips one that fell due meanwhile (it runs once, at once). A new entry counts as
+    # run now, so a daily job does not fire the moment beat starts.
+    last_run_at = RedBeatSchedulerEntry.load_meta(entry.key, app=celery)["last_run_at"]
+    entry.last_run_at = last_run_at or datetime.now(UTC)
     entry.save()
 
 

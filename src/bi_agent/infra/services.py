@@ -18,7 +18,7 @@ from bi_agent.infra import probes
 from bi_agent.infra.connections import Connections
 from bi_agent.infra.db import first_line
 from bi_agent.settings import Settings
-from bi_agent.worker.factory import BEAT_LOCK_KEY, BEAT_STALE_AFTER_SECONDS, BEAT_TICK_KEY, create_celery
+from bi_agent.worker.factory import BEAT_LOCK_KEY, BEAT_TICK_KEY, beat_stale_after_seconds, create_celery
 
 
 @dataclass(frozen=True)
@@ -107,4 +107,5 @@ def _check_beat(connections: Connections) -> ServiceStatus:
     ticked = datetime.fromisoformat(last_tick.decode())
     age = (datetime.now(UTC) - ticked).total_seconds()
     detail = f"last tick {ticked:%Y-%m-%d %H:%M:%S} UTC ({age:.0f} s ago)"
-    return ServiceStatus("celery-beat", age <= BEAT_STALE_AFTER_SECONDS, _ms(started), detail)
+    fresh = age <= beat_stale_after_seconds(connections.settings)
+    return ServiceStatus("celery-beat", fresh, _ms(started), detail)

@@ -44,3 +44,31 @@ TASK_SECONDS = Histogram(
     registry=registry,
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600),
 )
+# Models: labelled by model name (registry metadata, never data), only once the model is known.
+PREDICTIONS = Counter("bi_agent_predictions_total", "Rows predicted, by model", ["model"], registry=registry)
+PREDICTION_SECONDS = Histogram(
+    "bi_agent_prediction_duration_seconds",
+    "Time to check a prediction batch and predict it, by model (its count is the batches)",
+    ["model"],
+    registry=registry,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+MODEL_CACHE = Counter(
+    "bi_agent_model_cache_total",
+    "Loaded-model cache lookups: hit, or load (read, checked and rebuilt from S3)",
+    ["outcome"],
+    registry=registry,
+)
+TRAINING_RUNS = Counter(
+    "bi_agent_model_training_runs_total",
+    "Trainings run in this process, by model and outcome (success, refused: bad input, failure)",
+    ["model", "outcome"],
+    registry=registry,
+)
+TRAINING_SECONDS = Histogram(
+    "bi_agent_model_training_duration_seconds",
+    "Time to train and register a model version, by model",
+    ["model"],
+    registry=registry,
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900),
+)

@@ -1,9 +1,13 @@
 """Entry point: `uvicorn --factory bi_agent.ml_service.app:create_app`."""
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from bi_agent.http.service import create_service
+from bi_agent.ml_service.routes import models, predictions, training
 from bi_agent.settings import Settings
+
+# The hottest route, predict, is matched first; paths do not overlap otherwise.
+ROUTERS: list[APIRouter] = [predictions.router, models.router, training.router]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -11,5 +15,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "ml-service",
         "BI-Agent ML service",
         "Model training, the model registry, batch predictions and KPI forecasts.",
+        routers=ROUTERS,
         settings=settings,
     )

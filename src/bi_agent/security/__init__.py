@@ -1,1 +1,1 @@
-"""Security domain: passwords, users and roles (tokens, RBAC, PHI and audit follow)."""
+"""Security domain: passwords, tokens and sessions, permissions, users and roles, and the audit log."""

@@ -38,6 +38,8 @@ class Principal:
     username: str
     roles: frozenset[str]
     permissions: frozenset[str]
+    # bi.users.token_version: tokens issued under another version are refused.
+    token_version: int = 0
 
     def has(self, permission: Permission) -> bool:
         return permission.value in self.permissions
@@ -51,7 +53,7 @@ def load_principal(connection: Connection, user_id: uuid.UUID) -> Principal | No
     """
     rows = connection.execute(
         text(
-            "SELECT u.username, ur.role, rp.permission "
+            "SELECT u.username, u.token_version, ur.role, rp.permission "
             "FROM bi.users u "
             "LEFT JOIN bi.user_roles ur ON ur.user_id = u.id "
             "LEFT JOIN bi.role_permissions rp ON rp.role = ur.role "
@@ -66,4 +68,5 @@ def load_principal(connection: Connection, user_id: uuid.UUID) -> Principal | No
         username=rows[0].username,
         roles=frozenset(row.role for row in rows if row.role is not None),
         permissions=frozenset(row.permission for row in rows if row.permission is not None),
+        token_version=rows[0].token_version,
     )

@@ -3,6 +3,9 @@
 Every function takes the caller's connection and leaves the transaction to it, so
 a route makes each change in one transaction. Password hashes never leave this
 module: `User` has none.
+
+Disabling or enabling a user, setting their password or changing their roles moves
+their `token_version`, which ends every token issued before (see security/tokens.py).
 """
 
 from __future__ import annotations
@@ -52,14 +55,6 @@ class User:
 class UserPage:
     items: list[User]
     total: int
-
-
-@dataclass(frozen=True)
-class Role:
-    name: str
-    description: str
-    built_in: bool
-    permissions: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -143,7 +138,9 @@ def update_user(
     is_active: bool | None = None,
     password: str | None = None,
 ) -> User:
-    """Enable or disable a user and/or set their password; None leaves a field as it is."""
+    """Enable or disable a user and/or set their password; None leaves a field as it is.
+
+    A change of either ends the user's sessions: their tokens stop working at once."""
     password_hash = None if password is None else _hash_new_password(password)
     if is_active is False:
         if user_id == acting_user_id:
@@ -153,10 +150,13 @@ def update_user(
             )
         _lock_admin_changes(connection)
         _refuse_losing_the_last_admin(connection, get_user(connection, user_id), "disabled")
+    # SET sees the row as it was: the version moves only when the status really changes.
     updated = connection.execute(
         text(
             "UPDATE bi.users SET is_active = coalesce(:is_active, is_active), "
-            "password_hash = coalesce(:hash, password_hash), updated_at = now() "
+            "password_hash = coalesce(:hash, password_hash), updated_at = now(), "
+            "token_version = token_version + CASE WHEN CAST(:hash AS text) IS NOT NULL "
+            "OR coalesce(CAST(:is_active AS boolean), is_active) <> is_active THEN 1 ELSE 0 END "
             "WHERE id = :user_id RETURNING id"
         ),
         {"user_id": user_id, "is_active": is_active, "hash": password_hash},
@@ -167,7 +167,7 @@ def update_user(
 
 
 def set_roles(connection: Connection, user_id: uuid.UUID, roles: Iterable[str], *, acting_user_id: uuid.UUID) -> User:
-    """Replace the user's roles with exactly these."""
+    """Replace the user's roles with exactly these; a change ends the user's sessions."""
     wanted = _known_roles(connection, roles)
     _lock_admin_changes(connection)
     current = get_user(connection, user_id)
@@ -180,29 +180,11 @@ def set_roles(connection: Connection, user_id: uuid.UUID, roles: Iterable[str], 
         _refuse_losing_the_last_admin(connection, current, "removed from the admin role")
     connection.execute(text("DELETE FROM bi.user_roles WHERE user_id = :user_id"), {"user_id": user_id})
     _insert_roles(connection, user_id, wanted)
-    connection.execute(text("UPDATE bi.users SET updated_at = now() WHERE id = :user_id"), {"user_id": user_id})
+    connection.execute(
+        text("UPDATE bi.users SET updated_at = now(), token_version = token_version + :moved WHERE id = :user_id"),
+        {"user_id": user_id, "moved": int(wanted != set(current.roles))},
+    )
     return get_user(connection, user_id)
-
-
-def list_roles(connection: Connection) -> list[Role]:
-    rows = connection.execute(
-        text(
-            "SELECT r.name, r.description, r.built_in, "
-            "coalesce(array_agg(rp.permission ORDER BY rp.permission) "
-            "FILTER (WHERE rp.permission IS NOT NULL), '{}') AS permissions "
-            "FROM bi.roles r LEFT JOIN bi.role_permissions rp ON rp.role = r.name "
-            "GROUP BY r.name ORDER BY r.name"
-        )
-    ).all()
-    return [
-        Role(
-            name=row.name,
-            description=row.description,
-            built_in=row.built_in,
-            permissions=tuple(row.permissions),
-        )
-        for row in rows
-    ]
 
 
 def _check_username(username: str) -> None:

@@ -21,15 +21,16 @@ if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
 
 from typing import Any
 
-from celery.signals import beat_init, worker_init
+from celery.signals import beat_init, worker_init, worker_ready
 
 from bi_agent.infra.db import create_database_engine
 from bi_agent.infra.schedules import sync_all
 from bi_agent.settings import get_settings
 from bi_agent.worker.factory import create_celery
 from bi_agent.worker.metrics import serve_metrics
+from bi_agent.worker.recovery import restore_orphans
 
-app = create_celery(get_settings())
+app = create_celery(get_settings(), runs_tasks=True)
 
 
 @beat_init.connect  # type: ignore[untyped-decorator]
@@ -47,3 +48,10 @@ def load_schedules(sender: Any = None, **_: Any) -> None:
 def start_metrics(sender: Any = None, **_: Any) -> None:
     """Serve /metrics from the main process, before the pool forks its children."""
     serve_metrics(get_settings())
+
+
+@worker_ready.connect  # type: ignore[untyped-decorator]
+def take_back_orphans(sender: Any = None, **_: Any) -> None:
+    """Before this worker takes a task, put back the messages a killed worker held."""
+    if getattr(sender, "app", None) is app:
+        restore_orphans(app)

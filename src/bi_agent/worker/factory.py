@@ -13,14 +13,27 @@ from bi_agent.settings import Settings
 
 QUEUES = ("analytics", "ml", "data")
 # Longer than the longest task, so Redis does not hand a running task to a second worker.
+# A killed worker's tasks need not wait for it: the next worker to start takes them back
+# (recovery.py).
 VISIBILITY_TIMEOUT_SECONDS = 6 * 3600
+# Waits from 10 ms, doubling up to 10 s, each drawn at random below its bound: two to three
+# minutes in all on average.
+RESULT_WRITE_RETRIES = 40
 REDBEAT_KEY_PREFIX = "bi-agent:redbeat:"
 # RedBeat holds this key while a beat runs and lets it expire when the beat dies.
 BEAT_LOCK_KEY = f"{REDBEAT_KEY_PREFIX}:lock"
-# When beat last ticked; it ticks at least every beat_max_loop_interval (30 s).
+# The lock outlives this many beat intervals: a beat extends it every tick, and a standby
+# beat, which tries to take it once an interval, takes over within one more.
+BEAT_LOCK_INTERVALS = 5
+# When beat last ticked; it ticks at least once an interval (CELERY_BEAT_INTERVAL_SECONDS).
 BEAT_TICK_KEY = "bi-agent:beat:last-tick"
 BEAT_TICK_TTL_SECONDS = 24 * 3600
-BEAT_STALE_AFTER_SECONDS = 90
+BEAT_STALE_AFTER_INTERVALS = 3
+
+
+def beat_stale_after_seconds(settings: Settings) -> int:
+    """A beat whose last tick is older than this has stopped ticking."""
+    return BEAT_STALE_AFTER_INTERVALS * settings.celery_beat_interval_seconds
 
 
 def _queue(name: str) -> Queue:
@@ -28,9 +41,13 @@ def _queue(name: str) -> Queue:
     return Queue(name, Exchange(name, type="direct"), routing_key=name)  # type: ignore[no-untyped-call]
 
 
-def create_celery(settings: Settings) -> Celery:
+def create_celery(settings: Settings, *, runs_tasks: bool = False) -> Celery:
+    """The Celery app; `runs_tasks` for the worker and beat processes, not for those that only
+    send tasks and read their state (the API, the CLI)."""
     redis_address = settings.redis_address()
     celery = Celery("bi_agent", broker=redis_address, backend=redis_address, include=["bi_agent.worker.tasks"])
+    # kombu's Redis transport, mended to survive a Redis outage during a task (see broker.py).
+    celery.conf.broker_transport = "bi_agent.worker.broker:Transport"
     celery.conf.update(
         task_queues=[_queue(name) for name in QUEUES],
         task_default_queue="analytics",
@@ -40,6 +57,7 @@ def create_celery(settings: Settings) -> Celery:
             "import_data": {"queue": "data"},
             "refresh_analytics_views": {"queue": "analytics"},
             "calculate_kpis": {"queue": "analytics"},
+            "train_model": {"queue": "ml"},
             "update_ml_models": {"queue": "ml"},
             "process_data": {"queue": "data"},
         },
@@ -61,8 +79,13 @@ def create_celery(settings: Settings) -> Celery:
         redbeat_redis_url=redis_address,
         redbeat_key_prefix=REDBEAT_KEY_PREFIX,
         # Beat wakes at least this often, which bounds how stale a schedule change can be.
-        beat_max_loop_interval=30,
-        redbeat_lock_timeout=150,
+        beat_max_loop_interval=settings.celery_beat_interval_seconds,
+        redbeat_lock_timeout=BEAT_LOCK_INTERVALS * settings.celery_beat_interval_seconds,
         redbeat_redis_options={"health_check_interval": 30},
     )
+    if runs_tasks:
+        # A task's progress and result wait out a Redis restart (RESULT_WRITE_RETRIES) rather
+        # than fail the task that writes them. Readers keep the default and answer at once
+        # while Redis is down.
+        celery.conf.update(result_backend_always_retry=True, result_backend_max_retries=RESULT_WRITE_RETRIES)
     return celery

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -40,12 +41,14 @@ TRANSIENT_ERRORS = (
     EndpointConnectionError,
     BotoCoreError,
 )
-# Exponential backoff up to five minutes, five times: long enough to ride out a restart.
+# Exponential backoff (1, 2, 4... seconds, at most five minutes) with full jitter: each wait
+# is drawn between 0 and its bound, so five tries could all come within a second or two; ten
+# wait about seven minutes in all, and a ten-second outage fails a task once in a billion.
 RETRY_TRANSIENT: dict[str, Any] = {
     "autoretry_for": TRANSIENT_ERRORS,
     "retry_backoff": True,
     "retry_backoff_max": 300,
-    "max_retries": 5,
+    "max_retries": 10,
 }
 # The pipelines of process_data, as the jobs route offers them.
 PIPELINES = ("profile", "clean", "deidentify")
@@ -59,14 +62,8 @@ def connections() -> Connections:
     return Connections.open(get_settings())
 
 
-@shared_task(  # type: ignore[untyped-decorator]
-    name="import_data",
-    bind=True,
-    **RETRY_TRANSIENT,
-)
-def import_data(self: Task, request: dict[str, Any]) -> dict[str, Any]:
-    """Import a file waiting in bucket `datasets` into a dataset."""
-    settings = get_settings()
+def _progress_reporter(task: Task) -> Callable[[str, int, int], None]:
+    """A progress sink writing state PROGRESS at most every PROGRESS_INTERVAL_SECONDS."""
     last_report = 0.0
 
     def report(stage: str, done: int, total: int) -> None:
@@ -76,8 +73,20 @@ def import_data(self: Task, request: dict[str, Any]) -> dict[str, Any]:
             return
         last_report = now
         percent = round(100 * done / total, 1) if total else 100.0
-        self.update_state(state="PROGRESS", meta={"stage": stage, "done": done, "total": total, "percent": percent})
+        task.update_state(state="PROGRESS", meta={"stage": stage, "done": done, "total": total, "percent": percent})
 
+    return report
+
+
+@shared_task(  # type: ignore[untyped-decorator]
+    name="import_data",
+    bind=True,
+    **RETRY_TRANSIENT,
+)
+def import_data(self: Task, request: dict[str, Any]) -> dict[str, Any]:
+    """Import a file waiting in bucket `datasets` into a dataset."""
+    settings = get_settings()
+    report = _progress_reporter(self)
     import_request = ImportRequest(
         dataset=request["dataset"],
         object_key=request["object_key"],
@@ -124,6 +133,31 @@ def calculate_kpis() -> dict[str, Any]:
     settings = get_settings()
     stored = kpis.calculate_all(connections().engine, datetime.now(UTC).date(), settings.reporting_timezone)
     return {"snapshots": stored}
+
+
+@shared_task(  # type: ignore[untyped-decorator]
+    name="train_model",
+    bind=True,
+    **RETRY_TRANSIENT,
+)
+def train_model(self: Task, request: dict[str, Any]) -> dict[str, Any]:
+    """Train and register a new version of a model; the result is the version with its metrics.
+
+    Safe to retry: the version records this job's id, and a retry that finds it returns it.
+    """
+    # Imported here: scikit-learn takes seconds to load, and every worker start (recovery of a
+    # killed worker's tasks included) would wait for it even with no model to train.
+    from bi_agent.ml import training
+
+    report = _progress_reporter(self)
+    version = training.train(
+        connections().engine,
+        connections().s3,
+        get_settings().minio_bucket_models,
+        training.TrainingRequest.from_dict(request, job_id=self.request.id),
+        progress=report,
+    )
+    return version.as_dict()
 
 
 @shared_task(name="update_ml_models", **RETRY_TRANSIENT)  # type: ignore[untyped-decorator]

@@ -1,4 +1,4 @@
-"""Logging in, and who the caller is: `POST /auth/login` and `GET /me`."""
+"""Logging in, refreshing a token, and who the caller is: `POST /auth/login`, `POST /auth/refresh`, `GET /me`."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
-from bi_agent.http.auth import ConnectionsDep, CurrentPrincipal, SettingsDep
+from bi_agent.http.audit_context import RequestInfoDep
+from bi_agent.http.auth import ConnectionsDep, CurrentPrincipal, CurrentSession, SettingsDep
 from bi_agent.security.login import log_in
+from bi_agent.security.sessions import SessionActivity, refresh_access_token
 from bi_agent.security.throttle import LoginThrottle
 from bi_agent.security.users import MAX_PASSWORD_LENGTH
 
@@ -34,6 +37,14 @@ async def get_login_throttle(request: Request) -> LoginThrottle:
 LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
 
 
+async def get_session_activity(request: Request) -> SessionActivity:
+    activity: SessionActivity = request.app.state.session_activity
+    return activity
+
+
+SessionActivityDep = Annotated[SessionActivity, Depends(get_session_activity)]
+
+
 class LoginRequest(BaseModel):
     username: str = Field(min_length=1, max_length=128)
     password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
@@ -53,18 +64,34 @@ class Me(BaseModel):
 
 
 @router.post("/auth/login", summary="Exchange a username and password for an access token")
-def login(
+async def login(
     body: LoginRequest,
-    request: Request,
+    info: RequestInfoDep,
     connections: ConnectionsDep,
     settings: SettingsDep,
     throttle: LoginThrottleDep,
+    activity: SessionActivityDep,
 ) -> TokenReply:
     """The one route open to anyone. A wrong username or password is a 401 that does not say
     which; too many failed logins for a username or from one address are a 429 with
-    `Retry-After`."""
-    client_address = request.client.host if request.client else "unknown"
-    token = log_in(connections.engine, settings, throttle, body.username, body.password, client_address)
+    `Retry-After`. Successes and failures are written to the audit log. In HIPAA mode the
+    token lives HIPAA_ACCESS_TOKEN_EXPIRE_MINUTES and starts a session that ends when idle."""
+    token = await run_in_threadpool(log_in, connections.engine, settings, throttle, body.username, body.password, info)
+    if settings.hipaa_mode:
+        await activity.touch(token.session_id)
+    return TokenReply(access_token=token.token, expires_in=token.expires_in)
+
+
+# Authentication only, no permission: any signed-in user may extend their own session.
+@router.post("/auth/refresh", summary="Exchange a valid access token for a fresh one of the same session")
+async def refresh(session: CurrentSession, settings: SettingsDep, activity: SessionActivityDep) -> TokenReply:
+    """Send the current, still valid token as the bearer. In HIPAA mode the session must have
+    made a request within HIPAA_IDLE_TIMEOUT_MINUTES (a refresh does not count), and the new
+    token expires at the latest when that timeout would end the session; otherwise a 401
+    says to log in again. A token of a disabled user, or from before a change of their
+    password or roles, is refused like on any route."""
+    last_activity = await activity.last_activity(session.claims.session_id) if settings.hipaa_mode else None
+    token = refresh_access_token(settings, session.principal, session.claims, last_activity, activity.now())
     return TokenReply(access_token=token.token, expires_in=token.expires_in)
 
 

@@ -7,19 +7,22 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from bi_agent.catalog import datasets, profiles
+from bi_agent.catalog import datasets, profiles, row_policies
 from bi_agent.catalog.columns import ColumnSpec, Role
 from bi_agent.catalog.files import OnError
 from bi_agent.catalog.imports import check_file, find_earlier_import
 from bi_agent.catalog.names import check_identifier
 from bi_agent.errors import InvalidInputError, PermissionDeniedError
+from bi_agent.http.audit_context import request_info
 from bi_agent.http.auth import ConnectionsDep, require
 from bi_agent.infra import jobs
+from bi_agent.security import audit
 from bi_agent.security.permissions import Permission, Principal
+from bi_agent.security.phi_access import check_phi_read
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
@@ -186,27 +189,73 @@ def delete_dataset(principal: CanWrite, connections: ConnectionsDep, name: str) 
 
 @router.get("/{name}/rows", summary="Preview rows")
 def preview(
+    request: Request,
     principal: CanRead,
     connections: ConnectionsDep,
     name: str,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    """A page of rows in table order, with the column names. PHI columns are null for a
-    caller without `phi:read`, and listed in `masked`."""
+    """A page of rows in table order, with the column names, within the caller's row policy
+    (`total` counts what it lets through). PHI columns are null for a caller without
+    `phi:read`, and listed in `masked`. In HIPAA mode a dataset with PHI columns needs the
+    header `X-Purpose`, and each read is audited."""
     check_identifier(name, "dataset name")
+    phi_allowed = principal.has(Permission.PHI_READ)
     with connections.engine.connect() as connection:
-        total = datasets.get_dataset(connection, name).row_count
-        columns, rows, masked = datasets.preview_rows(
-            connection, name, limit, offset, phi_allowed=principal.has(Permission.PHI_READ)
+        datasets.get_dataset(connection, name)  # 404 before anything else
+        phi_columns = [column.name for column in datasets.get_columns(connection, name) if column.phi]
+    check_phi_read(
+        connections.engine,
+        principal,
+        request_info(request),
+        hipaa_mode=connections.settings.hipaa_mode,
+        action=audit.Action.DATASET_ROWS,
+        resource=f"/api/v1/datasets/{name}/rows",
+        dataset=name,
+        phi_columns=phi_columns,
+        touched=phi_columns if phi_allowed else (),
+    )
+    with connections.engine.connect() as connection:
+        page = datasets.preview_rows(
+            connection,
+            name,
+            limit,
+            offset,
+            phi_allowed=phi_allowed,
+            policy=row_policies.filters_for(connection, principal.roles, name),
         )
-    return {"columns": columns, "rows": rows, "masked": masked, "total": total, "limit": limit, "offset": offset}
+    return {
+        "columns": page.columns,
+        "rows": page.rows,
+        "masked": page.masked,
+        "total": page.total,
+        "limit": limit,
+        "offset": offset,
+    }
 
 
 @router.get("/{name}/profile", summary="A dataset's profile")
-def get_profile(principal: CanRead, connections: ConnectionsDep, name: str) -> dict[str, Any]:
+def get_profile(request: Request, principal: CanRead, connections: ConnectionsDep, name: str) -> dict[str, Any]:
     """Per column: nulls, distinct, min, max and a histogram, as of the profile's data version
-    (`stale` when newer data has arrived). PHI columns show counts only."""
+    (`stale` when newer data has arrived). PHI columns show counts only. A profile covers every
+    row, so a caller whom a row policy limits on this dataset gets 403."""
     check_identifier(name, "dataset name")
+    with connections.engine.connect() as connection:
+        if name in row_policies.restricted_datasets(connection, principal.roles):
+            raise PermissionDeniedError(
+                f"a row policy limits what your roles see of dataset {name}; its profile covers every row"
+            )
+        phi_columns = [column.name for column in datasets.get_columns(connection, name) if column.phi]
+    check_phi_read(
+        connections.engine,
+        principal,
+        request_info(request),
+        hipaa_mode=connections.settings.hipaa_mode,
+        action="dataset.profile",
+        resource=f"/api/v1/datasets/{name}/profile",
+        dataset=name,
+        phi_columns=phi_columns,
+    )
     with connections.engine.connect() as connection:
         return profiles.stored_profile(connection, name)

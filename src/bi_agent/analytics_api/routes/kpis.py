@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from bi_agent.catalog import kpis
+from bi_agent.catalog import kpis, row_policies
 from bi_agent.catalog.query_spec import Grain
 from bi_agent.http.auth import ConnectionsDep, require
 from bi_agent.security.permissions import Permission, Principal
@@ -21,7 +21,15 @@ def list_kpis(
     principal: CanRead, connections: ConnectionsDep, grain: Annotated[Grain, Query()] = "month"
 ) -> dict[str, Any]:
     """Per metric: the current period's value (to the latest data), the same span of the period
-    before, and the change in percent; `stale` when data has arrived since they were computed."""
+    before, and the change in percent; `stale` when data has arrived since they were computed.
+    KPIs are computed over every row: those of datasets a row policy limits for the caller are
+    left out (their metrics can still be queried, within the policy). In HIPAA mode a value of
+    fewer than HIPAA_MIN_CELL_SIZE records is null for callers without `phi:read`, with
+    `suppressed: true`."""
     with connections.engine.connect() as connection:
-        items = kpis.latest(connection, grain)
+        restricted = row_policies.restricted_datasets(connection, principal.roles)
+        settings = connections.settings
+        hide_small = settings.hipaa_mode and not principal.has(Permission.PHI_READ)
+        stored = kpis.latest(connection, grain, min_cell_size=settings.hipaa_min_cell_size if hide_small else None)
+        items = [item for item in stored if item["dataset"] not in restricted]
     return {"items": items, "total": len(items)}

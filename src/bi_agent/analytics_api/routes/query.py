@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from bi_agent.catalog import queries
+from bi_agent.catalog import datasets, metrics, queries
 from bi_agent.catalog.query_cache import QueryCache, RecentReplies, access_scope, reply_key
 from bi_agent.catalog.query_spec import QuerySpec
+from bi_agent.http.audit_context import request_info
 from bi_agent.http.auth import ConnectionsDep, get_catalog_epoch, require
+from bi_agent.infra.connections import Connections
+from bi_agent.security import audit
+from bi_agent.security.audit import RequestInfo
 from bi_agent.security.permissions import Permission, Principal
+from bi_agent.security.phi_access import check_phi_read
 
 
 @asynccontextmanager
@@ -34,7 +39,8 @@ async def run_query(request: Request, principal: CanQuery, connections: Connecti
     `X-Cache` says HIT or MISS. `start` is included and `end` is not; dates and times without a
     zone are read in REPORTING_TIMEZONE. In HIPAA mode, for a caller without `phi:read`, a value
     built from fewer than HIPAA_MIN_CELL_SIZE records is null, with `"suppressed": true` and its
-    `[row, column]` in `suppressed_cells`."""
+    `[row, column]` in `suppressed_cells`; and a query of a dataset with PHI columns needs the
+    header `X-Purpose`, and is audited."""
     recent: RecentReplies = request.app.state.recent_replies
     cache = QueryCache(connections.redis, connections.redis_async, recent)
     settings = connections.settings
@@ -43,6 +49,9 @@ async def run_query(request: Request, principal: CanQuery, connections: Connecti
     # HIPAA mode hides small cells from whoever may not read the rows themselves.
     min_cell_size = settings.hipaa_min_cell_size if settings.hipaa_mode and not phi_allowed else None
     scope = access_scope(principal, min_cell_size=min_cell_size)
+    if settings.hipaa_mode:
+        # Before any cache: each read of a PHI-bearing dataset needs a purpose and is recorded.
+        await run_in_threadpool(_check_phi_read, connections, principal, request_info(request), body)
     # Heard before anything is read, so a reply filed under it is never newer than the data.
     epoch = get_catalog_epoch(request)
     key = reply_key(epoch, timezone, scope, await request.body()) if epoch is not None else None
@@ -51,13 +60,43 @@ async def run_query(request: Request, principal: CanQuery, connections: Connecti
         if reply is not None:
             return Response(reply, media_type="application/json", headers={"X-Cache": "HIT"})
 
-    def answer() -> tuple[dict[str, Any], bool]:
+    def answer() -> queries.Answer:
         with connections.engine.connect() as connection:
             return queries.answer(
-                connection, cache, body, timezone, scope, phi_allowed=phi_allowed, min_cell_size=min_cell_size
+                connection,
+                cache,
+                body,
+                timezone,
+                scope,
+                phi_allowed=phi_allowed,
+                min_cell_size=min_cell_size,
+                roles=principal.roles,
             )
 
-    result, cached = await run_in_threadpool(answer)
-    if key is not None:
+    result, cached, storable = await run_in_threadpool(answer)
+    if key is not None and storable:
         await cache.put_reply(key, bytes(JSONResponse({**result, "cached": True}).body))
     return JSONResponse({**result, "cached": cached}, headers={"X-Cache": "HIT" if cached else "MISS"})
+
+
+def _check_phi_read(connections: Connections, principal: Principal, info: RequestInfo, body: QuerySpec) -> None:
+    with connections.engine.connect() as connection:
+        chosen = metrics.find_metrics(connection, body.metric_names)
+        named = {*body.group_by, *(item.dimension for item in body.filters)}
+        named.update(metric.column for metric in chosen if metric.column is not None)
+        phi_by_dataset = {
+            dataset: [column.name for column in datasets.get_columns(connection, dataset) if column.phi]
+            for dataset in {metric.dataset for metric in chosen}
+        }
+    for dataset, phi_columns in sorted(phi_by_dataset.items()):
+        check_phi_read(
+            connections.engine,
+            principal,
+            info,
+            hipaa_mode=True,
+            action=audit.Action.QUERY,
+            resource="/api/v1/query",
+            dataset=dataset,
+            phi_columns=phi_columns,
+            touched=[name for name in phi_columns if name in named],
+        )

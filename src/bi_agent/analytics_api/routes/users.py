@@ -1,6 +1,9 @@
 """User administration: create, list, read, enable/disable, set passwords and roles.
 
-Every route needs `users:manage`. Replies never carry a password or its hash.
+Every route needs `users:manage`. Replies never carry a password or its hash. Each
+change is written to the audit log in its own transaction, naming what changed
+(never the password itself); disabling a user, setting their password or changing
+their roles ends their sessions at once.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from bi_agent.http.audit_context import RequestInfoDep
 from bi_agent.http.auth import ConnectionsDep, require
-from bi_agent.security import users
+from bi_agent.security import audit, users
 from bi_agent.security.permissions import Permission, Principal
 from bi_agent.security.users import MAX_PASSWORD_LENGTH
 
@@ -61,11 +65,19 @@ class RoleAssignment(BaseModel):
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create a user")
-def create_user(body: NewUser, principal: UserManager, connections: ConnectionsDep) -> UserReply:
+def create_user(body: NewUser, principal: UserManager, connections: ConnectionsDep, info: RequestInfoDep) -> UserReply:
     """A new, active user with the given roles. 409 when the username is taken, 422 naming
     an unknown role or what is wrong with the username or password."""
     with connections.engine.begin() as connection:
         user = users.create_user(connection, body.username, body.password, body.roles)
+        audit.record_access(
+            connection,
+            principal,
+            info,
+            action=audit.Action.USER_CREATE,
+            resource=f"user:{user.id}",
+            details={"target_username": user.username, "roles": list(user.roles)},
+        )
     return UserReply.model_validate(user)
 
 
@@ -91,9 +103,12 @@ def get_user(user_id: uuid.UUID, principal: UserManager, connections: Connection
 
 
 @router.patch("/{user_id}", summary="Enable or disable a user, or set their password")
-def update_user(user_id: uuid.UUID, body: UserChange, principal: UserManager, connections: ConnectionsDep) -> UserReply:
-    """Fields left out stay as they are. A disabled user cannot log in and their tokens stop
-    working at once. 409 when an admin would disable themself or the last admin."""
+def update_user(
+    user_id: uuid.UUID, body: UserChange, principal: UserManager, connections: ConnectionsDep, info: RequestInfoDep
+) -> UserReply:
+    """Fields left out stay as they are. A disabled user cannot log in; disabling a user or
+    setting their password ends their sessions: their tokens stop working at once. 409 when
+    an admin would disable themself or the last admin."""
     with connections.engine.begin() as connection:
         user = users.update_user(
             connection,
@@ -102,15 +117,37 @@ def update_user(user_id: uuid.UUID, body: UserChange, principal: UserManager, co
             is_active=body.is_active,
             password=body.password,
         )
+        audit.record_access(
+            connection,
+            principal,
+            info,
+            action=audit.Action.USER_UPDATE,
+            resource=f"user:{user.id}",
+            details={
+                "target_username": user.username,
+                "is_active": body.is_active,
+                "password_changed": body.password is not None,
+            },
+        )
     return UserReply.model_validate(user)
 
 
 @router.put("/{user_id}/roles", summary="Replace a user's roles")
 def set_roles(
-    user_id: uuid.UUID, body: RoleAssignment, principal: UserManager, connections: ConnectionsDep
+    user_id: uuid.UUID, body: RoleAssignment, principal: UserManager, connections: ConnectionsDep, info: RequestInfoDep
 ) -> UserReply:
-    """The user holds exactly these roles afterwards, effective on their next request.
-    409 when an admin would remove their own admin role or the last admin's."""
+    """The user holds exactly these roles afterwards; a change ends their sessions, so they log
+    in again to use the new roles. 409 when an admin would remove their own admin role or the
+    last admin's."""
     with connections.engine.begin() as connection:
+        before = users.get_user(connection, user_id)
         user = users.set_roles(connection, user_id, body.roles, acting_user_id=principal.user_id)
+        audit.record_access(
+            connection,
+            principal,
+            info,
+            action=audit.Action.USER_ROLES,
+            resource=f"user:{user.id}",
+            details={"target_username": user.username, "roles": list(user.roles), "previous_roles": list(before.roles)},
+        )
     return UserReply.model_validate(user)

@@ -1,0 +1,78 @@
+"""The audit log, read with filters: who did what, when, to which dataset and columns, and why.
+
+Needs `audit:read`. Reading the log is itself recorded (`audit.read`), without the
+filters used.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
+
+from bi_agent.http.audit_context import RequestInfoDep
+from bi_agent.http.auth import ConnectionsDep, require
+from bi_agent.security import audit
+from bi_agent.security.audit import AuditFilter, Outcome
+from bi_agent.security.permissions import Permission, Principal
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+Auditor = Annotated[Principal, require(Permission.AUDIT_READ)]
+
+
+class AuditRecordReply(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    seq: int
+    occurred_at: datetime
+    user_id: uuid.UUID | None
+    username: str | None
+    roles: list[str]
+    action: str
+    resource: str | None
+    dataset: str | None
+    columns: list[str]
+    phi: bool
+    purpose: str | None
+    request_id: str | None
+    client_address: str | None
+    outcome: Outcome
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class AuditList(BaseModel):
+    items: list[AuditRecordReply]
+    total: int
+
+
+@router.get("", summary="List audit records, newest first")
+def list_audit_records(
+    principal: Auditor,
+    connections: ConnectionsDep,
+    info: RequestInfoDep,
+    user: Annotated[str | None, Query(max_length=128, description="A username or a user id")] = None,
+    action: Annotated[str | None, Query(max_length=63, description="e.g. auth.login, user.roles, query")] = None,
+    dataset: Annotated[str | None, Query(max_length=63)] = None,
+    outcome: Outcome | None = None,
+    since: Annotated[
+        datetime | None, Query(description="From this time on, included (ISO-8601; UTC if no zone)")
+    ] = None,
+    until: Annotated[datetime | None, Query(description="Before this time, excluded")] = None,
+    phi: Annotated[bool | None, Query(description="Only records that did (true) or did not (false) touch PHI")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> AuditList:
+    """Records matching every filter given, a page at a time, with the total. Each carries its
+    hash and the previous record's; `bi-agent audit verify` checks the whole chain."""
+    filters = AuditFilter(user=user, action=action, dataset=dataset, outcome=outcome, since=since, until=until, phi=phi)
+    with connections.engine.begin() as connection:
+        page = audit.list_records(connection, filters, limit=limit, offset=offset)
+        audit.record_access(connection, principal, info, action=audit.Action.AUDIT_READ)
+    return AuditList(items=[AuditRecordReply.model_validate(entry) for entry in page.items], total=page.total)
