@@ -8,6 +8,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from sqlalchemy import text
 
 from bi_agent.infra import jobs
 from bi_agent.ml_service.routes import predictions as predictions_route
@@ -263,3 +264,33 @@ def test_metrics_count_predictions_and_trainings(ml: Api, churn: str) -> None:
     assert f'bi_agent_prediction_duration_seconds_count{{model="{name}"}} 1.0' in text
     assert f'bi_agent_model_training_runs_total{{model="{name}",outcome="success"}} 1.0' in text
     assert 'bi_agent_model_cache_total{outcome="load"}' in text
+
+
+def test_hipaa_mode_training_on_phi_needs_a_purpose_and_is_audited(
+    ml: Api, churn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connections = ml.app.state.connections
+    monkeypatch.setattr(connections, "settings", connections.settings.model_copy(update={"hipaa_mode": True}))
+    with ml.engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE bi.dataset_columns SET phi = true WHERE name = 'plan' "
+                "AND dataset_id = (SELECT id FROM bi.datasets WHERE name = 'churn')"
+            )
+        )
+    name = unique_name("churn")
+    refused = train(ml, name, CHURN, role="admin")
+    assert refused.status_code == 403 and "X-Purpose" in refused.json()["detail"]
+    body = {**CHURN, "features": ["age", "monthly_charges", "plan"]}
+    allowed = ml.client.post(
+        f"/api/v1/models/{name}/train",
+        params={"wait": "true"},
+        json=body,
+        headers={**ml.headers("admin"), "X-Purpose": "OPERATIONS"},
+    )
+    assert allowed.status_code == 201, allowed.text
+    with ml.engine.connect() as connection:
+        record = connection.execute(
+            text("SELECT action, dataset, columns, purpose FROM bi.audit_log WHERE action = 'model.train'")
+        ).one()
+    assert (record.dataset, list(record.columns), record.purpose) == ("churn", ["plan"], "OPERATIONS")

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from bi_agent.catalog import datasets
+from bi_agent.http.audit_context import request_info
 from bi_agent.http.auth import ConnectionsDep, require
 from bi_agent.infra import jobs
 from bi_agent.ml import training
 from bi_agent.ml.pipelines import DEFAULT_ALGORITHM, Algorithm, ParamValue, Task
 from bi_agent.security.permissions import Permission, Principal
+from bi_agent.security.phi_access import check_phi_read
 
 router = APIRouter(prefix="/models", tags=["training"])
 
@@ -53,6 +56,7 @@ class TrainBody(BaseModel):
 
 @router.post("/{name}/train", status_code=202, summary="Train a new version of a model")
 def train(
+    http_request: Request,
     principal: CanTrain,
     connections: ConnectionsDep,
     name: str,
@@ -63,7 +67,8 @@ def train(
 ) -> JSONResponse:
     """The request is checked against the catalog at once (404 unknown dataset; 422 unknown
     column, unusable target or setting; 403 PHI without phi:read; 409 a model name of another
-    task or target). Then 202 `{"job_id"}` (task `train_model` on queue `ml`; its state at
+    task or target; in HIPAA mode, 403 without the header X-Purpose when the dataset holds PHI,
+    and the read is audited). Then 202 `{"job_id"}` (task `train_model` on queue `ml`; its state at
     `GET /api/v1/jobs/{id}` of the Analytics API), or with `?wait=true` on a small dataset,
     201 with the new version and its metrics."""
     request = training.TrainingRequest(
@@ -79,6 +84,20 @@ def train(
         user_id=principal.user_id,
     )
     plan = training.plan(connections.engine, request)
+    with connections.engine.connect() as connection:
+        phi_columns = [column.name for column in datasets.get_columns(connection, body.dataset) if column.phi]
+    used = {plan.target.name, *(feature.name for feature in plan.features)}
+    check_phi_read(
+        connections.engine,
+        principal,
+        request_info(http_request),
+        hipaa_mode=connections.settings.hipaa_mode,
+        action="model.train",
+        resource=f"/api/v1/models/{name}/train",
+        dataset=body.dataset,
+        phi_columns=phi_columns,
+        touched=[column for column in phi_columns if column in used],
+    )
     if wait and plan.row_count <= WAIT_MAX_ROWS:
         bucket = connections.settings.minio_bucket_models
         version = training.train(connections.engine, connections.s3, bucket, request)
