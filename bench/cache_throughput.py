@@ -18,21 +18,17 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import httpx
 import psutil
 from bench.import_speed import make_csv
+from bench.servers import HOST, http_service
 from sqlalchemy import text
 
 from bi_agent.catalog.imports import import_local_file
@@ -45,7 +41,6 @@ from bi_agent.security import users
 from bi_agent.security.passwords import generate_password
 from bi_agent.settings import Settings
 
-HOST = "127.0.0.1"
 DATASET = "bench_cache"
 ROWS = 100_000  # 73 days of make_csv's visits: the query below answers 44 rows
 USERNAME = "bench_cache"
@@ -110,47 +105,6 @@ def prepare(settings: Settings) -> str:
     refresh_stale(connections.engine, DATASET)
     connections.close()
     return password
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def analytics_api(log: IO[bytes]) -> Iterator[tuple[str, psutil.Process]]:
-    """The Analytics API in a child process, stopped on the way out whatever happened."""
-    port = free_port()
-    command = [
-        sys.executable,
-        *("-m", "uvicorn", "--factory", "--no-server-header", "bi_agent.analytics_api.app:create_app"),
-        *("--host", HOST, "--port", str(port)),
-    ]
-    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
-    base = f"http://{HOST}:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                raise SystemExit(f"the Analytics API exited with code {server.returncode}; see {log.name}")
-            try:
-                if httpx.get(f"{base}/livez", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"the Analytics API did not answer /livez within 60 s; see {log.name}")
-            time.sleep(0.2)
-        yield base, psutil.Process(server.pid)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 @dataclass(frozen=True)
@@ -230,7 +184,7 @@ def main() -> None:
     password = prepare(settings)
     with (
         tempfile.NamedTemporaryFile(prefix="bench-analytics-api-", suffix=".log", delete=False) as log,
-        analytics_api(log) as (base, server),
+        http_service("bi_agent.analytics_api.app:create_app", "Analytics API", log) as (base, server),
     ):
         reply = httpx.post(f"{base}/api/v1/auth/login", json={"username": USERNAME, "password": password})
         reply.raise_for_status()

@@ -31,19 +31,16 @@ import os
 import random
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import orjson
 import psutil
-from bench.cache_throughput import HOST, free_port
+from bench.servers import http_service
 from sqlalchemy import text
 
 from bi_agent.catalog.datasets import get_dataset
@@ -139,40 +136,6 @@ def prepare(settings: Settings) -> tuple[ModelVersion, str]:
     return version, issue_access_token(settings, user_id, USERNAME).token
 
 
-@contextmanager
-def ml_service(log: IO[bytes]) -> Iterator[tuple[str, psutil.Process]]:
-    """The ML service in a child process, stopped on the way out whatever happened."""
-    port = free_port()
-    command = [
-        sys.executable,
-        *("-m", "uvicorn", "--factory", "--no-server-header", "bi_agent.ml_service.app:create_app"),
-        *("--host", HOST, "--port", str(port)),
-    ]
-    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
-    base = f"http://{HOST}:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                raise SystemExit(f"the ML service exited with code {server.returncode}; see {log.name}")
-            try:
-                if httpx.get(f"{base}/livez", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"the ML service did not answer /livez within 60 s; see {log.name}")
-            time.sleep(0.2)
-        yield base, psutil.Process(server.pid)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
 def timed(action: Any) -> float:
     started = time.perf_counter()
     action()
@@ -232,7 +195,7 @@ def main() -> None:
     }
     with (
         tempfile.NamedTemporaryFile(prefix="bench-ml-service-", suffix=".log", delete=False) as log,
-        ml_service(log) as (base, server),
+        http_service("bi_agent.ml_service.app:create_app", "ML service", log) as (base, server),
         httpx.Client(base_url=base, headers=headers, timeout=60) as client,
     ):
         url = f"/api/v1/models/{MODEL}/predict"
