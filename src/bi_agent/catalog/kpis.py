@@ -51,7 +51,7 @@ def period_start(day: date, grain: Grain) -> date:
     return day.replace(month=1, day=1)
 
 
-def _latest_day(connection: Connection, metric: metrics.Metric, timezone: str) -> date | None:
+def latest_day(connection: Connection, metric: metrics.Metric, timezone: str) -> date | None:
     column = sql.Identifier(metric.time_column)
     raw = psycopg_connection(connection)
     statement = sql.SQL("SELECT max({}) FROM {}.{}").format(
@@ -78,7 +78,7 @@ def _total(
 
 
 def compute(connection: Connection, metric: metrics.Metric, grain: Grain, today: date, timezone: str) -> Kpi | None:
-    latest = _latest_day(connection, metric, timezone)
+    latest = latest_day(connection, metric, timezone)
     if latest is None:
         return None
     as_of = min(latest, today)

@@ -394,6 +394,25 @@ def _finish(statement: sa.Select[Any], spec: QuerySpec, key_count: int) -> sa.Se
     return statement.group_by(*positions).order_by(*order, *positions).limit(spec.limit)
 
 
+class PhiRead(NamedTuple):
+    dataset: str
+    phi_columns: list[str]
+    touched: list[str]  # the PHI columns whose values the query aggregates, groups or filters by
+
+
+def phi_reads(connection: Connection, metric_names: list[str], dimensions: Iterable[str]) -> list[PhiRead]:
+    """What a query of these metrics, grouped or filtered by `dimensions`, reads of each
+    dataset's PHI columns: for security/phi_access."""
+    chosen = metrics.find_metrics(connection, metric_names)
+    named = set(dimensions)
+    named.update(metric.column for metric in chosen if metric.column is not None)
+    reads = []
+    for dataset in sorted({metric.dataset for metric in chosen}):
+        phi_columns = [column.name for column in datasets.get_columns(connection, dataset) if column.phi]
+        reads.append(PhiRead(dataset, phi_columns, [name for name in phi_columns if name in named]))
+    return reads
+
+
 class Answer(NamedTuple):
     result: dict[str, Any]
     cached: bool

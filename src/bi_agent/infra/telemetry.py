@@ -59,6 +59,9 @@ MODEL_CACHE = Counter(
     ["outcome"],
     registry=registry,
 )
+FORECASTS = Counter(
+    "bi_agent_forecasts_total", "Forecasts computed (cache misses), by metric", ["metric"], registry=registry
+)
 TRAINING_RUNS = Counter(
     "bi_agent_model_training_runs_total",
     "Trainings run in this process, by model and outcome (success, refused: bad input, failure)",

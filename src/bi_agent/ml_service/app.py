@@ -3,11 +3,11 @@
 from fastapi import APIRouter, FastAPI
 
 from bi_agent.http.service import create_service
-from bi_agent.ml_service.routes import models, predictions, training
+from bi_agent.ml_service.routes import forecast, models, predictions, training
 from bi_agent.settings import Settings
 
 # The hottest route, predict, is matched first; paths do not overlap otherwise.
-ROUTERS: list[APIRouter] = [predictions.router, models.router, training.router]
+ROUTERS: list[APIRouter] = [predictions.router, models.router, training.router, forecast.router]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

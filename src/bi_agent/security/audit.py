@@ -60,7 +60,7 @@ class Outcome(StrEnum):
 
 
 class Action:
-    """The actions the platform records; PHI reads and exports use the last three."""
+    """The actions the platform records; PHI reads and exports use the last four."""
 
     LOGIN = "auth.login"
     PERMISSION_DENIED = "auth.permission_denied"
@@ -70,6 +70,7 @@ class Action:
     AUDIT_READ = "audit.read"
     DATASET_ROWS = "dataset.rows"
     QUERY = "query"
+    FORECAST = "forecast"
     EXPORT = "export"
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from bi_agent.catalog import datasets, metrics, queries
+from bi_agent.catalog import queries
 from bi_agent.catalog.query_cache import QueryCache, RecentReplies, access_scope, reply_key
 from bi_agent.catalog.query_spec import QuerySpec
 from bi_agent.http.audit_context import request_info
@@ -81,14 +81,10 @@ async def run_query(request: Request, principal: CanQuery, connections: Connecti
 
 def _check_phi_read(connections: Connections, principal: Principal, info: RequestInfo, body: QuerySpec) -> None:
     with connections.engine.connect() as connection:
-        chosen = metrics.find_metrics(connection, body.metric_names)
-        named = {*body.group_by, *(item.dimension for item in body.filters)}
-        named.update(metric.column for metric in chosen if metric.column is not None)
-        phi_by_dataset = {
-            dataset: [column.name for column in datasets.get_columns(connection, dataset) if column.phi]
-            for dataset in {metric.dataset for metric in chosen}
-        }
-    for dataset, phi_columns in sorted(phi_by_dataset.items()):
+        reads = queries.phi_reads(
+            connection, body.metric_names, [*body.group_by, *(item.dimension for item in body.filters)]
+        )
+    for read in reads:
         check_phi_read(
             connections.engine,
             principal,
@@ -96,7 +92,7 @@ def _check_phi_read(connections: Connections, principal: Principal, info: Reques
             hipaa_mode=True,
             action=audit.Action.QUERY,
             resource="/api/v1/query",
-            dataset=dataset,
-            phi_columns=phi_columns,
-            touched=[name for name in phi_columns if name in named],
+            dataset=read.dataset,
+            phi_columns=read.phi_columns,
+            touched=read.touched,
         )

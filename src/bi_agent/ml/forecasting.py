@@ -1,0 +1,399 @@
+"""KPI forecasts: a metric's history from the analytics catalog, one exponential-smoothing
+model per series, future values with prediction intervals, and a backtest against naive
+forecasts on the series' own latest periods.
+
+Why statsmodels' ETS (error, trend, season) and not scikit-learn on calendar and lag
+features: a KPI series is short (two years of months is 24 points). ETS has a handful of
+parameters, fitted by maximum likelihood, extrapolates a (damped) trend, and its
+state-space form gives prediction intervals in closed form for additive errors. A tree
+model on lags would need far more history, cannot go beyond the values it has seen, and
+would need a second model (quantiles or a bootstrap) for the interval.
+
+The model is chosen by rule, not by search, so that one forecast costs two fits per
+series (the backtest's and the final one): additive errors, an additive damped trend,
+and an additive season of the grain's natural period (7 days, 52 weeks, 12 months, 4
+quarters) when the history holds at least two whole seasons and a little more.
+
+History ends with the last complete period: never the current one, nor a last period the
+data stops inside (a half month would read as a fall). Gaps are periods without records:
+zero for counts and sums, interpolated for averages, minima and maxima, and for values
+hidden as small cells (HIPAA mode), which the reply shows as null.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sqlalchemy import Connection
+
+from bi_agent.catalog import kpis, metrics, queries
+from bi_agent.catalog.query_cache import QueryCache, cache_key
+from bi_agent.catalog.query_spec import MAX_ROWS, Filter, Grain, QuerySpec
+from bi_agent.errors import InvalidInputError
+from bi_agent.infra.telemetry import FORECASTS
+
+# How far ahead each grain may look: beyond this an interval says little.
+MAX_HORIZON: dict[str, int] = {"day": 366, "week": 104, "month": 36, "quarter": 12, "year": 5}
+# The latest periods a forecast reads: enough for several seasons, and a fit under a second.
+MAX_HISTORY: dict[str, int] = {"day": 730, "week": 260, "month": 240, "quarter": 80, "year": 50}
+SEASON: dict[str, int | None] = {"day": 7, "week": 52, "month": 12, "quarter": 4, "year": None}
+# A fit needs this many periods; the backtest holds out up to `horizon` more.
+MIN_FIT = 8
+MIN_BACKTEST = 2
+MIN_HISTORY = MIN_FIT + MIN_BACKTEST
+# Series forecast for one request (the largest groups); the rest are counted, not fitted.
+MAX_GROUPS = 10
+# Metrics whose value can never be negative: their forecast and interval are cut at zero.
+NON_NEGATIVE = frozenset({"count", "count_distinct"})
+# Metrics for which a period without records is a zero, not a gap.
+ZERO_WHEN_EMPTY = frozenset({"count", "count_distinct", "sum"})
+
+
+@dataclass(frozen=True)
+class ForecastRequest:
+    metric: str
+    grain: Grain
+    horizon: int
+    group_by: tuple[str, ...] = ()
+    filters: tuple[Filter, ...] = ()
+    interval: float = 0.95
+
+    def canonical(self) -> str:
+        return json.dumps(
+            {
+                "metric": self.metric,
+                "grain": self.grain,
+                "horizon": self.horizon,
+                "group_by": sorted(self.group_by),
+                "filters": sorted(json.dumps(item.model_dump(mode="json"), sort_keys=True) for item in self.filters),
+                "interval": self.interval,
+            },
+            sort_keys=True,
+        )
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """The model refitted without the last `periods` periods and scored on them, beside
+    the naive forecast (the last value carried on) and, with a season, the seasonal naive
+    one (the value one season earlier)."""
+
+    periods: int
+    mae: float
+    naive_mae: float
+    seasonal_naive_mae: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        best_naive = min(value for value in (self.naive_mae, self.seasonal_naive_mae) if value is not None)
+        return {
+            "periods": self.periods,
+            "mae": _rounded(self.mae),
+            "naive_mae": _rounded(self.naive_mae),
+            "seasonal_naive_mae": _rounded(self.seasonal_naive_mae),
+            "beats_naive": self.mae < best_naive,
+            # 1 - MAE / best naive MAE: above zero the model adds something over the naive.
+            "skill": None if best_naive == 0 else round(1 - self.mae / best_naive, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Series:
+    group: dict[str, Any]
+    method: str
+    periods: list[date]
+    values: list[float | None]  # None: hidden (small cell); the fit used an interpolated value
+    future: list[date]
+    forecast: list[float]
+    lower: list[float]
+    upper: list[float]
+    backtest: Backtest
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "group": self.group,
+            "method": self.method,
+            "history": [
+                {"period": period.isoformat(), "value": _rounded(value)}
+                for period, value in zip(self.periods, self.values, strict=True)
+            ],
+            "forecast": [
+                {
+                    "period": period.isoformat(),
+                    "value": _rounded(value),
+                    "lower": _rounded(low),
+                    "upper": _rounded(high),
+                }
+                for period, value, low, high in zip(self.future, self.forecast, self.lower, self.upper, strict=True)
+            ],
+            "backtest": self.backtest.as_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class Fit:
+    method: str
+    mean: npt.NDArray[np.float64]
+    lower: npt.NDArray[np.float64]
+    upper: npt.NDArray[np.float64]
+
+
+@dataclass
+class _History:
+    """One series as the query gave it: period → value (None when hidden)."""
+
+    group: tuple[Any, ...]
+    values: dict[date, float | None] = field(default_factory=dict)
+
+    @property
+    def size(self) -> float:
+        return sum(abs(value) for value in self.values.values() if value is not None)
+
+
+def check_request(request: ForecastRequest) -> None:
+    limit = MAX_HORIZON[request.grain]
+    if not 1 <= request.horizon <= limit:
+        raise InvalidInputError(f"horizon {request.horizon} at grain {request.grain}: give 1 to {limit} periods")
+    if not 0.5 <= request.interval <= 0.99:
+        raise InvalidInputError(f"interval {request.interval}: give a coverage between 0.5 and 0.99, e.g. 0.95")
+
+
+def answer(
+    connection: Connection,
+    cache: QueryCache,
+    request: ForecastRequest,
+    timezone: str,
+    scope: str,
+    *,
+    today: date,
+    phi_allowed: bool,
+    policy: Sequence[Filter] = (),
+    min_cell_size: int | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """The forecast and whether it came from the cache. The key holds what a query's key
+    holds (data_version, definitions, scope, policy) and today's date, which moves the end
+    of the history."""
+    check_request(request)
+    dataset, data_version, definitions = metrics.fingerprint(connection, [request.metric])
+    shape = [
+        timezone,
+        today.isoformat(),
+        f"cells>={min_cell_size}",
+        json.dumps([item.model_dump(mode="json") for item in policy]),
+    ]
+    key = cache_key("forecast:" + request.canonical(), dataset, data_version, [*definitions, *shape], scope)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached, True
+    result, storable = forecast(
+        connection,
+        request,
+        timezone,
+        today=today,
+        phi_allowed=phi_allowed,
+        policy=policy,
+        min_cell_size=min_cell_size,
+    )
+    if storable and result["data_version"] == data_version:
+        cache.put(key, result)
+    return result, False
+
+
+def forecast(
+    connection: Connection,
+    request: ForecastRequest,
+    timezone: str,
+    *,
+    today: date,
+    phi_allowed: bool,
+    policy: Sequence[Filter] = (),
+    min_cell_size: int | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """The forecast reply and whether a cache may keep it (not when grouped by PHI)."""
+    check_request(request)
+    (metric,) = metrics.find_metrics(connection, [request.metric])
+    grain = request.grain
+    end = history_end(connection, metric, grain, timezone, today)
+    start = queries.shift_period(end, grain, -MAX_HISTORY[grain])
+    spec = QuerySpec(
+        metric=metric.name,
+        grain=grain,
+        start=start,
+        end=end,
+        group_by=list(request.group_by),
+        filters=list(request.filters),
+        limit=MAX_ROWS,
+    )
+    checked = queries.plan(connection, spec, timezone, phi_allowed=phi_allowed, policy=policy)
+    result = queries.run(connection, checked, timezone, min_cell_size=min_cell_size)
+    histories = _histories(result.rows, len(request.group_by))
+    if not histories:
+        raise InvalidInputError(
+            f"metric {metric.name} has no values before {end.isoformat()} at grain {grain}: nothing to forecast from"
+        )
+    chosen = sorted(histories, key=lambda item: item.size, reverse=True)[:MAX_GROUPS]
+    series: list[Series] = []
+    skipped: list[dict[str, Any]] = []
+    for item in sorted(chosen, key=lambda item: [str(value) for value in item.group]):
+        group = dict(zip(request.group_by, item.group, strict=True))
+        try:
+            series.append(_forecast_series(item, request, metric.aggregation, end, group))
+        except InvalidInputError as error:
+            # One short or hidden series does not sink the others; a reply with none is a 422.
+            # The reason never names the group: its values may be PHI, and errors are logged.
+            skipped.append({"group": group, "reason": str(error)})
+    if not series:
+        prefix = f"none of the {len(chosen)} groups can be forecast; the first: " if request.group_by else ""
+        raise InvalidInputError(prefix + skipped[0]["reason"])
+    FORECASTS.labels(metric.name).inc()
+    reply: dict[str, Any] = {
+        "metric": metric.name,
+        "grain": grain,
+        "horizon": request.horizon,
+        "interval": request.interval,
+        "group_by": list(request.group_by),
+        "dataset": result.dataset,
+        "data_version": result.data_version,
+        "source": result.source,
+        "history_end": end.isoformat(),
+        "series": [item.as_dict() for item in series],
+        "skipped": skipped,
+        # Groups beyond the MAX_GROUPS largest (by total value), not forecast.
+        "omitted_groups": len(histories) - len(chosen),
+    }
+    if result.suppressed_cells is not None:
+        reply["suppressed"] = bool(result.suppressed_cells)
+    storable = not any(checked.columns[name].phi for name in request.group_by)
+    return reply, storable
+
+
+def history_end(connection: Connection, metric: metrics.Metric, grain: Grain, timezone: str, today: date) -> date:
+    """The end (exclusive) of the last complete period: before today's period, and before
+    the period the data stops inside unless it stops on that period's last day."""
+    latest = kpis.latest_day(connection, metric, timezone)
+    if latest is None:
+        raise InvalidInputError(f"dataset {metric.dataset} of metric {metric.name} has no rows: nothing to forecast")
+    return min(kpis.period_start(latest + timedelta(days=1), grain), kpis.period_start(today, grain))
+
+
+def _histories(rows: list[list[Any]], group_count: int) -> list[_History]:
+    by_group: dict[tuple[Any, ...], _History] = {}
+    for row in rows:
+        group = tuple(row[1 : 1 + group_count])
+        value = row[1 + group_count]
+        history = by_group.setdefault(group, _History(group))
+        history.values[date.fromisoformat(row[0])] = None if value is None else float(value)
+    return list(by_group.values())
+
+
+def _forecast_series(
+    history: _History, request: ForecastRequest, aggregation: str, end: date, group: dict[str, Any]
+) -> Series:
+    """One series' forecast and backtest; InvalidInputError when it is too short to fit."""
+    grain = request.grain
+    first = min(history.values)
+    periods = _periods(first, end, grain)
+    if len(periods) < MIN_HISTORY:
+        raise InvalidInputError(
+            f"metric {request.metric} has {len(periods)} {grain} periods of history before "
+            f"{end.isoformat()}; a forecast needs at least {MIN_HISTORY}. Use a finer grain or wait for more data"
+        )
+    shown = [history.values.get(period, 0.0 if aggregation in ZERO_WHEN_EMPTY else None) for period in periods]
+    values = _filled(shown)
+    season = SEASON[grain]
+    held_out = min(request.horizon, len(values) - MIN_FIT)
+    fitted = values[:-held_out]
+    check = fit_and_forecast(fitted, held_out, season, request.interval)
+    actual = values[-held_out:]
+    seasonal_naive = None
+    if season is not None and len(fitted) >= season:
+        seasonal_naive = _mae(np.resize(fitted[-season:], held_out), actual)
+    backtest = Backtest(
+        periods=held_out,
+        mae=_mae(check.mean, actual),
+        naive_mae=_mae(np.full(held_out, fitted[-1]), actual),
+        seasonal_naive_mae=seasonal_naive,
+    )
+    final = fit_and_forecast(values, request.horizon, season, request.interval)
+    mean, lower, upper = final.mean, final.lower, final.upper
+    if aggregation in NON_NEGATIVE:
+        mean, lower, upper = (np.maximum(array, 0.0) for array in (mean, lower, upper))
+    return Series(
+        group=group,
+        method=final.method,
+        periods=periods,
+        values=shown,
+        future=[queries.shift_period(end, grain, step) for step in range(request.horizon)],
+        forecast=[float(value) for value in mean],
+        lower=[float(value) for value in lower],
+        upper=[float(value) for value in upper],
+        backtest=backtest,
+    )
+
+
+def fit_and_forecast(values: npt.NDArray[np.float64], horizon: int, season: int | None, interval: float) -> Fit:
+    """ETS fitted on `values` and its next `horizon` values with their interval. A constant
+    series is forecast as itself (a likelihood fit of a flat line is degenerate)."""
+    if np.ptp(values) == 0:
+        flat = np.full(horizon, values[-1])
+        return Fit("constant", flat, flat.copy(), flat.copy())
+    # Two whole seasons and one period more, or the seasonal start values are guesses.
+    seasonal = season is not None and len(values) >= 2 * season + 1
+    # Imported here: statsmodels takes seconds to import, which every other route would pay.
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    model = ETSModel(
+        pd.Series(values),
+        error="add",
+        trend="add",
+        damped_trend=True,
+        seasonal="add" if seasonal else None,
+        seasonal_periods=season if seasonal else None,
+    )
+    with warnings.catch_warnings():
+        # Convergence notes from the optimiser: the fit is still the best it found.
+        warnings.simplefilter("ignore")
+        fitted = model.fit(disp=False)
+        frame = fitted.get_prediction(start=len(values), end=len(values) + horizon - 1).summary_frame(
+            alpha=1 - interval
+        )
+    mean = frame["mean"].to_numpy(dtype=float)
+    lower = frame["pi_lower"].to_numpy(dtype=float)
+    upper = frame["pi_upper"].to_numpy(dtype=float)
+    if not (np.isfinite(mean).all() and np.isfinite(lower).all() and np.isfinite(upper).all()):
+        raise InvalidInputError("the forecast model found no stable fit for this series; try another grain")
+    method = f"ETS(A,Ad,{'A' if seasonal else 'N'})" + (f" season {season}" if seasonal else "")
+    return Fit(method, mean, lower, upper)
+
+
+def _periods(first: date, end: date, grain: str) -> list[date]:
+    periods = []
+    step = 0
+    while (period := queries.shift_period(first, grain, step)) < end:
+        periods.append(period)
+        step += 1
+    return periods
+
+
+def _filled(values: list[float | None]) -> npt.NDArray[np.float64]:
+    """Gaps linearly interpolated between their neighbours (and carried at the ends)."""
+    series = pd.Series([math.nan if value is None else value for value in values], dtype=float)
+    if series.isna().all():
+        raise InvalidInputError("every value of this series is hidden (small cells): nothing to forecast from")
+    return np.asarray(series.interpolate(limit_direction="both"), dtype=np.float64)
+
+
+def _mae(predicted: npt.NDArray[np.float64], actual: npt.NDArray[np.float64]) -> float:
+    return float(np.mean(np.abs(predicted - actual)))
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
