@@ -7,10 +7,17 @@ name), the usual "positive" one; with more it is the unweighted mean over classe
 (macro). ROC AUC is one-vs-rest, macro, with more than two classes, and left out when
 the test rows lack a class. Regression: RMSE, MAE and R²; the baseline answers the
 training mean. A model worth keeping beats its baseline.
+
+Retraining compares two versions on the same held-out rows by one number, the primary
+metric: ROC AUC with two classes (it ranks, so neither the threshold nor a shift in class
+shares sways it), macro F1 with more (every class counts alike, where accuracy follows the
+largest) and where ROC AUC is undefined (the held-out rows lack a class); RMSE for a
+regression, where lower is better.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,6 +30,7 @@ from sklearn.pipeline import Pipeline
 from bi_agent.ml.pipelines import Task
 
 DIGITS = 6
+LOWER_IS_BETTER = frozenset({"rmse", "mae"})
 
 
 def evaluate(
@@ -34,16 +42,54 @@ def evaluate(
     y_test: npt.NDArray[Any],
 ) -> dict[str, Any]:
     """`pipeline` is fitted on the training rows; the baseline is fitted here on the same ones."""
+    scores = score(task, pipeline, x_test, y_test)
     if task == "classification":
-        baseline_classifier = DummyClassifier(strategy="prior").fit(x_train, y_train)
-        classes = pipeline.classes_
-        scores = _classification(y_test, pipeline.predict_proba(x_test), classes)
-        scores["baseline"] = _classification(y_test, baseline_classifier.predict_proba(x_test), classes)
-        return scores
-    baseline_regressor = DummyRegressor(strategy="mean").fit(x_train, y_train)
-    scores = _regression(y_test, pipeline.predict(x_test))
-    scores["baseline"] = _regression(y_test, baseline_regressor.predict(x_test))
+        baseline: Any = DummyClassifier(strategy="prior").fit(x_train, y_train)
+        scores["baseline"] = score(task, baseline, x_test, y_test, classes=pipeline.classes_)
+    else:
+        scores["baseline"] = score(task, DummyRegressor(strategy="mean").fit(x_train, y_train), x_test, y_test)
     return scores
+
+
+def score(
+    task: Task, model: Any, x_test: pd.DataFrame, y_test: npt.NDArray[Any], classes: Sequence[Any] | None = None
+) -> dict[str, Any]:
+    """A fitted model's scores on held-out rows, without a baseline.
+
+    `classes` (a classifier's) are the labels to score against, by default the model's own.
+    Retraining scores the production version on the labels of the version that replaces it:
+    a class the older model never saw gets probability 0 from it, which is what it would
+    answer; a class of its own that the labels lack is left out, the rest scaled to sum to 1
+    (as ROC AUC needs), so it answers its likeliest among the labels.
+    """
+    if task == "regression":
+        return _regression(y_test, model.predict(x_test))
+    own = list(model.classes_)
+    probabilities = model.predict_proba(x_test)
+    if classes is None or list(classes) == own:
+        return _classification(y_test, probabilities, model.classes_)
+    aligned = np.zeros((len(x_test), len(classes)))
+    for column, label in enumerate(classes):
+        if label in own:
+            aligned[:, column] = probabilities[:, own.index(label)]
+    totals = aligned.sum(axis=1, keepdims=True)
+    # A row whose every probability went to left-out classes: no preference among the labels.
+    aligned = np.divide(aligned, totals, out=np.full_like(aligned, 1 / len(classes)), where=totals > 0)
+    return _classification(y_test, aligned, np.asarray(classes))
+
+
+def primary_metric(task: Task, classes: int, *scores: Mapping[str, Any]) -> str:
+    """The metric that compares versions whose `scores` were taken on the same rows (see above)."""
+    if task == "regression":
+        return "rmse"
+    if classes == 2 and all("roc_auc" in each for each in scores):
+        return "roc_auc"
+    return "f1"
+
+
+def not_worse(metric: str, new: float, current: float) -> bool:
+    """Whether `new` scores at least as well as `current` on `metric`; a tie is not worse."""
+    return new <= current if metric in LOWER_IS_BETTER else new >= current
 
 
 def _classification(y_true: npt.NDArray[Any], probabilities: npt.NDArray[Any], classes: Any) -> dict[str, Any]:

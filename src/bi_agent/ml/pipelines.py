@@ -110,13 +110,19 @@ TUNABLE: dict[str, dict[str, Bound]] = {
 LINEAR_PARAMS: dict[Task, set[str]] = {"regression": {"alpha"}, "classification": {"C", "max_iter"}}
 
 
+def settable_params(task: Task, algorithm: Algorithm) -> dict[str, Bound]:
+    """The hyperparameters a caller may set for the algorithm on this task, with their bounds."""
+    allowed = TUNABLE[algorithm]
+    if algorithm == "linear":
+        return {name: bound for name, bound in allowed.items() if name in LINEAR_PARAMS[task]}
+    return dict(allowed)
+
+
 def check_params(task: Task, algorithm: Algorithm, params: Mapping[str, ParamValue]) -> dict[str, ParamValue]:
     """The caller's hyperparameters, checked against the algorithm's list; 422 naming any other."""
     if algorithm == "logistic" and task == "regression":
         raise InvalidInputError("algorithm logistic classifies; for a regression use linear")
-    allowed = dict(TUNABLE[algorithm])
-    if algorithm == "linear":
-        allowed = {name: bound for name, bound in allowed.items() if name in LINEAR_PARAMS[task]}
+    allowed = settable_params(task, algorithm)
     unknown = sorted(set(params) - set(allowed))
     if unknown:
         raise InvalidInputError(
@@ -176,6 +182,5 @@ def build_pipeline(
 
 def effective_params(task: Task, algorithm: Algorithm, pipeline: Pipeline) -> dict[str, ParamValue]:
     """The values of the settable hyperparameters the estimator was built with, defaults included."""
-    names = TUNABLE[algorithm].keys() if algorithm != "linear" else LINEAR_PARAMS[task]
     given = pipeline.named_steps["model"].get_params()
-    return {name: given[name] for name in sorted(names) if name in given}
+    return {name: given[name] for name in sorted(settable_params(task, algorithm)) if name in given}

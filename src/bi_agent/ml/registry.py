@@ -3,7 +3,8 @@
 A model is a name with a task and a target. Each training adds a version: its params,
 held-out metrics beside a baseline, dataset and data_version, features with their types,
 and its file's key and SHA-256. Aliases (`production`, `staging`, ...) name a version and
-move between versions; a version an alias points at cannot be deleted.
+move between versions; a version an alias points at cannot be deleted. A version made by
+retraining also records its decision: whether `production` moved to it, and why.
 
 Registering is all or nothing: the version number is taken and the file written inside
 the transaction that inserts the version, and a failure anywhere deletes the file again,
@@ -55,6 +56,8 @@ class ModelVersion:
     created_by: str | None
     created_at: datetime
     aliases: tuple[str, ...]
+    # Retraining's (see retraining.py); None for a version trained by hand.
+    decision: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +74,7 @@ class ModelVersion:
             "classes": self.classes,
             "training": self.training,
             "aliases": list(self.aliases),
+            "decision": self.decision,
             "artifact": {"key": self.artifact_key, "sha256": self.artifact_sha256, "size_bytes": self.artifact_bytes},
             "job_id": self.job_id,
             "created_by": self.created_by,
@@ -108,6 +112,18 @@ class ModelSummary:
 
 
 @dataclass(frozen=True)
+class Promotion:
+    """Move `alias` from version `replaces` to the version being registered, in its transaction.
+
+    The alias must still name `replaces`, the version the new one was compared against:
+    otherwise someone moved it while the new one trained, and their choice stands.
+    """
+
+    alias: str
+    replaces: int
+
+
+@dataclass(frozen=True)
 class NewVersion:
     """What a training hands over to be registered."""
 
@@ -124,11 +140,14 @@ class NewVersion:
     training: dict[str, Any]
     user_id: uuid.UUID | None
     job_id: str | None
+    # Retraining's decision, and the alias move it decided on.
+    decision: dict[str, Any] | None = None
+    promotion: Promotion | None = None
 
 
 _VERSION_COLUMNS = (
     "m.name AS model, v.version, m.task, v.algorithm, v.params, v.metrics, v.dataset, v.data_version, v.target, "
-    "v.features, v.classes, v.training, v.artifact_key, v.artifact_sha256, v.artifact_bytes, v.job_id, "
+    "v.features, v.classes, v.training, v.artifact_key, v.artifact_sha256, v.artifact_bytes, v.job_id, v.decision, "
     "u.username AS created_by, v.created_at, "
     "ARRAY(SELECT a.alias FROM bi.model_aliases a WHERE a.model_id = v.model_id AND a.version = v.version "
     "ORDER BY a.alias) AS aliases "
@@ -157,6 +176,7 @@ def _version(row: Any) -> ModelVersion:
         created_by=row.created_by,
         created_at=row.created_at,
         aliases=tuple(row.aliases),
+        decision=row.decision,
     )
 
 
@@ -206,7 +226,8 @@ def _lock_model(connection: Connection, name: str, task: Task, target: str, user
 def register(engine: Engine, s3: S3Client, bucket: str, new: NewVersion, data: bytes) -> ModelVersion:
     """Write the file and insert the version in one transaction; on any failure neither stays.
 
-    A retried job (same job_id) gets the version it registered the first time.
+    A retried job (same job_id) gets the version it registered the first time. With a
+    `promotion`, the alias moves in the same transaction, or (409) nothing is registered.
     """
     check_model_name(new.model)
     stored: StoredArtifact | None = None
@@ -232,10 +253,10 @@ def register(engine: Engine, s3: S3Client, bucket: str, new: NewVersion, data: b
                 text(
                     "INSERT INTO bi.model_versions (model_id, version, algorithm, params, metrics, dataset, "
                     "data_version, target, features, classes, training, artifact_key, artifact_sha256, "
-                    "artifact_bytes, job_id, created_by) VALUES (:model_id, :version, :algorithm, "
+                    "artifact_bytes, job_id, created_by, decision) VALUES (:model_id, :version, :algorithm, "
                     "CAST(:params AS jsonb), CAST(:metrics AS jsonb), :dataset, :data_version, :target, "
                     "CAST(:features AS jsonb), CAST(:classes AS jsonb), CAST(:training AS jsonb), :key, :sha256, "
-                    ":bytes, :job_id, :user)"
+                    ":bytes, :job_id, :user, CAST(:decision AS jsonb))"
                 ),
                 {
                     "model_id": model_id,
@@ -254,14 +275,38 @@ def register(engine: Engine, s3: S3Client, bucket: str, new: NewVersion, data: b
                     "bytes": stored.size_bytes,
                     "job_id": new.job_id,
                     "user": new.user_id,
+                    "decision": None if new.decision is None else json.dumps(new.decision),
                 },
             )
+            if new.promotion is not None:
+                _promote(connection, model_id, new.model, new.promotion, version)
             registered = get_version(connection, new.model, version)
     except BaseException:
         if stored is not None:
             artifacts.delete(s3, bucket, stored.key)
         raise
     return registered
+
+
+def _promote(connection: Connection, model_id: uuid.UUID, name: str, promotion: Promotion, version: int) -> None:
+    # The model row is locked (_lock_model), so the alias cannot move between this check and the update.
+    moved = connection.execute(
+        text(
+            "UPDATE bi.model_aliases SET version = :version, updated_by = NULL, updated_at = now() "
+            "WHERE model_id = :id AND alias = :alias AND version = :replaces"
+        ),
+        {"id": model_id, "alias": promotion.alias, "version": version, "replaces": promotion.replaces},
+    ).rowcount
+    if not moved:
+        raise ConflictError(
+            f"alias {promotion.alias} of model {name} no longer names version {promotion.replaces}, which version "
+            f"{version} was compared against: it moved while version {version} trained; nothing was registered"
+        )
+
+
+def model_names(connection: Connection) -> list[str]:
+    """Every model's name, in order."""
+    return list(connection.execute(text("SELECT name FROM bi.models ORDER BY name")).scalars())
 
 
 def list_models(connection: Connection, limit: int, offset: int) -> tuple[list[ModelSummary], int]:

@@ -7,7 +7,8 @@ once), reads the target and features in one snapshot with the dataset's data_ver
 drops rows without a target (and says how many), splits with a fixed seed (stratified by
 class where every class can be), fits the pipeline, scores it and a baseline on the
 held-out rows, and registers the version. Anything wrong with the data is a 4xx naming
-the column, and registers nothing.
+the column, and registers nothing. `TrainingRequest.replay` is the request a version was
+trained with, which retraining runs again on newer data.
 
 PHI columns are never features by default; a caller with `phi:read` may name them.
 Error messages name columns and counts, never values: a value may be PHI.
@@ -51,6 +52,7 @@ from bi_agent.ml.pipelines import (
     build_pipeline,
     check_params,
     effective_params,
+    settable_params,
 )
 from bi_agent.ml.registry import ModelVersion, NewVersion
 
@@ -88,6 +90,7 @@ class TrainingRequest:
     algorithm: Algorithm = DEFAULT_ALGORITHM
     params: Mapping[str, ParamValue] = field(default_factory=dict)
     test_size: float = DEFAULT_TEST_SIZE
+    split_seed: int = SPLIT_SEED
     may_read_phi: bool = False
     user_id: uuid.UUID | None = None
     job_id: str | None = None
@@ -103,6 +106,7 @@ class TrainingRequest:
             "algorithm": self.algorithm,
             "params": dict(self.params),
             "test_size": self.test_size,
+            "split_seed": self.split_seed,
             "may_read_phi": self.may_read_phi,
             "user_id": None if self.user_id is None else str(self.user_id),
         }
@@ -119,8 +123,33 @@ class TrainingRequest:
             algorithm=value.get("algorithm", DEFAULT_ALGORITHM),
             params=dict(value.get("params") or {}),
             test_size=float(value.get("test_size", DEFAULT_TEST_SIZE)),
+            split_seed=int(value.get("split_seed", SPLIT_SEED)),
             may_read_phi=bool(value.get("may_read_phi", False)),
             user_id=uuid.UUID(value["user_id"]) if value.get("user_id") else None,
+            job_id=job_id,
+        )
+
+    @classmethod
+    def replay(cls, version: ModelVersion, job_id: str | None = None) -> TrainingRequest:
+        """The request `version` was trained with, for the same training on the dataset's current rows.
+
+        The features are the version's own, named: a column added since is not taken in, so
+        the new version reads what callers of the old one send. PHI columns among them stay:
+        whoever trained the version was allowed to name them (plan checks phi:read), and a
+        replay is the platform's own job, which shows no caller any row.
+        """
+        tunable = settable_params(version.task, cast(Algorithm, version.algorithm))
+        return cls(
+            model=version.model,
+            dataset=version.dataset,
+            target=version.target,
+            task=version.task,
+            features=tuple(feature.name for feature in version.features),
+            algorithm=cast(Algorithm, version.algorithm),
+            params={name: value for name, value in version.params.items() if name in tunable},
+            test_size=float(version.params.get("test_size", DEFAULT_TEST_SIZE)),
+            split_seed=int(version.params.get("split_seed", SPLIT_SEED)),
+            may_read_phi=True,
             job_id=job_id,
         )
 
@@ -362,7 +391,7 @@ def _split(
         stratify = bool(counts.min() >= 2 and test_rows >= len(counts) and rows - test_rows >= len(counts))
     indices = np.arange(rows)
     train_rows, test_rows_index = train_test_split(
-        indices, test_size=request.test_size, random_state=SPLIT_SEED, stratify=labels if stratify else None
+        indices, test_size=request.test_size, random_state=request.split_seed, stratify=labels if stratify else None
     )
     if request.task == "classification" and len(np.unique(labels[train_rows])) < 2:
         raise InvalidInputError(
@@ -371,14 +400,39 @@ def _split(
     return train_rows, test_rows_index, stratify
 
 
+@dataclass(frozen=True)
+class FittedModel:
+    """A version fitted and scored but not yet registered, with the held-out rows it was scored on."""
+
+    version: NewVersion
+    artifact: bytes
+    x_test: pd.DataFrame
+    y_test: npt.NDArray[Any]
+
+
+# Sees a fitted model before it is registered and says what to register: retraining adds its
+# decision to promote the new version or not.
+Review = Callable[[FittedModel], NewVersion]
+
+
 def train(
-    engine: Engine, s3: S3Client, bucket: str, request: TrainingRequest, progress: Progress = no_progress
+    engine: Engine,
+    s3: S3Client,
+    bucket: str,
+    request: TrainingRequest,
+    progress: Progress = no_progress,
+    review: Review | None = None,
 ) -> ModelVersion:
-    """Check, read, fit, score and register: the new version, with its metrics."""
+    """Check, read, fit, score and register: the new version, with its metrics. `review`, when
+    given, decides what is registered once the model is fitted (retraining's decision)."""
     started = time.perf_counter()
     outcome = "failure"
     try:
-        version = _train(engine, s3, bucket, request, progress, started)
+        fitted = _fit(engine, request, progress)
+        new = fitted.version if review is None else review(fitted)
+        progress("register", 0, 1)
+        version = registry.register(engine, s3, bucket, new, fitted.artifact)
+        progress("register", 1, 1)
         outcome = "success"
         return version
     except BIAgentError as error:
@@ -391,9 +445,9 @@ def train(
         TRAINING_SECONDS.labels(label).observe(time.perf_counter() - started)
 
 
-def _train(
-    engine: Engine, s3: S3Client, bucket: str, request: TrainingRequest, progress: Progress, started: float
-) -> ModelVersion:
+def _fit(engine: Engine, request: TrainingRequest, progress: Progress) -> FittedModel:
+    """Check, read, fit and score: the version to register, not yet registered."""
+    started = time.perf_counter()
     training_plan = plan(engine, request)
     data = _read(engine, training_plan, progress)
     prepared = _prepare(training_plan, data)
@@ -416,13 +470,12 @@ def _train(
     progress("fit", 1, 1)
     progress("evaluate", 0, 1)
     metrics = evaluate(request.task, pipeline, x_train, y_train, x_test, y_test)
-    progress("register", 0, 1)
     data_bytes = artifacts.serialise(pipeline, request.model)
     params: dict[str, Any] = {
         **effective_params(request.task, request.algorithm, pipeline),
         "random_state": RANDOM_STATE,
         "test_size": request.test_size,
-        "split_seed": SPLIT_SEED,
+        "split_seed": request.split_seed,
         "stratify": stratified,
     }
     classes = pipeline.classes_.tolist() if request.task == "classification" else None
@@ -451,6 +504,4 @@ def _train(
         user_id=request.user_id,
         job_id=request.job_id,
     )
-    version = registry.register(engine, s3, bucket, new, data_bytes)
-    progress("register", 1, 1)
-    return version
+    return FittedModel(new, data_bytes, x_test, y_test)

@@ -60,7 +60,7 @@ class Outcome(StrEnum):
 
 
 class Action:
-    """The actions the platform records; PHI reads and exports use the last four."""
+    """The actions the platform records; PHI reads and exports use the last five."""
 
     LOGIN = "auth.login"
     PERMISSION_DENIED = "auth.permission_denied"
@@ -71,6 +71,7 @@ class Action:
     DATASET_ROWS = "dataset.rows"
     QUERY = "query"
     FORECAST = "forecast"
+    MODEL_RETRAIN = "model.retrain"
     EXPORT = "export"
 
 

@@ -7,7 +7,6 @@ is retried, with exponential backoff.
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -28,8 +27,6 @@ from bi_agent.catalog.imports import ImportRequest, run_import
 from bi_agent.errors import InvalidInputError
 from bi_agent.infra.connections import Connections
 from bi_agent.settings import get_settings
-
-logger = logging.getLogger(__name__)
 
 # SQLAlchemy's OperationalError wraps a lost connection; COPY and the pipelines speak
 # psycopg directly, whose own OperationalError is the same loss unwrapped.
@@ -160,11 +157,26 @@ def train_model(self: Task, request: dict[str, Any]) -> dict[str, Any]:
     return version.as_dict()
 
 
-@shared_task(name="update_ml_models", **RETRY_TRANSIENT)  # type: ignore[untyped-decorator]
-def update_ml_models() -> dict[str, Any]:
-    """Retrain models whose dataset changed since their training: the ML service brings them."""
-    logger.info("update_ml_models: no model registry yet, so nothing to retrain")
-    return {"retrained": [], "reason": "no model registry yet"}
+@shared_task(name="update_ml_models", bind=True, **RETRY_TRANSIENT)  # type: ignore[untyped-decorator]
+def update_ml_models(self: Task) -> dict[str, Any]:
+    """Retrain every model whose dataset changed; promote a new version only when it is no worse
+    than production on the same held-out rows. The result lists each model's action and reason.
+
+    Safe to retry: a model retrained by the first try is skipped (its data is unchanged since).
+    """
+    # Imported here for the reason train_model gives.
+    from bi_agent.ml import retraining
+
+    settings = get_settings()
+    outcomes = retraining.retrain_all(
+        connections().engine,
+        connections().s3,
+        settings.minio_bucket_models,
+        job_id=self.request.id,
+        progress=_progress_reporter(self),
+        hipaa_mode=settings.hipaa_mode,
+    )
+    return {"models": [outcome.as_dict() for outcome in outcomes]}
 
 
 @shared_task(name="process_data", **RETRY_TRANSIENT)  # type: ignore[untyped-decorator]
