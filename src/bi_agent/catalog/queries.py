@@ -29,6 +29,7 @@ from bi_agent.catalog.query_spec import Filter, QuerySpec
 from bi_agent.catalog.values import json_value
 from bi_agent.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from bi_agent.infra.telemetry import QUERIES
+from bi_agent.security.phi_access import PhiRead
 
 PERIOD = "period"
 
@@ -392,12 +393,6 @@ def _finish(statement: sa.Select[Any], spec: QuerySpec, key_count: int) -> sa.Se
         )  # a result column whose name _check_order allowed
         order.append(column.desc() if item.direction == "desc" else column.asc())
     return statement.group_by(*positions).order_by(*order, *positions).limit(spec.limit)
-
-
-class PhiRead(NamedTuple):
-    dataset: str
-    phi_columns: list[str]
-    touched: list[str]  # the PHI columns whose values the query aggregates, groups or filters by
 
 
 def phi_reads(connection: Connection, metric_names: list[str], dimensions: Iterable[str]) -> list[PhiRead]:

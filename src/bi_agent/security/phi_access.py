@@ -9,13 +9,47 @@ means nothing is served. Outside HIPAA mode nothing here applies.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 from sqlalchemy import Engine
 
 from bi_agent.errors import PermissionDeniedError
 from bi_agent.security import audit
 from bi_agent.security.permissions import Principal
+
+
+class PhiRead(NamedTuple):
+    """What one read takes of one dataset: its PHI columns, and those whose values it shows."""
+
+    dataset: str
+    phi_columns: list[str]
+    touched: list[str]
+
+
+def check_phi_reads(
+    engine: Engine,
+    principal: Principal,
+    request: audit.RequestInfo,
+    reads: Iterable[PhiRead],
+    *,
+    hipaa_mode: bool,
+    action: str,
+    resource: str,
+) -> None:
+    """`check_phi_read` for each dataset a query-like read (a query, a forecast) takes rows of."""
+    for read in reads:
+        check_phi_read(
+            engine,
+            principal,
+            request,
+            hipaa_mode=hipaa_mode,
+            action=action,
+            resource=resource,
+            dataset=read.dataset,
+            phi_columns=read.phi_columns,
+            touched=read.touched,
+        )
 
 
 def check_phi_read(

@@ -19,7 +19,7 @@ from bi_agent.infra.connections import Connections
 from bi_agent.security import audit
 from bi_agent.security.audit import RequestInfo
 from bi_agent.security.permissions import Permission, Principal
-from bi_agent.security.phi_access import check_phi_read
+from bi_agent.security.phi_access import check_phi_reads
 
 
 @asynccontextmanager
@@ -84,15 +84,12 @@ def _check_phi_read(connections: Connections, principal: Principal, info: Reques
         reads = queries.phi_reads(
             connection, body.metric_names, [*body.group_by, *(item.dimension for item in body.filters)]
         )
-    for read in reads:
-        check_phi_read(
-            connections.engine,
-            principal,
-            info,
-            hipaa_mode=True,
-            action=audit.Action.QUERY,
-            resource="/api/v1/query",
-            dataset=read.dataset,
-            phi_columns=read.phi_columns,
-            touched=read.touched,
-        )
+    check_phi_reads(
+        connections.engine,
+        principal,
+        info,
+        reads,
+        hipaa_mode=True,
+        action=audit.Action.QUERY,
+        resource="/api/v1/query",
+    )

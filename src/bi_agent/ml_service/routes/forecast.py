@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Connection, Engine
 
 from bi_agent.catalog import metrics, queries, row_policies
 from bi_agent.catalog.query_cache import QueryCache, access_scope
@@ -19,7 +18,7 @@ from bi_agent.http.auth import ConnectionsDep, require
 from bi_agent.ml import forecasting
 from bi_agent.security import audit
 from bi_agent.security.permissions import Permission, Principal
-from bi_agent.security.phi_access import check_phi_read
+from bi_agent.security.phi_access import check_phi_reads
 
 router = APIRouter(tags=["forecasts"])
 
@@ -71,7 +70,17 @@ def forecast(
     today = datetime.now(ZoneInfo(timezone)).date()
     with connections.engine.connect() as connection:
         if settings.hipaa_mode:
-            _check_phi_read(connections.engine, principal, http_request, connection, body)
+            # The reads of the query of the metric's history, recorded before anything is read.
+            dimensions = [*body.group_by, *(item.dimension for item in body.filters)]
+            check_phi_reads(
+                connections.engine,
+                principal,
+                request_info(http_request),
+                queries.phi_reads(connection, [body.metric], dimensions),
+                hipaa_mode=True,
+                action=audit.Action.FORECAST,
+                resource="/api/v1/forecast",
+            )
         (metric,) = metrics.find_metrics(connection, [body.metric])
         policy = row_policies.filters_for(connection, principal.roles, metric.dataset)
         result, cached = forecasting.answer(
@@ -86,22 +95,3 @@ def forecast(
             min_cell_size=min_cell_size,
         )
     return JSONResponse({**result, "cached": cached}, headers={"X-Cache": "HIT" if cached else "MISS"})
-
-
-def _check_phi_read(
-    engine: Engine, principal: Principal, http_request: Request, connection: Connection, body: ForecastBody
-) -> None:
-    # The reads of the query of the metric's history, recorded before anything is read.
-    dimensions = [*body.group_by, *(item.dimension for item in body.filters)]
-    for read in queries.phi_reads(connection, [body.metric], dimensions):
-        check_phi_read(
-            engine,
-            principal,
-            request_info(http_request),
-            hipaa_mode=True,
-            action=audit.Action.FORECAST,
-            resource="/api/v1/forecast",
-            dataset=read.dataset,
-            phi_columns=read.phi_columns,
-            touched=read.touched,
-        )
