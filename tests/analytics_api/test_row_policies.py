@@ -71,6 +71,13 @@ def test_a_limited_caller_sees_only_their_rows(api: Api, worker: None) -> None:
     assert rows["total"] == 2 and {row[1] for row in rows["rows"]} == {"north"}
     refused = api.client.get("/api/v1/datasets/visits/profile", headers=north)
     assert refused.status_code == 403 and "row policy" in refused.json()["detail"]
+    # The dataset's own counts would tell how many rows the policy hides.
+    dataset = api.client.get("/api/v1/datasets/visits", headers=north).json()
+    assert (dataset["row_count"], dataset["row_policy"], dataset["imports"]) == (2, True, [])
+    (listed_visits,) = [item for item in api.client.get("/api/v1/datasets", headers=north).json()["items"]]
+    assert (listed_visits["row_count"], listed_visits["row_policy"]) == (2, True)
+    whole = api.client.get("/api/v1/datasets/visits", headers=api.headers("analyst")).json()
+    assert (whole["row_count"], whole["row_policy"], len(whole["imports"])) == (4, False, 1)
 
     # A changed policy applies to the very next request, cached answer or not.
     assert set_policy(api, "south").status_code == 200

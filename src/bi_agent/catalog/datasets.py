@@ -217,28 +217,39 @@ def preview_rows(
     """A page of rows in table order, within the caller's row policy. Without `phi_allowed`, PHI
     columns are not even read: they show as null and are listed in `masked`."""
     columns = get_columns(connection, name)
-    table = sa.table(name, *(sa.column(column.name) for column in columns), schema="analytics")
+    table, kept = _within_policy(name, columns, policy)
     masked = [column.name for column in columns if column.phi and not phi_allowed]
-    known = {column.name for column in columns}
-    for item in policy:
-        if item.dimension not in known:
-            raise ConflictError(
-                f"a row policy on dataset {name} names column {item.dimension}, which it no longer has; "
-                "an admin must set the policy again"
-            )
-    kept = [condition(table.c[item.dimension], item) for item in policy]
     selected = [sa.null().label(column.name) if column.name in masked else table.c[column.name] for column in columns]
     rows = connection.execute(sa.select(*selected).where(*kept).limit(limit).offset(offset)).all()
-    if policy:
-        total = connection.execute(sa.select(sa.func.count()).select_from(table).where(*kept)).scalar_one()
-    else:
-        total = get_dataset(connection, name).row_count
+    total = visible_row_count(connection, name, policy)
     return RowsPage(
         columns=[column.name for column in columns],
         rows=[[json_value(value) for value in row] for row in rows],
         masked=masked,
         total=total,
     )
+
+
+def visible_row_count(connection: Connection, name: str, policy: Sequence[Filter] = ()) -> int:
+    """The rows a caller under `policy` may see: the catalog's count when no policy limits them."""
+    if not policy:
+        return get_dataset(connection, name).row_count
+    table, kept = _within_policy(name, get_columns(connection, name), policy)
+    return int(connection.execute(sa.select(sa.func.count()).select_from(table).where(*kept)).scalar_one())
+
+
+def _within_policy(name: str, columns: Sequence[ColumnSpec], policy: Sequence[Filter]) -> tuple[Any, list[Any]]:
+    """The dataset's table and the policy's conditions on it; 409 when the policy names a lost column."""
+    table = sa.table(name, *(sa.column(column.name) for column in columns), schema="analytics")
+    known = {column.name for column in columns}
+    for item in policy:
+        if item.dimension not in known:
+            # Closed, not open: a policy whose column a later import dropped hides everything.
+            raise ConflictError(
+                f"a row policy on dataset {name} names column {item.dimension}, which it no longer has; "
+                "an admin must set the policy again"
+            )
+    return table, [condition(table.c[item.dimension], item) for item in policy]
 
 
 @dataclass(frozen=True)

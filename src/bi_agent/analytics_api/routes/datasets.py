@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import Connection
 
 from bi_agent.catalog import datasets, profiles, row_policies
 from bi_agent.catalog.columns import ColumnSpec, Role
@@ -116,17 +117,26 @@ def list_datasets(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    """Datasets by name, with row count and data version."""
+    """Datasets by name, with row count and data version. Under a row policy, `row_count` is
+    the rows the caller may see, and `row_policy` is true."""
     with connections.engine.connect() as connection:
         items, total = datasets.list_datasets(connection, limit, offset)
-    return {"items": [_summary(item) for item in items], "total": total}
+        limited = row_policies.restricted_datasets(connection, principal.roles)
+        counts = {item.name: _visible_rows(connection, principal, item.name) for item in items if item.name in limited}
+    return {"items": [_summary(item, counts.get(item.name)) for item in items], "total": total}
 
 
-def _summary(item: datasets.DatasetSummary) -> dict[str, Any]:
+def _visible_rows(connection: Connection, principal: Principal, name: str) -> int:
+    return datasets.visible_row_count(connection, name, row_policies.filters_for(connection, principal.roles, name))
+
+
+def _summary(item: datasets.DatasetSummary, visible_rows: int | None = None) -> dict[str, Any]:
+    """`visible_rows`: the count under the caller's row policy, which must not learn the whole's."""
     return {
         "name": item.name,
         "description": item.description,
-        "row_count": item.row_count,
+        "row_count": item.row_count if visible_rows is None else visible_rows,
+        "row_policy": visible_rows is not None,
         "data_version": item.data_version,
         "created_at": item.created_at.isoformat(),
         "updated_at": item.updated_at.isoformat(),
@@ -135,14 +145,18 @@ def _summary(item: datasets.DatasetSummary) -> dict[str, Any]:
 
 @router.get("/{name}", summary="A dataset's schema and import history")
 def get_dataset(principal: CanRead, connections: ConnectionsDep, name: str) -> dict[str, Any]:
-    """Columns with type, role and PHI flag; row count; data version; the imports, newest first."""
+    """Columns with type, role and PHI flag; row count; data version; the imports, newest first.
+    Under a row policy, `row_count` is the rows the caller may see and the imports (whose
+    counts are of the whole) are left out."""
     check_identifier(name, "dataset name")
     with connections.engine.connect() as connection:
         summary = datasets.get_dataset(connection, name)
         columns = datasets.get_columns(connection, name)
-        history = datasets.import_history(connection, summary.id)
+        limited = name in row_policies.restricted_datasets(connection, principal.roles)
+        visible = _visible_rows(connection, principal, name) if limited else None
+        history = [] if limited else datasets.import_history(connection, summary.id)
     return {
-        **_summary(summary),
+        **_summary(summary, visible),
         "columns": [_column_out(column).model_dump() for column in columns],
         "imports": [_import_out(record) for record in history],
     }
