@@ -29,6 +29,7 @@ onwards goes unseen by `verify` alone: anchoring the head hash outside the datab
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -200,24 +201,10 @@ def record(connection: Connection, event: AuditEvent) -> AuditRecord:
             " UPDATE bi.audit_chain SET last_seq = appended.seq, last_hash = appended.hash FROM appended"
         ),
         {
-            "seq": entry.seq,
-            "id": entry.id,
-            "occurred_at": entry.occurred_at,
-            "user_id": entry.user_id,
-            "username": entry.username,
+            **_fields(entry),
             "roles": list(entry.roles),
-            "action": entry.action,
-            "resource": entry.resource,
-            "dataset": entry.dataset,
             "columns": list(entry.columns),
-            "phi": entry.phi,
-            "purpose": entry.purpose,
-            "request_id": entry.request_id,
-            "client_address": entry.client_address,
-            "outcome": entry.outcome,
             "details": json.dumps(entry.details),
-            "prev_hash": entry.prev_hash,
-            "hash": entry.hash,
         },
     )
     return entry
@@ -380,27 +367,22 @@ def _broken(entry: AuditRecord, reason: str) -> BrokenLink:
     return BrokenLink(seq=entry.seq, record_id=entry.id, occurred_at=entry.occurred_at, reason=reason)
 
 
+def _fields(entry: AuditRecord) -> dict[str, Any]:
+    """Each field by name, as the record holds it (the one list of them: the dataclass)."""
+    return {field.name: getattr(entry, field.name) for field in dataclasses.fields(entry)}
+
+
 def canonical(entry: AuditRecord) -> bytes:
     """The bytes a record's hash is taken over: every field but the hash itself."""
     payload = {
-        "seq": entry.seq,
+        **_fields(entry),
         "id": str(entry.id),
         "occurred_at": entry.occurred_at.astimezone(UTC).strftime(TIME_FORMAT),
         "user_id": None if entry.user_id is None else str(entry.user_id),
-        "username": entry.username,
         "roles": list(entry.roles),
-        "action": entry.action,
-        "resource": entry.resource,
-        "dataset": entry.dataset,
         "columns": list(entry.columns),
-        "phi": entry.phi,
-        "purpose": entry.purpose,
-        "request_id": entry.request_id,
-        "client_address": entry.client_address,
-        "outcome": entry.outcome,
-        "details": entry.details,
-        "prev_hash": entry.prev_hash,
     }
+    del payload["hash"]
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
