@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from redbeat.schedulers import RedBeatSchedulerEntry
 
 from bi_agent.infra.schedules import sync_all
@@ -19,7 +21,14 @@ def test_list_change_and_mirror_into_redbeat(api: Api) -> None:
     assert entries["refresh-analytics"]["crontab"] == "0 * * * *"
     assert entries["refresh-analytics"]["task"] == "refresh_analytics_views"
     assert entries["update-ml-models"]["crontab"] == "0 2 * * *"
-    assert entries["refresh-analytics"]["next_run_at"] is not None
+    # The next whole hour and the next 02:00 UTC, from now: never in the past.
+    now = datetime.now(UTC)
+    next_hour = datetime.fromisoformat(entries["refresh-analytics"]["next_run_at"])
+    assert now < next_hour <= now + timedelta(hours=1, seconds=5)
+    assert (next_hour.minute, next_hour.second) == (0, 0)
+    next_night = datetime.fromisoformat(entries["update-ml-models"]["next_run_at"])
+    assert now < next_night <= now + timedelta(days=1, seconds=5)
+    assert (next_night.hour, next_night.minute) == (2, 0)
 
     key = RedBeatSchedulerEntry("refresh-analytics", "refresh_analytics_views", app=celery).key
     off = api.client.patch("/api/v1/schedules/refresh-analytics", headers=api.headers("admin"), json={"enabled": False})

@@ -100,9 +100,13 @@ def _with_runs(celery: Celery, row: Any) -> Schedule:
             entry = RedBeatSchedulerEntry.from_key(_entry(celery, row).key, app=celery)
         except KeyError:
             entry = None
-        if entry is not None:
+        if entry is not None and entry.last_run_at is not None:
             last_run_at = entry.last_run_at
-            next_run_at = entry.due_at
+            # Not RedBeat's `due_at`, which adds the wait from *now* to the last run and so
+            # tells a time in the past for an hourly job (it is only a wake-up hint). The next
+            # fire after the last run; one missed while beat was down is due at once.
+            start, wait, _ = entry.schedule.remaining_delta(last_run_at)
+            next_run_at = max(start + wait, datetime.now(UTC))
     return Schedule(row.name, row.task, row.crontab, row.enabled, row.description, last_run_at, next_run_at)
 
 
