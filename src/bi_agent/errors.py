@@ -5,12 +5,22 @@ Domain code raises these; the HTTP doors map them to status codes in one place
 Messages say what went wrong and where, and never carry a secret or a PHI value.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 
 class BIAgentError(Exception):
-    """Base of every error the platform raises on purpose."""
+    """Base of every error the platform raises on purpose. `errors` itemises the message for
+    programs (a problem detail's `errors`): each an object with `loc` and `msg`, where `loc`
+    names the place (["features", "age"], ["file", "line", 3]), never a value."""
 
     status_code = 500
     title = "Internal error"
+
+    def __init__(self, *args: object, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(*args)
+        self.errors = list(errors or [])
 
 
 class ConfigurationError(BIAgentError):

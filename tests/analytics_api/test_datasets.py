@@ -66,6 +66,15 @@ def test_bad_file_is_a_422_naming_the_line_and_nothing_is_queued(api: Api) -> No
     assert (
         problem["detail"] == "visits.csv: line 3: expected 2 fields, found 1; fix the row or import with on_error=skip"
     )
+    # The same for programs (the web shows the line on its own).
+    assert problem["errors"] == [
+        {
+            "loc": ["file"],
+            "msg": "line 3: expected 2 fields, found 1; fix the row or import with on_error=skip",
+            "file": "visits.csv",
+            "line": 3,
+        }
+    ]
     jobs = api.client.get("/api/v1/jobs", headers=api.headers("analyst")).json()
     assert jobs["total"] == 0
 

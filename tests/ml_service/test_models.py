@@ -198,6 +198,24 @@ def test_bad_predictions_are_clear_4xx(ml: Api, churn: str) -> None:
     )
     refused({"records": [RECORDS[0]] * 100_000}, 413, "100,000 records; one request takes at most 50,000")
     refused({"records": RECORDS, "version": 5}, 404, f"model {name} has no version 5")
+    # The same problems itemised for programs: the feature, what is wrong, the records.
+    several = predict(ml, name, {"records": [{**RECORDS[0], "age": "old", "income": 3}, {"plan": "pro"}]})
+    assert several.status_code == 422
+    assert several.json()["errors"] == [
+        {"loc": ["features", "income"], "msg": "extra feature income (the model does not read it)"},
+        {"loc": ["features", "age"], "msg": "feature age is missing from records[1]", "rows": [1]},
+        {"loc": ["features", "autopay"], "msg": "feature autopay is missing from records[1]", "rows": [1]},
+        {
+            "loc": ["features", "monthly_charges"],
+            "msg": "feature monthly_charges is missing from records[1]",
+            "rows": [1],
+        },
+        {
+            "loc": ["features", "age"],
+            "msg": "feature age expects a number (or null) but has another type in records[0]",
+            "rows": [0],
+        },
+    ]
     refused({"records": RECORDS, "alias": "staging"}, 404, f"model {name} has no alias staging")
     refused({"records": RECORDS, "version": 1, "alias": "production"}, 422, "a version or an alias, not both")
     nan = json.dumps({"records": [{**RECORDS[0], "age": math.nan}, {**RECORDS[0], "age": math.inf}]})

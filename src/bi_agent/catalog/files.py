@@ -77,14 +77,15 @@ def detect_kind(filename: str, head: bytes) -> FileKind:
     suffix = Path(name).suffix
     file_format = SUFFIXES.get(suffix)
     if file_format is None:
-        raise InvalidInputError(
-            f"{filename}: unknown file type {suffix or '(no extension)'!r}; send .csv, .parquet or .jsonl "
-            "(.ndjson), optionally gzipped as .gz"
+        raise file_error(
+            filename,
+            f"unknown file type {suffix or '(no extension)'!r}; send .csv, .parquet or .jsonl "
+            "(.ndjson), optionally gzipped as .gz",
         )
     if gzipped and not head.startswith(GZIP_MAGIC):
-        raise InvalidInputError(f"{filename}: the name ends in .gz but the content is not gzip data")
+        raise file_error(filename, "the name ends in .gz but the content is not gzip data")
     if not gzipped and head.startswith(GZIP_MAGIC):
-        raise InvalidInputError(f"{filename}: the content is gzip-compressed; name the file {filename}.gz")
+        raise file_error(filename, f"the content is gzip-compressed; name the file {filename}.gz")
     return FileKind(file_format, gzipped)
 
 
@@ -98,7 +99,7 @@ def read_file(
 ) -> ParsedFile:
     """Read and check the whole file. `column_types` (by column name) pins types for an append."""
     if path.stat().st_size == 0:
-        raise InvalidInputError(f"{filename}: the file is empty")
+        raise file_error(filename, "the file is empty")
     with path.open("rb") as raw:
         head = raw.read(8)
     kind = detect_kind(filename, head)
@@ -111,7 +112,7 @@ def read_file(
         else:
             parsed = _read_jsonl(path, filename, kind)
     if parsed.table.num_rows == 0:
-        raise InvalidInputError(f"{filename}: the file has column names but no rows")
+        raise file_error(filename, "the file has column names but no rows")
     _check_field_sizes(parsed.table, filename, max_field_bytes)
     return parsed
 
@@ -125,15 +126,15 @@ def _check_text_content(path: Path, filename: str, kind: FileKind) -> None:
         with _open_text(path, kind) as stream:
             head = stream.read(64 << 10)
     except (OSError, EOFError):
-        raise InvalidInputError(f"{filename}: the gzip data is corrupt or cut short") from None
+        raise file_error(filename, "the gzip data is corrupt or cut short") from None
     if head.startswith(PARQUET_MAGIC):
-        raise InvalidInputError(f"{filename}: the content is a Parquet file; name it .parquet")
+        raise file_error(filename, "the content is a Parquet file; name it .parquet")
     if b"\x00" in head:
-        raise InvalidInputError(f"{filename}: the content is binary, not {kind.format.value.upper()} text")
+        raise file_error(filename, f"the content is binary, not {kind.format.value.upper()} text")
     if kind.format is FileFormat.JSONL and not head.lstrip().startswith(b"{"):
-        raise InvalidInputError(f"{filename}: line 1 is not a JSON object; JSON Lines has one object per line")
+        raise file_error(filename, "line 1 is not a JSON object; JSON Lines has one object per line", line=1)
     if not head.strip():
-        raise InvalidInputError(f"{filename}: the file holds only blank space")
+        raise file_error(filename, "the file holds only blank space")
 
 
 def _input_stream(path: Path, kind: FileKind) -> pa.NativeFile:
@@ -184,8 +185,8 @@ def _read_csv(
                     use_threads = False
                     continue
                 where = f"line {bad['line']}" if bad["line"] is not None else "a row"
-                raise InvalidInputError(
-                    f"{filename}: {where}: {bad['reason']}; fix the row or import with on_error=skip"
+                raise file_error(
+                    filename, f"{where}: {bad['reason']}; fix the row or import with on_error=skip", line=bad["line"]
                 ) from None
             message = str(error)
             conversion = _CONVERSION_ERROR.search(message)
@@ -204,7 +205,7 @@ def _read_csv(
             rows_skipped=len(skipped),
             skipped_sample=skipped[:SKIPPED_SAMPLE_SIZE],
         )
-    raise InvalidInputError(f"{filename}: the column types could not be inferred")
+    raise file_error(filename, "the column types could not be inferred")
 
 
 def _row_handler(on_error: OnError, skipped: list[dict[str, Any]]) -> Callable[[Any], str]:
@@ -228,11 +229,11 @@ def _csv_headers(path: Path, filename: str, kind: FileKind) -> list[str]:
     try:
         header = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise InvalidInputError(f"{filename}: line 1 (the header) is not valid UTF-8 text") from None
+        raise file_error(filename, "line 1 (the header) is not valid UTF-8 text", line=1) from None
     try:
         return next(csv.reader([header.rstrip("\r\n")]))
     except (csv.Error, StopIteration):
-        raise InvalidInputError(f"{filename}: the header line cannot be read as CSV") from None
+        raise file_error(filename, "the header line cannot be read as CSV") from None
 
 
 def _csv_error(
@@ -247,16 +248,17 @@ def _csv_error(
     if "invalid UTF8" in message or "UTF8" in message:
         line = _first_non_utf8_line(path, kind)
         where = f"line {line}" if line is not None else "a line"
-        return InvalidInputError(f"{filename}: {where} is not valid UTF-8 text; save the file as UTF-8")
+        return file_error(filename, f"{where} is not valid UTF-8 text; save the file as UTF-8", line=line)
     if "straddling" in message or "straddles" in message:
-        return InvalidInputError(f"{filename}: a row is larger than {BLOCK_SIZE >> 20} MB")
+        return file_error(filename, f"a row is larger than {BLOCK_SIZE >> 20} MB")
     if conversion:
         column = mapping[headers[int(conversion.group(1))]]
-        return InvalidInputError(
-            f"{filename}: column {column}: a value is not a valid {conversion.group(2)}, the type of that "
-            "column in the dataset"
+        return file_error(
+            filename,
+            f"column {column}: a value is not a valid {conversion.group(2)}, the type of that column in the dataset",
+            column=column,
         )
-    return InvalidInputError(f"{filename}: not readable as CSV ({message.split(':', maxsplit=1)[0]})")
+    return file_error(filename, f"not readable as CSV ({message.split(':', maxsplit=1)[0]})")
 
 
 def _first_non_utf8_line(path: Path, kind: FileKind) -> int | None:
@@ -277,7 +279,7 @@ def _read_parquet(path: Path, filename: str, kind: FileKind) -> ParsedFile:
         else:
             table = pq.read_table(str(path))
     except (pa.ArrowException, OSError, EOFError) as error:
-        raise InvalidInputError(f"{filename}: not a readable Parquet file ({type(error).__name__})") from None
+        raise file_error(filename, f"not a readable Parquet file ({type(error).__name__})") from None
     mapping = _column_mapping(list(table.column_names), filename)
     return ParsedFile(table.rename_columns(list(mapping.values())), kind, mapping)
 
@@ -297,17 +299,26 @@ def _read_jsonl(path: Path, filename: str, kind: FileKind) -> ParsedFile:
         row = _JSON_ROW.search(message)
         if "UTF8" in message or "utf-8" in message.lower():
             line = _first_non_utf8_line(path, kind)
-            return _raise(f"{filename}: line {line} is not valid UTF-8 text; save the file as UTF-8")
+            raise file_error(
+                filename, f"line {line} is not valid UTF-8 text; save the file as UTF-8", line=line
+            ) from None
         if "straddling" in message or "straddles" in message:
-            return _raise(f"{filename}: a line is larger than {BLOCK_SIZE >> 20} MB")
-        where = f"line {int(row.group(1)) + 1}" if row else "a line"
-        return _raise(f"{filename}: {where} is not a valid JSON object, or its values change type")
+            raise file_error(filename, f"a line is larger than {BLOCK_SIZE >> 20} MB") from None
+        number = int(row.group(1)) + 1 if row else None
+        where = f"line {number}" if number else "a line"
+        raise file_error(
+            filename, f"{where} is not a valid JSON object, or its values change type", line=number
+        ) from None
     mapping = _column_mapping(list(table.column_names), filename)
     return ParsedFile(table.rename_columns(list(mapping.values())), kind, mapping)
 
 
-def _raise(message: str) -> ParsedFile:
-    raise InvalidInputError(message)
+def file_error(filename: str, message: str, *, line: int | None = None, column: str | None = None) -> InvalidInputError:
+    """A refusal of the file, `<filename>: <message>`, itemised with the line and column where known."""
+    where = {key: value for key, value in (("line", line), ("column", column)) if value is not None}
+    return InvalidInputError(
+        f"{filename}: {message}", errors=[{"loc": ["file"], "msg": message, "file": filename, **where}]
+    )
 
 
 def _column_mapping(headers: list[str], filename: str) -> dict[str, str]:
@@ -317,16 +328,16 @@ def _column_mapping(headers: list[str], filename: str) -> dict[str, str]:
     for position, header in enumerate(headers, start=1):
         name = normalise_header(header)
         if not name:
-            raise InvalidInputError(f"{filename}: column {position} has no usable name ({header[:40]!r})")
+            raise file_error(filename, f"column {position} has no usable name ({header[:40]!r})")
         if len(name) > MAX_IDENTIFIER_LENGTH:
-            raise InvalidInputError(
-                f"{filename}: column {position} name is {len(name)} characters long once normalised; "
-                f"the limit is {MAX_IDENTIFIER_LENGTH} ({header[:40]!r}...)"
+            raise file_error(
+                filename,
+                f"column {position} name is {len(name)} characters long once normalised; "
+                f"the limit is {MAX_IDENTIFIER_LENGTH} ({header[:40]!r}...)",
             )
         if name in taken or header in mapping:
-            raise InvalidInputError(
-                f"{filename}: columns {taken.get(name, header)!r} and {header!r} both become {name!r}; "
-                "rename one of them"
+            raise file_error(
+                filename, f"columns {taken.get(name, header)!r} and {header!r} both become {name!r}; rename one of them"
             )
         mapping[header] = name
         taken[name] = header
@@ -341,7 +352,9 @@ def _check_field_sizes(table: pa.Table, filename: str, max_field_bytes: int) -> 
         longest = pc.max(lengths).as_py()
         if longest is not None and longest > max_field_bytes:
             row = pc.index(lengths, longest).as_py()
-            raise InvalidInputError(
-                f"{filename}: row {row + 1}, column {name}: a value of {longest} bytes is over the "
-                f"{max_field_bytes}-byte limit for one field"
+            raise file_error(
+                filename,
+                f"row {row + 1}, column {name}: a value of {longest} bytes is over the "
+                f"{max_field_bytes}-byte limit for one field",
+                column=name,
             )

@@ -36,7 +36,7 @@ async def _bi_agent_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, BIAgentError)
     if error.status_code >= 500:
         logger.error("%s on %s %s: %s", type(error).__name__, request.method, request.url.path, error)
-    response = problem(error.status_code, error.title, str(error))
+    response = problem(error.status_code, error.title, str(error), error.errors)
     if isinstance(error, AuthenticationError):
         response.headers["WWW-Authenticate"] = "Bearer"
     if isinstance(error, TooManyRequestsError):

@@ -166,48 +166,82 @@ def _where(prefix: str, rows: Sequence[int]) -> str:
     return named + (f" and {len(rows) - SAMPLE_ROWS:,} more" if len(rows) > SAMPLE_ROWS else "")
 
 
+class _Problems:
+    """A batch's problems: the detail's sentences, and the same itemised by feature for
+    programs (a problem detail's `errors`), with a sample of the rows where they are."""
+
+    def __init__(self, batch: PredictionInput) -> None:
+        self.batch = batch
+        self.sentences: list[str] = []
+        self.errors: list[dict[str, Any]] = []
+
+    def add(self, name: str, message: str, rows: Sequence[int] = ()) -> None:
+        self.sentences.append(message)
+        self.itemise(name, message, rows)
+
+    def itemise(self, name: str, message: str, rows: Sequence[int] = ()) -> None:
+        # Rows as the request counts them (positions from 0, file rows from 1).
+        where = [row + 1 if self.batch.shape == "columns" else row for row in rows[:SAMPLE_ROWS]]
+        self.errors.append({"loc": ["features", name], "msg": message, **({"rows": where} if rows else {})})
+
+
 def to_frame(model: str, features: Sequence[Feature], batch: PredictionInput) -> pd.DataFrame:
     """The model's input frame, or one 422 listing every problem of the batch."""
     wanted = {feature.name for feature in features}
-    problems: list[str] = []
+    problems = _Problems(batch)
     missing = [feature.name for feature in features if feature.name not in batch.columns]
     if missing:
-        problems.append(f"missing features {', '.join(missing)}")
-    extra = sorted(set(batch.columns) - wanted)
+        problems.sentences.append(f"missing features {', '.join(missing)}")
+        for name in missing:
+            problems.itemise(name, f"missing feature {name}")
+    extra = [name[:63] for name in sorted(set(batch.columns) - wanted)[:20]]
     if extra:
-        problems.append(f"extra features {', '.join(name[:63] for name in extra[:20])} (the model does not read them)")
+        problems.sentences.append(f"extra features {', '.join(extra)} (the model does not read them)")
+        for name in extra:
+            problems.itemise(name, f"extra feature {name} (the model does not read it)")
     for name, rows in batch.absent.items():
         if name in wanted:
-            problems.append(f"feature {name} is missing from {batch.where(rows)}")
+            problems.add(name, f"feature {name} is missing from {batch.where(rows)}", rows)
     arrays = {}
     for feature in features:
         values = batch.columns.get(feature.name)
-        if values is None:
-            continue
-        allowed, expected = EXPECTED_TYPES[feature.kind]
-        types = set(map(type, values))
-        if not types <= allowed:
-            bad = [row for row, value in enumerate(values) if type(value) not in allowed]
-            problems.append(
-                f"feature {feature.name} expects {expected} (or null) but has another type in {batch.where(bad)}"
-            )
-            continue
-        # The types seen spare the passes that cannot find anything.
-        try:
-            array = column_array(feature.kind, values, has_none=NONE_TYPE in types)
-        except OverflowError:
-            problems.append(f"feature {feature.name} has a whole number too large for a float")
-            continue
-        if float in types:
-            # null became NaN too: only a NaN or an infinity that was sent is a problem.
-            suspects = np.flatnonzero(~np.isfinite(array))
-            bad = [row for row in suspects.tolist() if values[row] is not None]
-            if bad:
-                problems.append(f"feature {feature.name} has NaN or infinite values in {batch.where(bad)}")
-        arrays[feature.name] = array
-    if problems:
-        raise InvalidInputError(f"input for model {model}: " + "; ".join(problems))
+        if values is not None:
+            array = _feature_array(feature, values, problems)
+            if array is not None:
+                arrays[feature.name] = array
+    if problems.sentences:
+        detail = f"input for model {model}: " + "; ".join(problems.sentences)
+        raise InvalidInputError(detail, errors=problems.errors)
     return build_frame(features, arrays)
+
+
+def _feature_array(feature: Feature, values: Sequence[Any], problems: _Problems) -> npt.NDArray[Any] | None:
+    """The feature's values as the model's column, or None with its problem noted."""
+    batch = problems.batch
+    allowed, expected = EXPECTED_TYPES[feature.kind]
+    types = set(map(type, values))
+    if not types <= allowed:
+        bad = [row for row, value in enumerate(values) if type(value) not in allowed]
+        problems.add(
+            feature.name,
+            f"feature {feature.name} expects {expected} (or null) but has another type in {batch.where(bad)}",
+            bad,
+        )
+        return None
+    # The types seen spare the passes that cannot find anything.
+    try:
+        array = column_array(feature.kind, values, has_none=NONE_TYPE in types)
+    except OverflowError:
+        problems.add(feature.name, f"feature {feature.name} has a whole number too large for a float")
+        return None
+    if float in types:
+        # null became NaN too: only a NaN or an infinity that was sent is a problem.
+        suspects = np.flatnonzero(~np.isfinite(array))
+        bad = [row for row in suspects.tolist() if values[row] is not None]
+        if bad:
+            problems.add(feature.name, f"feature {feature.name} has NaN or infinite values in {batch.where(bad)}", bad)
+            return None
+    return array
 
 
 class ModelCache:
