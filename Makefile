@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: up install test lint typecheck clean
+.PHONY: up install web web-check test lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,40 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(BIN)/uv
 
 install: $(VENV)/.installed
 
-up: install
+# The web (Next.js) needs Node.js 20.9+; without it `make up` starts everything else and says so.
+WEB := web
+NODE_OK := $(shell node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 9) ? 0 : 1)' 2>/dev/null && echo yes)
+WEB_SOURCES := $(shell find $(WEB) \( -name node_modules -o -name .next -o -name test-results -o -name e2e \) -prune -o -type f \
+	\( -name '*.ts' -o -name '*.tsx' -o -name '*.css' -o -name '*.mjs' -o -name '*.json' -o -path '$(WEB)/public/*' \) \
+	! -name '*.test.ts' ! -name next-env.d.ts -print 2>/dev/null)
+export NEXT_TELEMETRY_DISABLED := 1
+
+# Stamps: `npm ci` again only when the lock file changes, a build only when a source does.
+$(WEB)/node_modules/.installed: $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(WEB)/.next/standalone/.built: $(WEB)/node_modules/.installed $(WEB_SOURCES)
+	cd $(WEB) && npm run build
+	touch $@
+
+ifeq ($(NODE_OK),yes)
+web: $(WEB)/.next/standalone/.built
+
+# Type check, lint and unit tests of the web; its end-to-end tests run in pytest (tests/web).
+web-check: $(WEB)/node_modules/.installed
+	cd $(WEB) && npx next typegen >/dev/null && npx tsc --noEmit
+	cd $(WEB) && npx eslint --max-warnings=0 .
+	cd $(WEB) && npx vitest run
+else
+web web-check:
+	@echo "web: skipped, Node.js 20.9+ is not installed; install it (https://nodejs.org) and run \`make web\`"
+endif
+
+up: install web
 	$(BIN)/bi-agent up
 
-test: install
+test: install web web-check
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
@@ -36,4 +66,4 @@ lint: install
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(WEB)/node_modules $(WEB)/.next $(WEB)/test-results

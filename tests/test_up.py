@@ -115,6 +115,7 @@ def up(tmp_path: Path) -> Iterator[Up]:
         BI_AGENT_HOME=str(home),
         ANALYTICS_API_PORT=str(api_port),
         ML_SERVICE_PORT=str(ml_port),
+        WEB_PORT=str(free_port()),
         CELERY_WORKER_CONCURRENCY="1",
     )
     instance = Up(home, api_port, ml_port, tmp_path / "up.log", env)

@@ -80,7 +80,15 @@ class Settings(BaseSettings):
     analytics_api_port: int = Field(default=3000, ge=1, le=65535)
     ml_service_host: str = "127.0.0.1"
     ml_service_port: int = Field(default=8000, ge=1, le=65535)
+    web_host: str = "127.0.0.1"
     web_port: int = Field(default=3001, ge=1, le=65535)
+    # The Next.js app (its build is .next/standalone/server.js); unset means the repository's web/.
+    web_dir: Path | None = None
+    # Consoles the web's home page links to, where they run.
+    grafana_url: str | None = None
+    jaeger_url: str | None = None
+    prometheus_url: str | None = None
+    minio_console_url: str | None = None
     celery_worker_concurrency: int = Field(default=2, ge=1)
     # Beat sleeps at most this long between ticks, which bounds how late a schedule change is
     # seen; its lock lasts five intervals, so a standby beat takes over within six.
@@ -107,6 +115,11 @@ class Settings(BaseSettings):
         "bi_agent_admin_password",
         "otel_exporter_otlp_endpoint",
         "otel_service_name",
+        "web_dir",
+        "grafana_url",
+        "jaeger_url",
+        "prometheus_url",
+        "minio_console_url",
         mode="before",
     )
     @classmethod

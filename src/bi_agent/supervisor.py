@@ -1,16 +1,19 @@
 """`bi-agent up`: the embedded servers, then the platform's processes, then a clean stop.
 
 Order of start: embedded servers (only those not configured), migrations, the admin
-user and the buckets, then analytics-api, ml-service, the Celery worker and beat,
-each its own process with its output prefixed and coloured. Ctrl-C or SIGTERM stops
-them in reverse order and the embedded servers last. If one process dies, the rest
-are stopped too: a half-running platform is worse than a stopped one.
+user and the buckets, then analytics-api, ml-service, the Celery worker and beat, and
+the web (the built Next.js server, when Node.js is present), each its own process with
+its output prefixed and coloured. Ctrl-C or SIGTERM stops them in reverse order and the
+embedded servers last. If one process dies, the rest are stopped too: a half-running
+platform is worse than a stopped one.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING
@@ -43,6 +46,9 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 HEALTH_TIMEOUT_SECONDS = 90.0
+# Next.js 16 needs Node.js 20.9 or newer.
+NODE_MINIMUM = (20, 9)
+REPOSITORY_WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 
 
 class StopRequested(Exception):  # noqa: N818 - a signal, not a failure
@@ -55,6 +61,7 @@ class ProcessSpec:
     argv: list[str]
     colour: str
     health_url: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
 
 
 def process_specs(settings: Settings) -> list[ProcessSpec]:
@@ -111,6 +118,62 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
     ]
 
 
+@dataclass(frozen=True)
+class WebPlan:
+    """The web's process when it can start, else the one line that says how to get it."""
+
+    spec: ProcessSpec | None
+    reason: str | None = None
+
+
+def web_url(settings: Settings) -> str:
+    return f"http://{settings.web_host}:{settings.web_port}"
+
+
+def _node_version(node: str) -> tuple[int, int] | None:
+    try:
+        output = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=10, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.match(r"v(\d+)\.(\d+)", output.strip())
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def web_plan(settings: Settings, node: str | None = None) -> WebPlan:
+    """The Next.js standalone server from `make web`, run by Node.js 20.9+; without either, why not."""
+    web_dir = (settings.web_dir or REPOSITORY_WEB_DIR).expanduser().resolve()
+    get_it = f"install Node.js {NODE_MINIMUM[0]}.{NODE_MINIMUM[1]}+ and run `make web`, then start again"
+    node = node or shutil.which("node")
+    if node is None:
+        return WebPlan(None, f"web not started: Node.js is not installed; {get_it}")
+    version = _node_version(node)
+    if version is None or version < NODE_MINIMUM:
+        found = "an unknown version" if version is None else f"{version[0]}.{version[1]}"
+        return WebPlan(None, f"web not started: Node.js is {found}; {get_it}")
+    server = web_dir / ".next" / "standalone" / "server.js"
+    if not server.is_file():
+        return WebPlan(None, f"web not started: {web_dir} is not built; run `make web` (needs Node.js 20.9+)")
+    api = f"http://{settings.analytics_api_host}:{settings.analytics_api_port}"
+    ml = f"http://{settings.ml_service_host}:{settings.ml_service_port}"
+    env = {
+        "PORT": str(settings.web_port),
+        "HOSTNAME": settings.web_host,
+        "NODE_ENV": "production",
+        "NEXT_TELEMETRY_DISABLED": "1",
+        "ANALYTICS_API_URL": api,
+        "ML_SERVICE_URL": ml,
+    }
+    links = {
+        "GRAFANA_URL": settings.grafana_url,
+        "JAEGER_URL": settings.jaeger_url,
+        "PROMETHEUS_URL": settings.prometheus_url,
+        "MINIO_CONSOLE_URL": settings.minio_console_url,
+    }
+    env.update({name: value for name, value in links.items() if value})
+    spec = ProcessSpec("web", [node, str(server)], "blue", f"{web_url(settings)}/api/health", env)
+    return WebPlan(spec)
+
+
 class Supervisor:
     def __init__(self, settings: Settings, console: Console, *, demo: bool = True) -> None:
         self.settings = settings
@@ -120,6 +183,7 @@ class Supervisor:
         self.children: list[tuple[ProcessSpec, subprocess.Popen[bytes]]] = []
         self._readers: list[threading.Thread] = []
         self._stopping = False
+        self.web = web_plan(settings)
 
     def say(self, message: str, style: str = "bold") -> None:
         self.console.print(
@@ -148,6 +212,8 @@ class Supervisor:
         env = self._child_environment(addresses)
         for spec in process_specs(self.settings):
             self._start_child(spec, env)
+        if self.web.spec is not None:
+            self._start_child(self.web.spec, env)
         self._wait_healthy()
         self._print_banner(bootstrap)
         return self._watch()
@@ -175,6 +241,8 @@ class Supervisor:
     def _check_ports(self) -> None:
         ensure_port_free(self.settings.analytics_api_host, self.settings.analytics_api_port, "ANALYTICS_API_PORT")
         ensure_port_free(self.settings.ml_service_host, self.settings.ml_service_port, "ML_SERVICE_PORT")
+        if self.web.spec is not None:
+            ensure_port_free(self.settings.web_host, self.settings.web_port, "WEB_PORT")
         if self.settings.worker_metrics_port:
             ensure_port_free(
                 self.settings.worker_metrics_host, self.settings.worker_metrics_port, "WORKER_METRICS_PORT"
@@ -243,7 +311,7 @@ class Supervisor:
 
     def _start_child(self, spec: ProcessSpec, env: dict[str, str]) -> None:
         self._raise_if_stopping()
-        process = processes.spawn(spec.argv, stdout=subprocess.PIPE, env=env, cwd=Path.cwd())
+        process = processes.spawn(spec.argv, stdout=subprocess.PIPE, env={**env, **spec.env}, cwd=Path.cwd())
         self.children.append((spec, process))
         assert process.stdout is not None
         reader = threading.Thread(
@@ -285,6 +353,10 @@ class Supervisor:
         self.say("BI-Agent is up", "bold green")
         self.say(f"  Analytics API  {api}   (docs {api}/docs, health {api}/health)", "green")
         self.say(f"  ML service     {ml}   (docs {ml}/docs, health {ml}/health)", "green")
+        if self.web.spec is not None:
+            self.say(f"  Web            {web_url(settings)}", "green")
+        else:
+            self.say(f"  Web            {self.web.reason}", "yellow")
         self.say(f"  Data folder    {settings.home}", "green")
         if bootstrap.generated_password is not None:
             self.say(
