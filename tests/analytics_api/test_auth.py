@@ -48,6 +48,7 @@ def test_login_gives_a_token_that_works_on_me(api: Api) -> None:
         "username": viewer.username,
         "roles": ["viewer"],
         "permissions": granted,
+        "hipaa_mode": False,
     }
     assert last_login is not None
     assert datetime.now(UTC) - last_login < timedelta(minutes=1)

@@ -182,3 +182,8 @@ def test_hipaa_revocation_applies_to_refresh(hipaa_api: Api) -> None:
         )
     api.app.state.catalog_epoch.catch_up()
     assert_ended(api, token)
+
+
+def test_me_tells_a_client_that_hipaa_mode_is_on(hipaa_api: Api) -> None:
+    reply = hipaa_api.client.get("/api/v1/me", headers=bearer(login(hipaa_api)))
+    assert reply.status_code == 200 and reply.json()["hipaa_mode"] is True

@@ -6,6 +6,7 @@ import { forbidden, redirect, unstable_rethrow } from "next/navigation";
 
 import type { ServiceName } from "./config";
 import { ApiError } from "./problem";
+import { PURPOSE_COOKIE, PURPOSE_HEADER } from "./purpose";
 import { callService, type CallOptions } from "./service-client";
 import { PATH_HEADER, SESSION_COOKIE, loginPath } from "./session";
 import type { Me } from "./types";
@@ -19,6 +20,11 @@ export async function sessionToken(): Promise<string | null> {
   return (await cookies()).get(SESSION_COOKIE)?.value ?? null;
 }
 
+/** The purpose of use the user stated for this browser session (HIPAA mode), if any. */
+export async function sessionPurpose(): Promise<string | null> {
+  return (await cookies()).get(PURPOSE_COOKIE)?.value ?? null;
+}
+
 async function toLogin(): Promise<never> {
   redirect(loginPath(await currentPath(), "expired"));
 }
@@ -27,8 +33,10 @@ async function toLogin(): Promise<never> {
 export async function api<T>(service: ServiceName, path: string, options: Omit<CallOptions, "token"> = {}): Promise<T> {
   const token = await sessionToken();
   if (token === null) return toLogin();
+  const purpose = await sessionPurpose();
+  const headers = purpose === null ? options.headers : { ...options.headers, [PURPOSE_HEADER]: purpose };
   try {
-    return await callService<T>(service, path, { ...options, token });
+    return await callService<T>(service, path, { ...options, headers, token });
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return toLogin();
     throw error;

@@ -4,6 +4,7 @@
 import { SERVICE_LABELS, serviceUrl, type ServiceName } from "./config";
 import { unreachableMessage, type Problem } from "./problem";
 import { isConnectionFailure } from "./service-client";
+import { PURPOSE_COOKIE, PURPOSE_HEADER } from "./purpose";
 import { SESSION_COOKIE } from "./session";
 
 const REQUEST_HEADERS = ["accept", "content-type", "content-length", "x-purpose", "if-none-match"];
@@ -55,6 +56,9 @@ export async function forward(service: ServiceName, request: Request, path: stri
     const value = request.headers.get(name);
     if (value !== null) headers.set(name, value);
   }
+  // The purpose of use stated for this browser session goes with every call, as on server-rendered pages.
+  const purpose = readCookie(request.headers.get("cookie"), PURPOSE_COOKIE);
+  if (purpose !== null && !headers.has(PURPOSE_HEADER)) headers.set(PURPOSE_HEADER, purpose);
   const hasBody = request.method !== "GET" && request.method !== "HEAD" && request.body !== null;
   let upstream: Response;
   try {

@@ -1,6 +1,7 @@
 /** Problem details (RFC 9457) from the platform's APIs, and the plain words a page shows for them. */
 
 import { SERVICE_LABELS, type ServiceName } from "./config";
+import { needsPurpose } from "./purpose";
 
 export interface ProblemItem {
   loc: (string | number)[];
@@ -127,6 +128,9 @@ export function describeProblem(service: ServiceName, problem: Problem, retryAft
     case 401:
       return detail && detail !== "Not authenticated" ? `${capitalize(detail)}.` : "Your session has ended. Log in again.";
     case 403:
+      if (needsPurpose(problem.status, detail)) {
+        return "This data holds PHI: state your purpose of use (Purpose, at the top of the page), then try again.";
+      }
       return `You do not have permission for this${detail ? `: ${detail}` : "."}`;
     case 404:
       return detail ? `Not found: ${detail}` : "Not found.";

@@ -5,6 +5,7 @@ export interface Me {
   username: string;
   roles: string[];
   permissions: string[];
+  hipaa_mode: boolean;
 }
 
 export interface Page<T> {

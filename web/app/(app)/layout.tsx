@@ -1,10 +1,11 @@
 import Link from "next/link";
 import { forbidden } from "next/navigation";
-import type { ReactNode } from "react";
+import { Suspense, type ReactNode } from "react";
 
 import { NavLinks } from "@/components/nav-links";
 import { ErrorNotice } from "@/components/error-notice";
-import { currentPath, currentUser, settle } from "@/lib/api";
+import { PurposePicker } from "@/components/purpose-picker";
+import { currentPath, currentUser, sessionPurpose, settle } from "@/lib/api";
 import { visibleSections } from "@/lib/navigation";
 import { pageAllowed } from "@/lib/page-access";
 
@@ -41,6 +42,11 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
         <nav aria-label="Main">
           <NavLinks sections={sections} />
         </nav>
+        {user.hipaa_mode ? (
+          <Suspense fallback={null}>
+            <PurposePicker current={await sessionPurpose()} />
+          </Suspense>
+        ) : null}
         <form action={logOut} className="user-menu">
           <span className="muted" title={user.roles.join(", ")}>
             {user.username}

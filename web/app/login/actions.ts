@@ -3,7 +3,9 @@
 import { cookies } from "next/headers";
 import { redirect } from "next/navigation";
 
+import { secureCookies } from "@/lib/config";
 import { loginErrorMessage } from "@/lib/login-errors";
+import { PURPOSE_COOKIE, checkPurpose, purposeCookie } from "@/lib/purpose";
 import { callService } from "@/lib/service-client";
 import { SESSION_COOKIE, safeNext } from "@/lib/session";
 import { sessionCookie, type TokenReply } from "@/lib/session-cookie";
@@ -33,6 +35,22 @@ export async function logIn(_previous: LoginState, form: FormData): Promise<Logi
 }
 
 export async function logOut(): Promise<void> {
-  (await cookies()).delete(SESSION_COOKIE);
+  const jar = await cookies();
+  jar.delete(SESSION_COOKIE);
+  jar.delete(PURPOSE_COOKIE);
   redirect("/login");
+}
+
+export interface PurposeState {
+  error: string | null;
+}
+
+/** States the purpose of use for the rest of this browser session, then reloads the page it was stated on. */
+export async function setPurpose(_previous: PurposeState, form: FormData): Promise<PurposeState> {
+  const chosen = String(form.get("purpose") ?? "");
+  const checked = checkPurpose(chosen === "other" ? String(form.get("other") ?? "") : chosen);
+  if ("error" in checked) return { error: checked.error };
+  const cookie = purposeCookie(checked.value, secureCookies());
+  (await cookies()).set(cookie.name, cookie.value, cookie.options);
+  redirect(safeNext(String(form.get("next") ?? "/")));
 }

@@ -61,6 +61,8 @@ class Me(BaseModel):
     username: str
     roles: list[str]
     permissions: list[str]
+    # What the session works under: in HIPAA mode reads of PHI-bearing data need X-Purpose.
+    hipaa_mode: bool
 
 
 @router.post("/auth/login", summary="Exchange a username and password for an access token")
@@ -98,11 +100,13 @@ async def refresh(session: CurrentSession, settings: SettingsDep, activity: Sess
 # Authentication only, no permission: every signed-in user may see who they are.
 # The route-walking test lists this route as the one that needs no `require(...)`.
 @router.get("/me", summary="The caller: id, username, roles and permissions")
-def me(principal: CurrentPrincipal) -> Me:
-    """Who the access token belongs to, with the roles and permissions they hold right now."""
+def me(principal: CurrentPrincipal, settings: SettingsDep) -> Me:
+    """Who the access token belongs to, with the roles and permissions they hold right now,
+    and whether the platform runs in HIPAA mode (a client then asks the user's purpose of use)."""
     return Me(
         id=principal.user_id,
         username=principal.username,
         roles=sorted(principal.roles),
         permissions=sorted(principal.permissions),
+        hipaa_mode=settings.hipaa_mode,
     )
