@@ -14,6 +14,7 @@ from bi_agent.http.metrics import install_request_metrics
 from bi_agent.http.problems import install_problem_handlers
 from bi_agent.infra.catalog_epoch import CatalogEpoch
 from bi_agent.infra.connections import Connections
+from bi_agent.infra.tracing import configure_tracing, instrument_app
 from bi_agent.security.principal_cache import PrincipalCache
 from bi_agent.security.sessions import SessionActivity
 from bi_agent.settings import Settings, get_settings
@@ -24,6 +25,8 @@ def create_service(
 ) -> FastAPI:
     """`name` (analytics-api, ml-service) labels this service's metrics."""
     resolved = settings or get_settings()
+    # Before the lifespan makes the engine and Redis clients, so they are traced.
+    tracer_provider = configure_tracing(resolved, name)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -44,6 +47,8 @@ def create_service(
     install_problem_handlers(app)
     install_request_metrics(app, name)
     install_catalog_catch_up(app)
+    if tracer_provider is not None:
+        instrument_app(app, tracer_provider)
     app.include_router(health.router)
     app.include_router(metrics.router)
     for router in routers:

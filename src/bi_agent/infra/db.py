@@ -11,16 +11,19 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 
 from bi_agent.errors import DependencyUnavailableError
+from bi_agent.infra.tracing import trace_engine
 from bi_agent.settings import Settings
 
 
 def create_database_engine(settings: Settings) -> Engine:
-    return create_engine(
+    engine = create_engine(
         settings.postgres_url(),
         pool_pre_ping=True,
         pool_size=settings.db_pool_size,
         connect_args={"connect_timeout": settings.db_connect_timeout_seconds, "application_name": "bi-agent"},
     )
+    trace_engine(engine)
+    return engine
 
 
 def database_setting_name(settings: Settings) -> str:

@@ -21,10 +21,13 @@ if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
 
 from typing import Any
 
-from celery.signals import beat_init, worker_init, worker_ready
+from celery.concurrency import get_implementation
+from celery.concurrency.prefork import TaskPool as PreforkPool
+from celery.signals import beat_init, worker_init, worker_process_init, worker_ready
 
 from bi_agent.infra.db import create_database_engine
 from bi_agent.infra.schedules import sync_all
+from bi_agent.infra.tracing import configure_tracing
 from bi_agent.settings import get_settings
 from bi_agent.worker.factory import create_celery
 from bi_agent.worker.metrics import serve_metrics
@@ -36,6 +39,7 @@ app = create_celery(get_settings(), runs_tasks=True)
 @beat_init.connect  # type: ignore[untyped-decorator]
 def load_schedules(sender: Any = None, **_: Any) -> None:
     """Write the schedules kept in PostgreSQL into RedBeat before beat's first tick."""
+    configure_tracing(get_settings(), "celery-beat")
     engine = create_database_engine(get_settings())
     try:
         with engine.connect() as connection:
@@ -48,6 +52,16 @@ def load_schedules(sender: Any = None, **_: Any) -> None:
 def start_metrics(sender: Any = None, **_: Any) -> None:
     """Serve /metrics from the main process, before the pool forks its children."""
     serve_metrics(get_settings())
+    # A prefork pool's children trace, each from its own start (trace_pool_child); the
+    # exporting thread would not survive the fork. Solo and thread pools run tasks here.
+    if not issubclass(get_implementation(sender.pool_cls), PreforkPool):
+        configure_tracing(get_settings(), "celery-worker")
+
+
+@worker_process_init.connect  # type: ignore[untyped-decorator]
+def trace_pool_child(sender: Any = None, **_: Any) -> None:
+    """Trace the tasks this prefork child runs."""
+    configure_tracing(get_settings(), "celery-worker")
 
 
 @worker_ready.connect  # type: ignore[untyped-decorator]
