@@ -28,9 +28,10 @@ from bi_agent.errors import BIAgentError, InvalidInputError
 from bi_agent.infra import migrations
 from bi_agent.infra.connections import Connections
 from bi_agent.infra.db import create_database_engine, wait_for_database
-from bi_agent.infra.objects import ensure_buckets
+from bi_agent.infra.objects import create_s3_client, ensure_buckets
 from bi_agent.infra.services import check_services
 from bi_agent.security import audit
+from bi_agent.security.users import AdminBootstrap, ensure_admin
 from bi_agent.settings import describe_validation_error, load_settings
 from bi_agent.supervisor import run_up
 
@@ -81,6 +82,13 @@ def health() -> None:
 def migrate(
     revision: Annotated[str, typer.Argument(help="Target revision: head, base, or a revision id.")] = "head",
     down: Annotated[bool, typer.Option("--down", help="Downgrade to the revision instead.")] = False,
+    admin: Annotated[
+        bool,
+        typer.Option(
+            "--admin",
+            help="Then create the first admin (BI_AGENT_ADMIN_USERNAME, BI_AGENT_ADMIN_PASSWORD) unless it exists.",
+        ),
+    ] = False,
 ) -> None:
     """Apply (or with --down, revert) database migrations."""
     settings = load_settings()
@@ -91,9 +99,40 @@ def migrate(
             migrations.downgrade(engine, revision)
         else:
             migrations.upgrade(engine, revision)
+        console.print(f"database at revision {revision}")
+        if admin and not down:
+            with engine.begin() as connection:
+                password = settings.bi_agent_admin_password
+                bootstrap = ensure_admin(
+                    connection,
+                    settings.bi_agent_admin_username,
+                    password.get_secret_value() if password is not None else None,
+                )
+            _report_admin(bootstrap)
     finally:
         engine.dispose()
-    console.print(f"database at revision {revision}")
+
+
+def _report_admin(bootstrap: AdminBootstrap) -> None:
+    # Compose runs this once before the APIs: its log is where a generated password is shown, once.
+    if bootstrap.generated_password is not None:
+        console.print(
+            f"created admin {bootstrap.username} / {bootstrap.generated_password} "
+            "(shown this once; only its hash is stored)",
+            soft_wrap=True,
+        )
+    elif bootstrap.created:
+        console.print(f"created admin {bootstrap.username} with the password in BI_AGENT_ADMIN_PASSWORD")
+    else:
+        console.print(f"admin {bootstrap.username} exists")
+
+
+@app.command()
+def buckets() -> None:
+    """Create the buckets (MINIO_BUCKET_*) that do not exist yet; existing ones are left as they are."""
+    settings = load_settings()
+    created = ensure_buckets(create_s3_client(settings), settings.buckets)
+    console.print(f"created buckets {', '.join(created)}" if created else "buckets exist")
 
 
 @app.command("import")

@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     # Beat sleeps at most this long between ticks, which bounds how late a schedule change is
     # seen; its lock lasts five intervals, so a standby beat takes over within six.
     celery_beat_interval_seconds: int = Field(default=30, ge=1, le=300)
+    # Beat touches this file at each tick, so a container healthcheck can judge it by the file's age.
+    celery_beat_heartbeat_file: Path | None = None
     worker_metrics_host: str = "127.0.0.1"
     # 0 turns the worker's /metrics off.
     worker_metrics_port: int = Field(default=9808, ge=0, le=65535)
@@ -115,6 +117,7 @@ class Settings(BaseSettings):
         "bi_agent_admin_password",
         "otel_exporter_otlp_endpoint",
         "otel_service_name",
+        "celery_beat_heartbeat_file",
         "web_dir",
         "grafana_url",
         "jaeger_url",
