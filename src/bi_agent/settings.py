@@ -35,6 +35,8 @@ class Settings(BaseSettings):
 
     app_env: Literal["development", "test", "production"] = "development"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # json: one object a line with the trace id (containers, log shippers); text for a terminal.
+    log_format: Literal["text", "json"] = "text"
     bi_agent_home: Path = Path(".bi-agent")
 
     # PostgreSQL: DATABASE_URL wins over the DB_* parts.

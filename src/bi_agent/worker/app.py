@@ -23,9 +23,17 @@ from typing import Any
 
 from celery.concurrency import get_implementation
 from celery.concurrency.prefork import TaskPool as PreforkPool
-from celery.signals import beat_init, worker_init, worker_process_init, worker_ready
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    beat_init,
+    worker_init,
+    worker_process_init,
+    worker_ready,
+)
 
 from bi_agent.infra.db import create_database_engine
+from bi_agent.infra.log_format import use_json_logs
 from bi_agent.infra.schedules import sync_all
 from bi_agent.infra.tracing import configure_tracing
 from bi_agent.settings import get_settings
@@ -34,6 +42,15 @@ from bi_agent.worker.metrics import serve_metrics
 from bi_agent.worker.recovery import restore_orphans
 
 app = create_celery(get_settings(), runs_tasks=True)
+
+
+@after_setup_logger.connect  # type: ignore[untyped-decorator]
+@after_setup_task_logger.connect  # type: ignore[untyped-decorator]
+def json_logs(logger: Any = None, **_: Any) -> None:
+    """LOG_FORMAT=json: Celery's own handlers (worker and beat) write JSON too."""
+    settings = get_settings()
+    if settings.log_format == "json":
+        use_json_logs("celery", settings.log_level)
 
 
 @beat_init.connect  # type: ignore[untyped-decorator]
