@@ -1,0 +1,232 @@
+"""scripts/*.sh: shellcheck-clean, executable, `--help` answers, and the guards that matter
+without a Docker engine: health-check.sh fails plainly when nothing runs, cleanup.sh
+--volumes never deletes without a confirmation, and cleanup.sh stops a `bi-agent up` by the
+pid in its lock file.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bi_agent.infra.ports import free_port
+from tests.conftest import unavailable
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = sorted((ROOT / "scripts").glob("*.sh"))
+EXPECTED = {
+    "setup-local-env.sh",
+    "health-check.sh",
+    "bootstrap-db.sh",
+    "cleanup.sh",
+    "view-logs.sh",
+}
+
+
+def _run(argv: list[str], env: dict[str, str] | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv,
+        cwd=ROOT,
+        env={**os.environ, "NO_COLOR": "1", **(env or {})},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_the_scripts_of_the_issue_exist() -> None:
+    assert {script.name for script in SCRIPTS} >= EXPECTED
+    assert (ROOT / "scripts" / "init-pgvector.sql").is_file()
+
+
+def test_shellcheck_passes_on_every_script() -> None:
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        unavailable("shellcheck is not installed (Debian package `shellcheck`)")
+        return
+    result = _run([shellcheck, "--severity=style", *map(str, SCRIPTS)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda path: path.name)
+def test_script_is_executable_and_answers_help(script: Path) -> None:
+    assert script.stat().st_mode & stat.S_IXUSR, f"{script.name} is not executable (chmod +x)"
+    assert script.read_text().startswith("#!/usr/bin/env bash\n")
+    assert "set -euo pipefail" in script.read_text()
+    git = shutil.which("git")
+    if git is not None:
+        staged = _run([git, "ls-files", "--stage", "--", str(script.relative_to(ROOT))]).stdout.split()
+        if staged:  # tracked: the mode git records is the one a fresh checkout gets
+            assert staged[0] == "100755", f"{script.name} has git mode {staged[0]}; git update-index --chmod=+x"
+    result = _run([str(script), "--help"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Usage: scripts/" + script.name)
+    assert "Exit codes" in result.stdout
+
+
+def test_health_check_fails_clearly_when_nothing_runs(tmp_path: Path) -> None:
+    ports = {
+        name: str(free_port()) for name in ("ANALYTICS_API_PORT", "ML_SERVICE_PORT", "WEB_PORT", "WORKER_METRICS_PORT")
+    }
+    result = _run(
+        [str(ROOT / "scripts" / "health-check.sh"), "--mode", "embedded", "--timeout", "2"],
+        env={**ports, "BI_AGENT_HOME": str(tmp_path / "home")},
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Nothing is running: start it with: make up" in result.stdout
+    assert f"no answer from http://127.0.0.1:{ports['ANALYTICS_API_PORT']}/health" in result.stdout
+    assert "\x1b[" not in result.stdout  # no colour when not a terminal
+
+
+def test_cleanup_volumes_refuses_without_confirmation(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "postgres").mkdir(parents=True)
+    for mode in ("embedded", "compose"):
+        result = _run(
+            [str(ROOT / "scripts" / "cleanup.sh"), "--volumes", "--mode", mode],
+            env={"BI_AGENT_HOME": str(home)},
+        )
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "pass --yes to confirm" in result.stderr
+        assert home.joinpath("postgres").is_dir()
+
+
+LOCK_HOLDER = """
+import fcntl, os, signal, sys, time
+lock = open(sys.argv[1], "a+")
+fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+lock.truncate(0)
+lock.write(str(os.getpid()))
+lock.flush()
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_cleanup_stops_bi_agent_up_by_its_lock_and_deletes_home_with_yes(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    # Stands in for `bi-agent up`: holds $BI_AGENT_HOME/up.lock with its pid, as the supervisor does.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(home / "up.lock")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        result = _run(
+            [str(ROOT / "scripts" / "cleanup.sh"), "--volumes", "--yes", "--mode", "embedded"],
+            env={"BI_AGENT_HOME": str(home)},
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"stopping bi-agent up (pid {holder.pid})" in result.stdout
+        assert holder.wait(timeout=5) == 0
+        assert not home.exists()
+    finally:
+        if holder.poll() is None:
+            holder.send_signal(signal.SIGKILL)
+            holder.wait()
+
+
+def test_cleanup_ignores_a_stale_lock_file(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    # A lock file left by a stopped `bi-agent up`, naming a pid that now belongs to another process.
+    (home / "up.lock").write_text(str(os.getpid()))
+    with (home / "up.lock").open() as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)  # proves nobody holds it exclusively
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    started = time.monotonic()
+    result = _run([str(ROOT / "scripts" / "cleanup.sh"), "--mode", "embedded"], env={"BI_AGENT_HOME": str(home)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no bi-agent up is running" in result.stdout
+    assert home.is_dir() and time.monotonic() - started < 10
+
+
+def test_view_logs_follows_what_exists_in_embedded_mode(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    script = str(ROOT / "scripts" / "view-logs.sh")
+    env = {"BI_AGENT_HOME": str(home)}
+    missing = _run([script, "--mode", "embedded", "--no-follow"], env=env)
+    assert missing.returncode == 1 and "no embedded server log" in missing.stderr
+    (home / "valkey").mkdir(parents=True)
+    (home / "valkey" / "valkey.log").write_text("Ready to accept connections\n")
+    shown = _run([script, "redis", "--mode", "embedded", "--no-follow", "--tail", "5"], env=env)
+    assert shown.returncode == 0 and "Ready to accept connections" in shown.stdout
+    api = _run([script, "analytics-api", "--mode", "embedded", "--no-follow"], env=env)
+    assert api.returncode == 1 and "terminal of `bi-agent up`" in api.stderr
+
+
+FAKE_DOCKER = """#!/usr/bin/env bash
+# Answers as Docker with compose v2 and a running daemon would; records every call.
+echo "$*" >> "$DOCKER_CALLS"
+case "$1 ${2:-}" in
+    "compose version") echo "Docker Compose version v2.24.0" ;;
+    "info "*) ;;
+    "compose ps") echo "id-${!#}" ;;
+    "inspect -f")
+        case "$3" in
+            *ExitCode*) echo "exited 0" ;;
+            *) [[ "$4" == id-grafana ]] && echo "running unhealthy" || echo "running healthy" ;;
+        esac
+        ;;
+esac
+"""
+
+
+def test_compose_mode_is_detected_and_drives_docker_compose(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    docker = bin_dir / "docker"
+    docker.write_text(FAKE_DOCKER)
+    docker.chmod(0o755)
+    calls = tmp_path / "calls"
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "DOCKER_CALLS": str(calls)}
+
+    health = _run([str(ROOT / "scripts" / "health-check.sh"), "--timeout", "1"], env=env)
+    assert "BI-Agent health (compose mode)" in health.stdout
+    assert "[ ok ] postgres" in health.stdout and "[ ok ] migrate" in health.stdout
+    assert "[FAIL] grafana                running, health unhealthy" in health.stdout
+    assert health.returncode == 1
+    assert "compose ps -a -q celery-beat" in calls.read_text()
+
+    calls.write_text("")
+    cleanup = _run([str(ROOT / "scripts" / "cleanup.sh"), "--volumes", "--yes"], env=env)
+    assert cleanup.returncode == 0, cleanup.stderr
+    assert "compose down -v --remove-orphans" in calls.read_text().splitlines()
+
+    calls.write_text("")
+    logs = _run([str(ROOT / "scripts" / "view-logs.sh"), "web", "--tail", "20"], env=env)
+    assert logs.returncode == 0, logs.stderr
+    assert calls.read_text().splitlines()[-1] == "compose logs --tail 20 --follow web"
+
+
+DOCUMENTS = ("DOCKER_COMPOSE.md", "DEPLOYMENT.md", "INFRASTRUCTURE_STACK.md")
+
+
+def test_documents_name_only_scripts_that_exist_and_every_published_port() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    texts = {name: (ROOT / name).read_text() for name in DOCUMENTS}
+    readme = (ROOT / "README.md").read_text()
+    assert all(f"]({name})" in readme for name in DOCUMENTS)
+    for name, text in texts.items():
+        for script in set(re.findall(r"scripts/[\w.-]+\.(?:sh|sql)", text)):
+            assert (ROOT / script).is_file(), f"{name} names {script}, which does not exist"
+    reference = texts["DOCKER_COMPOSE.md"]
+    for service, spec in compose["services"].items():
+        assert f"| {service} |" in reference or f"| {service}," in reference, service
+        for mapping in spec.get("ports", []):
+            host = str(mapping).split(":")[0]
+            assert host in reference, f"{service}'s host port {host} is not in DOCKER_COMPOSE.md"
