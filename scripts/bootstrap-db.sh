@@ -48,17 +48,8 @@ while (($#)); do
 done
 [[ "$TIMEOUT" =~ ^[0-9]+$ ]] || { echo "error: --timeout takes whole seconds" >&2; exit 2; }
 
-setting() {
-    local name="$1" default="$2" value=""
-    if [[ -n "${!name:-}" ]]; then
-        printf '%s\n' "${!name}"
-        return
-    fi
-    if [[ -f "$ROOT/.env" ]]; then
-        value="$(sed -n "s/^[[:space:]]*${name}=[[:space:]]*//p" "$ROOT/.env" | tail -n 1 | sed 's/^["'\'']//; s/["'\'']$//')"
-    fi
-    printf '%s\n' "${value:-$default}"
-}
+# shellcheck source=scripts/lib/common.bash
+source "$ROOT/scripts/lib/common.bash"
 
 for tool in psql pg_isready; do
     command -v "$tool" >/dev/null 2>&1 || {

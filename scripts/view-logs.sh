@@ -56,35 +56,8 @@ done
 case "$MODE" in "" | compose | embedded) ;; *) echo "error: --mode is compose or embedded" >&2; exit 2 ;; esac
 [[ "$TAIL" =~ ^[0-9]+$ ]] || { echo "error: --tail takes a number" >&2; exit 2; }
 
-setting() {
-    local name="$1" default="$2" value=""
-    if [[ -n "${!name:-}" ]]; then
-        printf '%s\n' "${!name}"
-        return
-    fi
-    if [[ -f "$ROOT/.env" ]]; then
-        value="$(sed -n "s/^[[:space:]]*${name}=[[:space:]]*//p" "$ROOT/.env" | tail -n 1 | sed 's/^["'\'']//; s/["'\'']$//')"
-    fi
-    printf '%s\n' "${value:-$default}"
-}
-
-compose_command() {
-    if docker compose version >/dev/null 2>&1; then
-        echo "docker compose"
-    elif command -v docker-compose >/dev/null 2>&1; then
-        echo "docker-compose"
-    else
-        return 1
-    fi
-}
-
-detect_mode() {
-    if command -v docker >/dev/null 2>&1 && compose_command >/dev/null && docker info >/dev/null 2>&1; then
-        echo compose
-    else
-        echo embedded
-    fi
-}
+# shellcheck source=scripts/lib/common.bash
+source "$ROOT/scripts/lib/common.bash"
 
 MODE="${MODE:-$(detect_mode)}"
 cd "$ROOT"
