@@ -4,6 +4,10 @@
 reserved but nothing listens: clients get "connection refused", as from a stopped server);
 `restore()` listens again on the same port. The upstream is a TCP address or a Unix socket
 (the embedded PostgreSQL listens on one only).
+
+`rate` (bytes a second per connection and direction, None for no limit) slows what flows
+through, so that a job's stage lasts long enough for a test to act inside it however fast
+the machine is; it can be changed while connections are open.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from typing import Self
 
 LOOPBACK = "127.0.0.1"
@@ -18,8 +23,9 @@ CHUNK_BYTES = 1 << 16
 
 
 class TcpProxy:
-    def __init__(self, upstream: tuple[str, int] | str) -> None:
+    def __init__(self, upstream: tuple[str, int] | str, rate: float | None = None) -> None:
         self.upstream = upstream
+        self.rate = rate
         self.port = 0
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
@@ -74,7 +80,7 @@ class TcpProxy:
                     return
                 self._open.update((client, server))
             for source, target in ((client, server), (server, client)):
-                threading.Thread(target=_pump, args=(source, target), name="proxy-pump", daemon=True).start()
+                threading.Thread(target=self._pump, args=(source, target), name="proxy-pump", daemon=True).start()
 
     def _connect_upstream(self) -> socket.socket:
         if isinstance(self.upstream, str):
@@ -83,15 +89,16 @@ class TcpProxy:
             return server
         return socket.create_connection(self.upstream)
 
-
-def _pump(source: socket.socket, target: socket.socket) -> None:
-    try:
-        while data := source.recv(CHUNK_BYTES):
-            target.sendall(data)
-    except OSError:
-        pass
-    _close(source)
-    _close(target)
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(CHUNK_BYTES):
+                target.sendall(data)
+                if rate := self.rate:
+                    time.sleep(len(data) / rate)
+        except OSError:
+            pass
+        _close(source)
+        _close(target)
 
 
 def _close(sock: socket.socket) -> None:

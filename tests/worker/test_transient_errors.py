@@ -15,18 +15,26 @@ from tests.worker.tcp_proxy import TcpProxy
 pytestmark = pytest.mark.faults
 
 OUTAGE_SECONDS = 3.0
+# Rows reach PostgreSQL through a proxy this slow (bytes a second), so the copy of the big file
+# lasts about ten seconds and the test cuts it off inside the copy on any machine; a fast one
+# otherwise finishes the copy between two polls of the job.
+SLOW_POSTGRES = 4_000_000
+
+
+def _through(proxy: TcpProxy, database_url: str) -> str:
+    database = make_url(database_url).database
+    return f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/{database}"
 
 
 def test_postgres_cut_off_mid_import_retries_and_succeeds(platform: Platform, big_file: Path) -> None:
-    with TcpProxy(platform.postgres_socket()) as proxy:
-        database = make_url(str(platform.settings.database_url)).database
-        through_proxy = f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/{database}"
-        worker = platform.start_worker(DATABASE_URL=through_proxy)
+    with TcpProxy(platform.postgres_socket(), rate=SLOW_POSTGRES) as proxy:
+        worker = platform.start_worker(DATABASE_URL=_through(proxy, str(platform.settings.database_url)))
         request = {"dataset": "orders", **platform.put_file(big_file)}
         job_id = platform.submit("import_data", [request])
         platform.wait_for_job(job_id, copying)
         proxy.cut()
         time.sleep(OUTAGE_SECONDS)
+        proxy.rate = None
         proxy.restore()
         status, seen = platform.wait_until_finished(job_id)
     assert status.state == "SUCCESS", f"{status.error} (seen {seen})"
@@ -37,14 +45,21 @@ def test_postgres_cut_off_mid_import_retries_and_succeeds(platform: Platform, bi
 
 def test_redis_cut_off_mid_import_retries_and_succeeds(platform: Platform, big_file: Path) -> None:
     address = make_url(platform.settings.redis_address())
-    with TcpProxy((str(address.host), int(address.port or 6379))) as proxy:
-        worker = platform.start_worker(REDIS_URL=f"redis://127.0.0.1:{proxy.port}/{address.database}")
+    with (
+        TcpProxy((str(address.host), int(address.port or 6379))) as proxy,
+        TcpProxy(platform.postgres_socket(), rate=SLOW_POSTGRES) as postgres,
+    ):
+        worker = platform.start_worker(
+            REDIS_URL=f"redis://127.0.0.1:{proxy.port}/{address.database}",
+            DATABASE_URL=_through(postgres, str(platform.settings.database_url)),
+        )
         request = {"dataset": "orders", **platform.put_file(big_file)}
         job_id = platform.submit("import_data", [request])
         platform.wait_for_job(job_id, copying)
         proxy.cut()
         time.sleep(OUTAGE_SECONDS)
         proxy.restore()
+        postgres.rate = None
         status, seen = platform.wait_until_finished(job_id)
         assert status.state == "SUCCESS", f"{status.error} (seen {seen})\n{worker.tail()}"
         # The task's progress waited for Redis instead of failing the import.
