@@ -10,10 +10,13 @@ Usage: scripts/setup-local-env.sh [--force]
 
 Prepares this checkout:
   1. creates .env from .env.example unless .env exists (--force replaces it; the old one is
-     kept as .env.bak);
+     kept as .env.bak), with a random JWT_SECRET and first admin password
+     (BI_AGENT_ADMIN_PASSWORD, which compose needs: it never prints a made-up one to its
+     logs); an existing .env whose BI_AGENT_ADMIN_PASSWORD is empty gets one; .env is
+     made readable by its owner only;
   2. creates the folders the services write to: logs/analytics-api, logs/ml-service,
-     logs/celery-worker, logs/celery-beat (mounted by docker-compose.yml) and BI_AGENT_HOME
-     (default .bi-agent, for the embedded mode);
+     logs/celery-worker, logs/celery-beat (mounted by docker-compose.yml; writable by the
+     containers' user, uid 10001) and BI_AGENT_HOME (default .bi-agent, for the embedded mode);
   3. makes scripts/*.sh executable;
   4. checks for Docker: with `docker compose` (or docker-compose) and a daemon that answers
      `docker info`, says to run `docker compose up -d`; otherwise explains the embedded mode
@@ -37,35 +40,63 @@ while (($#)); do
 done
 
 cd "$ROOT"
+# shellcheck source=scripts/lib/common.bash
+source "$ROOT/scripts/lib/common.bash"
+
+# The Dockerfile's user `app`: the containers write the mounted log folders as this uid.
+APP_UID=10001
+LOG_FOLDERS=(logs/analytics-api logs/ml-service logs/celery-worker logs/celery-beat)
+
+# Letters and digits from the kernel's generator; safe in .env and in a sed replacement.
+random_secret() {
+    LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom 2>/dev/null | head -c "$1" || true
+}
+
+# Sets KEY=value in .env, in place of the line the example has.
+set_in_env() {
+    sed -i "s/^$1=.*/$1=$2/" .env
+}
 
 if [[ -f .env && "$FORCE" == 0 ]]; then
     echo ".env exists; left as it is (--force replaces it)"
+    if grep -qE '^BI_AGENT_ADMIN_PASSWORD=[[:space:]]*$' .env; then
+        set_in_env BI_AGENT_ADMIN_PASSWORD "$(random_secret 24)"
+        echo "BI_AGENT_ADMIN_PASSWORD was empty in .env: set to a random one (the first admin's password)"
+    fi
 else
     [[ -f .env.example ]] || { echo "error: .env.example is missing in $ROOT" >&2; exit 1; }
     if [[ -f .env ]]; then
-        cp .env .env.bak
+        cp -p .env .env.bak
         echo "kept the old .env as .env.bak"
     fi
     cp .env.example .env
-    echo "created .env from .env.example (development defaults; change the secrets for anything shared)"
+    set_in_env JWT_SECRET "$(random_secret 48)"
+    set_in_env BI_AGENT_ADMIN_PASSWORD "$(random_secret 24)"
+    echo "created .env from .env.example, with a random JWT_SECRET and first admin password:"
+    echo "  the web's login is $(setting BI_AGENT_ADMIN_USERNAME admin) / BI_AGENT_ADMIN_PASSWORD in .env"
 fi
+# It holds the platform's secrets.
+chmod 600 .env
 
-home="${BI_AGENT_HOME:-$(sed -n 's/^[[:space:]]*BI_AGENT_HOME=[[:space:]]*//p' .env | tail -n 1)}"
-home="${home:-.bi-agent}"
-for folder in logs/analytics-api logs/ml-service logs/celery-worker logs/celery-beat "$home"; do
+home="$(setting BI_AGENT_HOME .bi-agent)"
+for folder in "${LOG_FOLDERS[@]}" "$home"; do
     mkdir -p -- "$folder"
 done
-echo "folders ready: logs/{analytics-api,ml-service,celery-worker,celery-beat}, $home"
+if [[ "$(id -u)" == 0 ]]; then
+    chown "$APP_UID:$APP_UID" "${LOG_FOLDERS[@]}"
+    echo "folders ready: logs/{analytics-api,ml-service,celery-worker,celery-beat} (owned by uid $APP_UID), $home"
+else
+    # Without root the folders cannot be given to uid 10001; writable by all is what is left.
+    chmod 0777 "${LOG_FOLDERS[@]}"
+    echo "folders ready: logs/{analytics-api,ml-service,celery-worker,celery-beat}, $home"
+    echo "  the log folders are writable by all so the containers (uid $APP_UID) can write them;"
+    echo "  tighter: sudo chown $APP_UID:$APP_UID logs/* && chmod 755 logs/*"
+fi
 
 chmod +x scripts/*.sh
 echo "scripts/*.sh are executable"
 
-compose=""
-if docker compose version >/dev/null 2>&1; then
-    compose="docker compose"
-elif command -v docker-compose >/dev/null 2>&1; then
-    compose="docker-compose"
-fi
+compose="$(compose_command || true)"
 if [[ -n "$compose" ]] && docker info >/dev/null 2>&1; then
     echo "Docker: $compose and a running daemon found. Start everything with:"
     echo "  $compose up -d && scripts/health-check.sh"

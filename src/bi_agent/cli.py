@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -86,7 +87,10 @@ def migrate(
         bool,
         typer.Option(
             "--admin",
-            help="Then create the first admin (BI_AGENT_ADMIN_USERNAME, BI_AGENT_ADMIN_PASSWORD) unless it exists.",
+            help=(
+                "Then create the first admin (BI_AGENT_ADMIN_USERNAME, BI_AGENT_ADMIN_PASSWORD) unless it exists;"
+                " without a password, one is generated and shown only on a terminal."
+            ),
         ),
     ] = False,
 ) -> None:
@@ -107,6 +111,8 @@ def migrate(
                     connection,
                     settings.bi_agent_admin_username,
                     password.get_secret_value() if password is not None else None,
+                    # Compose runs this with its output in `docker compose logs`: no password there.
+                    may_generate=sys.stdout.isatty(),
                 )
             _report_admin(bootstrap)
     finally:
@@ -114,7 +120,6 @@ def migrate(
 
 
 def _report_admin(bootstrap: AdminBootstrap) -> None:
-    # Compose runs this once before the APIs: its log is where a generated password is shown, once.
     if bootstrap.generated_password is not None:
         console.print(
             f"created admin {bootstrap.username} / {bootstrap.generated_password} "

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # json: one object a line with the trace id (containers, log shippers); text for a terminal.
     log_format: Literal["text", "json"] = "text"
+    # A folder each service also appends its JSON lines to, as <service>.log (compose: /var/log/bi-agent).
+    log_dir: Path | None = None
     bi_agent_home: Path = Path(".bi-agent")
 
     # PostgreSQL: DATABASE_URL wins over the DB_* parts.
@@ -120,6 +122,7 @@ class Settings(BaseSettings):
         "otel_exporter_otlp_endpoint",
         "otel_service_name",
         "celery_beat_heartbeat_file",
+        "log_dir",
         "web_dir",
         "grafana_url",
         "jaeger_url",

@@ -119,6 +119,49 @@ time.sleep(60)
 """
 
 
+def _checkout(folder: Path) -> Path:
+    """A copy of what setup-local-env.sh reads and writes: scripts/ and .env.example."""
+    shutil.copytree(ROOT / "scripts", folder / "scripts")
+    shutil.copy2(ROOT / ".env.example", folder / ".env.example")
+    return folder
+
+
+def _env_file(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and line[:1] != "#")
+    return dict(pairs)
+
+
+def test_setup_makes_env_with_its_own_secrets_and_the_log_folders(tmp_path: Path) -> None:
+    checkout = _checkout(tmp_path / "checkout")
+    environment = {"BI_AGENT_HOME": "", "BI_AGENT_ADMIN_USERNAME": ""}
+    result = _run([str(checkout / "scripts" / "setup-local-env.sh")], env=environment)
+    assert result.returncode == 0, result.stdout + result.stderr
+    example, made = _env_file(checkout / ".env.example"), _env_file(checkout / ".env")
+    assert made.keys() == example.keys()
+    # Secrets of its own, never the example's, and not shown on the terminal.
+    assert example["BI_AGENT_ADMIN_PASSWORD"] == ""
+    assert re.fullmatch(r"[A-Za-z0-9]{24}", made["BI_AGENT_ADMIN_PASSWORD"])
+    assert re.fullmatch(r"[A-Za-z0-9]{48}", made["JWT_SECRET"]) and made["JWT_SECRET"] != example["JWT_SECRET"]
+    assert made["BI_AGENT_ADMIN_PASSWORD"] not in result.stdout + result.stderr
+    assert {key for key in made if made[key] != example[key]} == {"JWT_SECRET", "BI_AGENT_ADMIN_PASSWORD"}
+    assert stat.S_IMODE((checkout / ".env").stat().st_mode) == 0o600
+    assert "the web's login is admin / BI_AGENT_ADMIN_PASSWORD in .env" in result.stdout
+    for service in ("analytics-api", "ml-service", "celery-worker", "celery-beat"):
+        folder = checkout / "logs" / service
+        # The containers' user (uid 10001) may write there: owner when run as root, else all.
+        assert folder.stat().st_uid == 10001 if os.getuid() == 0 else folder.stat().st_mode & stat.S_IWOTH
+    assert (checkout / ".bi-agent").is_dir()
+
+    # Run again: .env is kept; an emptied admin password (as `cp .env.example .env` leaves it) is filled.
+    env_file = checkout / ".env"
+    env_file.write_text(re.sub(r"(?m)^BI_AGENT_ADMIN_PASSWORD=.*$", "BI_AGENT_ADMIN_PASSWORD=", env_file.read_text()))
+    again = _run([str(checkout / "scripts" / "setup-local-env.sh")], env=environment)
+    assert again.returncode == 0 and ".env exists; left as it is" in again.stdout
+    refilled = _env_file(env_file)
+    assert refilled["JWT_SECRET"] == made["JWT_SECRET"]
+    assert re.fullmatch(r"[A-Za-z0-9]{24}", refilled["BI_AGENT_ADMIN_PASSWORD"])
+
+
 def test_cleanup_stops_bi_agent_up_by_its_lock_and_deletes_home_with_yes(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()

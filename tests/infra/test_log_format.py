@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from bench.servers import http_service
 
-from bi_agent.infra.log_format import JsonFormatter
+from bi_agent.infra.log_format import JsonFormatter, log_to_folder
 from tests.conftest import EmbeddedStack
 
 
@@ -48,3 +49,45 @@ def test_a_service_logs_json_lines_uvicorns_included(
     access = [entry for entry in entries if entry["logger"] == "uvicorn.access"]
     assert any("/api/v1/me" in entry["message"] and "401" in entry["message"] for entry in access), lines
     assert any(entry["logger"] == "uvicorn.error" for entry in entries), lines
+
+
+@pytest.fixture
+def root_handlers() -> Iterator[None]:
+    """The root logger's handlers and level as they were, after the test."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        for handler in set(root.handlers) - set(handlers):
+            root.removeHandler(handler)
+            handler.close()
+        root.setLevel(level)
+
+
+@pytest.mark.usefixtures("root_handlers")
+def test_log_dir_gets_the_lines_as_json_once_however_often_it_is_set_up(tmp_path: Path) -> None:
+    folder = tmp_path / "logs"
+    path = log_to_folder(folder, "celery-worker", "INFO")
+    assert path == folder / "celery-worker.log"
+    # Celery calls its logging hooks twice (worker and task loggers): still one handler.
+    assert log_to_folder(folder, "celery-worker", "INFO") == path
+    logging.getLogger("bi_agent.worker").info("task %s done", "import_data")
+    entries = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(entry["service"], entry["message"]) for entry in entries] == [("celery-worker", "task import_data done")]
+    # Moved away by logrotate: the next line starts a new file.
+    path.rename(folder / "celery-worker.log.1")
+    logging.getLogger("bi_agent.worker").warning("after rotation")
+    assert json.loads(path.read_text())["message"] == "after rotation"
+
+
+@pytest.mark.usefixtures("root_handlers")
+def test_a_log_dir_that_cannot_be_written_is_said_and_does_not_stop_the_service(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    before = list(logging.getLogger().handlers)
+    assert log_to_folder(blocker / "logs", "analytics-api", "INFO") is None
+    assert logging.getLogger().handlers == before
+    assert "LOG_DIR: cannot write" in capsys.readouterr().err

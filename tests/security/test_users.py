@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import Engine, text
 
+from bi_agent.errors import ConfigurationError
 from bi_agent.security.passwords import verify_password
 from bi_agent.security.users import ensure_admin
 
@@ -52,3 +54,15 @@ def test_restart_with_another_password_keeps_the_first(engine: Engine) -> None:
     with engine.begin() as connection:
         ensure_admin(connection, "admin", "second password 456")
     assert verify_password("first password 123", stored(engine, "admin")[0])
+
+
+def test_without_leave_to_generate_a_missing_admin_is_refused_and_an_existing_one_kept(engine: Engine) -> None:
+    with engine.begin() as connection, pytest.raises(ConfigurationError, match="BI_AGENT_ADMIN_PASSWORD is empty"):
+        ensure_admin(connection, "nobody-yet", None, may_generate=False)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM bi.users WHERE username = 'nobody-yet'")).scalar() == 0
+    with engine.begin() as connection:
+        ensure_admin(connection, "admin", "first password 123")
+    with engine.begin() as connection:
+        kept = ensure_admin(connection, "admin", None, may_generate=False)
+    assert not kept.created and kept.generated_password is None

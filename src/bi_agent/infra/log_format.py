@@ -2,6 +2,8 @@
 that was active, so a log line leads to its trace in Jaeger and back.
 
 `bi-agent up` keeps text (LOG_FORMAT=text): its output is read by a person in a terminal.
+With LOG_DIR set (compose mounts ./logs/<service> there), every line is also appended as
+JSON to <LOG_DIR>/<service>.log, whatever LOG_FORMAT says: a file is read by tools.
 Each line carries what the message says and where it came from; messages never hold
 values from the data (errors.py), and nothing here adds any.
 """
@@ -10,7 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from datetime import UTC, datetime
+from logging.handlers import WatchedFileHandler
+from pathlib import Path
 from typing import Any
 
 # Loggers that uvicorn and Celery configure with handlers of their own.
@@ -57,3 +62,34 @@ def use_json_logs(service: str, level: str) -> None:
     handlers = [*root.handlers, *(handler for name in SERVER_LOGGERS for handler in logging.getLogger(name).handlers)]
     for handler in handlers:
         handler.setFormatter(formatter)
+
+
+def log_to_folder(folder: Path, service: str, level: str) -> Path | None:
+    """Also append every line this process logs, as JSON, to `<folder>/<service>.log`;
+    return that path, or None when the folder cannot be written.
+
+    WatchedFileHandler because the worker's forked children append to the same file (each
+    line one O_APPEND write) and rotation is logrotate's: a moved file is opened again. A
+    folder the service may not write (a host folder owned by another user) is said once on
+    stderr and the service goes on with its stream logs; logging must not stop a start.
+    """
+    path = folder / f"{service}.log"
+    root = logging.getLogger()
+    if any(isinstance(handler, WatchedFileHandler) and handler.baseFilename == str(path) for handler in root.handlers):
+        return path
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handler = WatchedFileHandler(path, encoding="utf-8")
+    except OSError as error:
+        print(f"LOG_DIR: cannot write {path} ({error.strerror}); logging to the console only", file=sys.stderr)
+        return None
+    handler.setFormatter(JsonFormatter(service))
+    root.addHandler(handler)
+    if root.level == logging.NOTSET or root.level > logging.getLevelName(level):
+        root.setLevel(level)
+    # Servers' loggers that do not pass their lines on to the root (uvicorn.access) get it too.
+    for name in SERVER_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.handlers and not logger.propagate:
+            logger.addHandler(handler)
+    return path

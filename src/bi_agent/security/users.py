@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from bi_agent.errors import ConflictError, InvalidInputError, NotFoundError
+from bi_agent.errors import ConfigurationError, ConflictError, InvalidInputError, NotFoundError
 from bi_agent.security.passwords import generate_password, hash_password
 
 # The same rule as the check constraint `users_username_format` of migration 0002.
@@ -66,14 +66,29 @@ class AdminBootstrap:
     generated_password: str | None
 
 
-def ensure_admin(connection: Connection, username: str, password: str | None) -> AdminBootstrap:
+def ensure_admin(
+    connection: Connection, username: str, password: str | None, *, may_generate: bool = True
+) -> AdminBootstrap:
     """Create the first admin unless that user exists already.
 
     An existing admin keeps their password: a restart with another
-    BI_AGENT_ADMIN_PASSWORD must not silently reset a changed one.
+    BI_AGENT_ADMIN_PASSWORD must not silently reset a changed one. Without a password one
+    is generated for the caller to show, unless `may_generate` is false (output that ends
+    in a log, where a password must never be): then a missing admin is a ConfigurationError.
     """
     generated = None
     if password is None:
+        if not may_generate:
+            exists = connection.execute(
+                text("SELECT 1 FROM bi.users WHERE username = :username"), {"username": username}
+            ).first()
+            if exists:
+                return AdminBootstrap(username=username, created=False, generated_password=None)
+            raise ConfigurationError(
+                f"BI_AGENT_ADMIN_PASSWORD is empty and admin {username!r} does not exist yet: set the first "
+                "admin's password in .env (scripts/setup-local-env.sh makes one up); a generated password "
+                "is shown only on a terminal, never written where logs go"
+            )
         generated = password = generate_password()
     # ON CONFLICT: two processes starting at once create one admin, not an error.
     user_id = connection.execute(
