@@ -15,13 +15,17 @@ import stat
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 import yaml
+from psycopg import sql
+from sqlalchemy.engine import make_url
 
 from bi_agent.infra.ports import free_port
-from tests.conftest import unavailable
+from tests.conftest import SYSTEM_POSTGRES_URL, unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = sorted((ROOT / "scripts").glob("*.sh"))
@@ -275,3 +279,55 @@ def test_documents_name_only_scripts_that_exist_and_every_published_port() -> No
         for mapping in spec.get("ports", []):
             host = str(mapping).split(":")[0]
             assert host in reference, f"{service}'s host port {host} is not in DOCKER_COMPOSE.md"
+
+
+def test_bootstrap_db_makes_the_role_and_database_once_and_says_what_the_server_lacks(tmp_path: Path) -> None:
+    """Against the machine's PostgreSQL 15, which has uuid-ossp but not pgvector."""
+    if shutil.which("psql") is None:
+        unavailable("psql is not installed (Debian package `postgresql-client`)")
+        return
+    server = make_url(SYSTEM_POSTGRES_URL)
+    name = f"bi_boot_{uuid.uuid4().hex[:10]}"
+    password = f"pw-{uuid.uuid4().hex}"
+    environment = {
+        "PGHOST": server.host or "127.0.0.1",
+        "PGPORT": str(server.port or 5432),
+        "PGUSER": server.username or "postgres",
+        "APP_DB_USER": name,
+        "APP_DB_NAME": name,
+        "APP_DB_PASSWORD": password,
+    }
+    try:
+        runs = [_run([str(ROOT / "scripts" / "bootstrap-db.sh"), "--timeout", "5"], env=environment) for _ in range(2)]
+        with psycopg.connect(SYSTEM_POSTGRES_URL, autocommit=True) as connection:
+            owner = connection.execute(
+                "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
+            login = connection.execute(
+                "SELECT rolcanlogin, rolpassword IS NOT NULL FROM pg_authid WHERE rolname = %s", (name,)
+            ).fetchone()
+    finally:
+        with psycopg.connect(SYSTEM_POSTGRES_URL, autocommit=True) as connection:
+            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            connection.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+    assert owner == (name,) and login == (True, True)
+    for run in runs:
+        # The second run finds both and changes nothing; neither shows the password.
+        assert f"role {name} and database {name} are ready" in run.stdout, run.stdout + run.stderr
+        assert password not in run.stdout + run.stderr
+        # No pgvector on this server: the script stops there and says what it needs.
+        assert run.returncode == 1 and 'extension "vector" is not available' in run.stderr
+        assert "it needs the vector and uuid-ossp extensions installed on the server" in run.stderr
+
+
+def test_bootstrap_db_gives_up_after_its_timeout_when_nothing_answers() -> None:
+    if shutil.which("pg_isready") is None:
+        unavailable("pg_isready is not installed (Debian package `postgresql-client`)")
+        return
+    environment = {"PGHOST": "127.0.0.1", "PGPORT": str(free_port()), "APP_DB_PASSWORD": "unused"}
+    started = time.monotonic()
+    result = _run([str(ROOT / "scripts" / "bootstrap-db.sh"), "--timeout", "2"], env=environment)
+    assert result.returncode == 1 and "did not accept connections within 2s" in result.stderr
+    assert time.monotonic() - started < 20
+    missing = _run([str(ROOT / "scripts" / "bootstrap-db.sh")], env={"APP_DB_PASSWORD": ""})
+    assert missing.returncode == 2 and "set APP_DB_PASSWORD" in missing.stderr
