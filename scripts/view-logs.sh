@@ -15,15 +15,15 @@ Modes (detected unless --mode is given):
             `docker compose logs --follow --tail N [SERVICE]`. Services: postgres, redis, minio,
             migrate, minio-init, analytics-api, ml-service, celery-worker, celery-beat, web,
             otel-collector, jaeger, prometheus, grafana.
-  embedded  otherwise. `bi-agent up` prints the output of analytics-api, ml-service,
-            celery-worker, celery-beat and web, prefixed with their names, to its own terminal
-            and writes no log file for them: read that terminal (or start it as
-            `make up 2>&1 | tee bi-agent.log`). What exists on disk, under BI_AGENT_HOME
-            (environment, then .env, default .bi-agent), are the embedded servers' logs:
+  embedded  otherwise. `bi-agent up` prints its processes' output to its terminal and
+            appends it to a file each; the embedded servers write their own. All under
+            BI_AGENT_HOME (environment, then .env, default .bi-agent):
+              analytics-api, ml-service, celery-worker, celery-beat, web
+                         $BI_AGENT_HOME/logs/<service>.log
               redis      $BI_AGENT_HOME/valkey/valkey.log
               s3         $BI_AGENT_HOME/s3/seaweedfs.log
               postgres   $BI_AGENT_HOME/postgres/log
-            This script follows those (SERVICE: postgres, redis or s3; none = all).
+            This script follows those (SERVICE: one of the names above; none = all).
 
 Options:
   --no-follow  print and exit
@@ -78,20 +78,22 @@ add_logs() {
         redis) [[ -f "$home/valkey/valkey.log" ]] && files+=("$home/valkey/valkey.log") ;;
         s3) [[ -f "$home/s3/seaweedfs.log" ]] && files+=("$home/s3/seaweedfs.log") ;;
         postgres) [[ -f "$home/postgres/log" ]] && files+=("$home/postgres/log") ;;
+        *) [[ -f "$home/logs/$1.log" ]] && files+=("$home/logs/$1.log") ;;
     esac
     return 0
 }
+SERVERS=(postgres redis s3)
+PROCESSES=(analytics-api ml-service celery-worker celery-beat web)
 case "$SERVICE" in
-    "") add_logs postgres; add_logs redis; add_logs s3 ;;
-    postgres | redis | s3) add_logs "$SERVICE" ;;
-    analytics-api | ml-service | celery-worker | celery-beat | web)
-        echo "error: $SERVICE writes no log file in embedded mode; its output is in the terminal of \`bi-agent up\` (see --help)" >&2
+    "") for name in "${SERVERS[@]}" "${PROCESSES[@]}"; do add_logs "$name"; done ;;
+    postgres | redis | s3 | analytics-api | ml-service | celery-worker | celery-beat | web) add_logs "$SERVICE" ;;
+    *)
+        echo "error: unknown embedded service: $SERVICE (${SERVERS[*]} ${PROCESSES[*]}; see --help)" >&2
         exit 1
         ;;
-    *) echo "error: unknown embedded service: $SERVICE (postgres, redis or s3; see --help)" >&2; exit 1 ;;
 esac
 if ((${#files[@]} == 0)); then
-    echo "error: no embedded server log under $home${SERVICE:+ for $SERVICE}; has \`make up\` run here?" >&2
+    echo "error: no log under $home${SERVICE:+ for $SERVICE}; has \`make up\` run here?" >&2
     exit 1
 fi
 if ((FOLLOW)); then

@@ -146,6 +146,9 @@ def test_start_stop_start_keeps_data(up: Up) -> None:
     for service in ("postgres", "redis", "s3", "analytics-api", "ml-service", "celery-worker", "celery-beat"):
         assert service in health.stdout
     assert "last tick" in health.stdout
+    # Each process's output is also in a file of its own, for scripts/view-logs.sh.
+    assert "Uvicorn running on" in (up.home / "logs" / "analytics-api.log").read_text()
+    assert "ready." in (up.home / "logs" / "celery-worker.log").read_text()
 
     # Embedded Redis killed under the running platform: it comes back and health recovers.
     valkey = [process for process in up.our_processes() if process.name().startswith("valkey")]

@@ -3,7 +3,8 @@
 Order of start: embedded servers (only those not configured), migrations, the admin
 user and the buckets, then analytics-api, ml-service, the Celery worker and beat, and
 the web (the built Next.js server, when Node.js is present), each its own process with
-its output prefixed and coloured. Ctrl-C or SIGTERM stops them in reverse order and the
+its output prefixed and coloured, and appended to $BI_AGENT_HOME/logs/<name>.log (what
+scripts/view-logs.sh follows; a terminal scrolls away). Ctrl-C or SIGTERM stops them in reverse order and the
 embedded servers last. If one process dies, the rest are stopped too: a half-running
 platform is worse than a stopped one.
 """
@@ -323,9 +324,14 @@ class Supervisor:
 
     def _relay(self, spec: ProcessSpec, stream: IO[bytes]) -> None:
         prefix = Text(spec.name.ljust(14) + "| ", style=f"bold {spec.colour}")
-        for raw in iter(stream.readline, b""):
-            line = raw.decode("utf-8", errors="replace").rstrip()
-            self.console.print(prefix + Text(line), soft_wrap=True, highlight=False)
+        folder = self.settings.home / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+        # Line-buffered: a line is in the file as soon as it is on the terminal.
+        with (folder / f"{spec.name}.log").open("a", encoding="utf-8", buffering=1) as log:
+            for raw in iter(stream.readline, b""):
+                line = raw.decode("utf-8", errors="replace").rstrip()
+                self.console.print(prefix + Text(line), soft_wrap=True, highlight=False)
+                log.write(line + "\n")
         stream.close()
 
     def _wait_healthy(self) -> None:

@@ -75,8 +75,7 @@ PORTS = {
     "prometheus": {9090: 9090},
     "grafana": {3002: 3000},
 }
-# What each healthcheck asks. The collector's image is `scratch`, with no client to ask its
-# health_check extension on 13133, so it validates its configuration instead.
+# What each healthcheck asks.
 HEALTHCHECKS = {
     "postgres": "pg_isready",
     "redis": "redis-cli ping",
@@ -86,7 +85,7 @@ HEALTHCHECKS = {
     "web": "http://127.0.0.1:3001/api/health",
     "celery-worker": "inspect ping",
     "celery-beat": "/tmp/bi-agent-beat.heartbeat",
-    "otel-collector": "validate",
+    "otel-collector": "http://127.0.0.1:13133/",
     "jaeger": "http://127.0.0.1:16686/",
     "prometheus": "http://127.0.0.1:9090/-/healthy",
     "grafana": "http://127.0.0.1:3000/api/health",
@@ -207,12 +206,34 @@ def test_one_image_for_the_python_services(resolved: dict[str, Any]) -> None:
 def test_image_tags_are_pinned_in_env_example(raw: dict[str, Any]) -> None:
     defined = env_example()
     for name, service in raw["services"].items():
-        if "build" in service:
-            continue
-        match = re.fullmatch(r"\$\{([A-Z_]+_IMAGE):\?.+\}", service["image"])
-        assert match, f"{name}: the image tag must come from a variable in .env"
-        tag = defined[match.group(1)]
-        assert re.fullmatch(r"[\w./-]+:[\w.-]+", tag) and not tag.endswith(":latest"), f"{name}: {tag}"
+        # A built image names its bases in build args (the collector's), or in its Dockerfile.
+        build = service.get("build")
+        images = (
+            [service["image"]]
+            if build is None
+            else list(build.get("args", {}).values())
+            if isinstance(build, dict)
+            else []
+        )
+        for image in images:
+            match = re.fullmatch(r"\$\{([A-Z_]+_IMAGE):\?.+\}", image)
+            assert match, f"{name}: the image tag must come from a variable in .env"
+            tag = defined[match.group(1)]
+            assert re.fullmatch(r"[\w./-]+:[\w.-]+", tag) and not tag.endswith(":latest"), f"{name}: {tag}"
+
+
+def test_collector_image_adds_only_a_static_probe_to_the_pinned_one(raw: dict[str, Any]) -> None:
+    build = raw["services"]["otel-collector"]["build"]
+    dockerfile = (ROOT / build["context"] / build["dockerfile"]).read_text()
+    defaults = dict(re.findall(r"^ARG (\w+)=(\S+)$", dockerfile, flags=re.MULTILINE))
+    # Built by hand (docker build observability -f …) it gives the same images as .env.
+    assert defaults == {arg: env_example()[arg] for arg in build["args"]}
+    assert defaults["BUSYBOX_IMAGE"].endswith("-musl")
+    stages = re.findall(r"^FROM (\S+)", dockerfile, flags=re.MULTILINE)
+    assert stages == ["${BUSYBOX_IMAGE}", "${OTEL_COLLECTOR_IMAGE}"]
+    assert "COPY --from=probe /bin/busybox /usr/local/bin/busybox" in dockerfile
+    probe = raw["services"]["otel-collector"]["healthcheck"]["test"]
+    assert probe[1] == "/usr/local/bin/busybox" and probe[-1] == "http://127.0.0.1:13133/"
 
 
 def test_every_variable_is_in_env_example_with_the_same_default() -> None:

@@ -209,13 +209,22 @@ def test_view_logs_follows_what_exists_in_embedded_mode(tmp_path: Path) -> None:
     script = str(ROOT / "scripts" / "view-logs.sh")
     env = {"BI_AGENT_HOME": str(home)}
     missing = _run([script, "--mode", "embedded", "--no-follow"], env=env)
-    assert missing.returncode == 1 and "no embedded server log" in missing.stderr
+    assert missing.returncode == 1 and "no log under" in missing.stderr
     (home / "valkey").mkdir(parents=True)
     (home / "valkey" / "valkey.log").write_text("Ready to accept connections\n")
     shown = _run([script, "redis", "--mode", "embedded", "--no-follow", "--tail", "5"], env=env)
     assert shown.returncode == 0 and "Ready to accept connections" in shown.stdout
     api = _run([script, "analytics-api", "--mode", "embedded", "--no-follow"], env=env)
-    assert api.returncode == 1 and "terminal of `bi-agent up`" in api.stderr
+    assert api.returncode == 1 and "no log under" in api.stderr and "for analytics-api" in api.stderr
+    # What `bi-agent up` appends for each of its processes.
+    (home / "logs").mkdir()
+    (home / "logs" / "analytics-api.log").write_text("Uvicorn running on http://127.0.0.1:3000\n")
+    api = _run([script, "analytics-api", "--mode", "embedded", "--no-follow"], env=env)
+    assert api.returncode == 0 and "Uvicorn running" in api.stdout
+    everything = _run([script, "--mode", "embedded", "--no-follow"], env=env)
+    assert "Uvicorn running" in everything.stdout and "Ready to accept connections" in everything.stdout
+    unknown = _run([script, "grafana", "--mode", "embedded", "--no-follow"], env=env)
+    assert unknown.returncode == 1 and "unknown embedded service: grafana" in unknown.stderr
 
 
 FAKE_DOCKER = """#!/usr/bin/env bash
