@@ -9,6 +9,7 @@ import logging
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -121,6 +122,35 @@ def test_the_ml_service_is_traced(
     found = spans.finished()
     trace = in_trace(found, server_span(found, "POST /api/v1/models/{name}/train"))
     assert {"fastapi", "sqlalchemy", "botocore"} <= scopes(trace)
+
+
+def test_a_training_job_is_one_trace_from_the_ml_request_into_the_task(
+    spans: Spans,
+    embedded: EmbeddedStack,
+    database: str,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    churn: str,  # noqa: F811 (the fixture imported above)
+) -> None:
+    with (
+        open_api(embedded, database, redis_url, create=create_ml_service) as ml,
+        running_worker(ml.settings, monkeypatch),
+    ):
+        body = {"dataset": churn, "target": "churned", "task": "classification"}
+        reply = ml.client.post(f"/api/v1/models/{unique_name('churn')}/train", json=body, headers=ml.headers("analyst"))
+        assert reply.status_code == 202, reply.text
+        deadline = time.monotonic() + 120
+        while not any(span.name == "run/train_model" for span in spans.finished()):
+            assert time.monotonic() < deadline, "train_model did not finish within 120 s"
+            time.sleep(0.5)
+    found = spans.finished()
+    trace = in_trace(found, server_span(found, "POST /api/v1/models/{name}/train"))
+    assert {"apply_async/train_model", "run/train_model"} <= {span.name for span in trace}
+    task_run = next(span for span in trace if span.name == "run/train_model")
+    assert task_run.context is not None
+    # The training reads the dataset from PostgreSQL and writes the model file to S3, in the trace.
+    under_task = [span for span in trace if span.parent and span.parent.span_id == task_run.context.span_id]
+    assert {"sqlalchemy", "botocore"} <= scopes(under_task)
 
 
 def test_log_records_in_a_request_carry_its_trace_id(api: Api, spans: Spans) -> None:
