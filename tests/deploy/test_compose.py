@@ -165,11 +165,37 @@ def test_every_service_has_a_healthcheck_that_asks_the_right_thing(resolved: dic
         assert expected in " ".join(test[1:]), f"{name}: {test}"
 
 
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104 (what the test checks compose is told)
+
+
+def published(service: dict[str, Any]) -> dict[int, tuple[str, int]]:
+    """Host port -> (host address, container port), from either form docker-compose prints."""
+    mapped = {}
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            address, host, container = port.get("host_ip", ALL_INTERFACES), port["published"], port["target"]
+        else:
+            address, host, container = str(port).split("/")[0].rsplit(":", 2)
+        mapped[int(host)] = (address, int(container))
+    return mapped
+
+
 def test_published_ports(resolved: dict[str, Any]) -> None:
     for name, expected in PORTS.items():
-        ports = resolved["services"][name].get("ports", [])
-        assert {int(port["published"]): int(port["target"]) for port in ports} == expected, name
+        ports = published(resolved["services"][name])
+        assert {host: container for host, (_, container) in ports.items()} == expected, name
+        # The loopback unless PUBLISH_ADDRESS says otherwise: Redis has no password.
+        assert {address for address, _ in ports.values()} <= {"127.0.0.1"}, name
     assert resolved["services"]["celery-worker"]["expose"] == ["9808"]
+
+
+def test_publish_address_opens_the_ports_to_the_network_when_asked(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(ENV_EXAMPLE.read_text() + f"\nPUBLISH_ADDRESS={ALL_INTERFACES}\n")
+    result = compose_config(env_file)
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    assert {address for service in services.values() for address, _ in published(service).values()} == {ALL_INTERFACES}
 
 
 def test_networks_and_volumes(resolved: dict[str, Any]) -> None:

@@ -286,7 +286,7 @@ def test_documents_name_only_scripts_that_exist_and_every_published_port() -> No
     for service, spec in compose["services"].items():
         assert f"| {service} |" in reference or f"| {service}," in reference, service
         for mapping in spec.get("ports", []):
-            host = str(mapping).split(":")[0]
+            host = str(mapping).rsplit(":", 2)[-2]  # [address:]host:container
             assert host in reference, f"{service}'s host port {host} is not in DOCKER_COMPOSE.md"
 
 
