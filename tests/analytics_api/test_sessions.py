@@ -1,5 +1,6 @@
-"""Sessions over HTTP: revocation on disable, role and password changes; in HIPAA mode
-15-minute tokens refreshed only while the session is active."""
+"""Sessions over HTTP: revocation on disable, role and password changes; logout of one
+session on both services; in HIPAA mode 15-minute tokens refreshed only while the session
+is active."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import pytest
 import redis
 from sqlalchemy import text
 
-from bi_agent.http.auth import SESSION_ENDED
+from bi_agent.http.auth import SESSION_ENDED, SESSION_LOGGED_OUT
+from bi_agent.ml_service.app import create_app as create_ml_service
+from bi_agent.security.audit import Action
 from bi_agent.security.sessions import SessionActivity, activity_key
 from bi_agent.security.tokens import verify_access_token
 from tests.analytics_api.conftest import Api, bearer, open_api
+from tests.analytics_api.test_audit import records
 from tests.conftest import EmbeddedStack
 
 NEW_PASSWORD = "another long password"
@@ -99,6 +103,62 @@ def test_outside_hipaa_mode_tokens_keep_their_lifetime_and_refresh_freely(api: A
     new, old = (verify_access_token(api.settings, value) for value in (body["access_token"], token))
     assert new.session_id == old.session_id
     assert me(api, body["access_token"]) == 200
+
+
+def logout(api: Api, token: str) -> Any:
+    return api.client.post("/api/v1/auth/logout", headers=bearer(token))
+
+
+def test_logout_ends_that_session_and_its_refreshed_tokens_alone(
+    api: Api, embedded: EmbeddedStack, database: str, redis_url: str
+) -> None:
+    token, other_session = login(api), login(api)
+    refreshed = refresh(api, token).json()["access_token"]
+    # A service process that has already seen the session (its principal is cached).
+    with open_api(embedded, database, redis_url, create=create_ml_service) as ml:
+        assert ml.client.get("/api/v1/models", headers=bearer(token)).status_code == 200
+        reply = logout(api, token)
+        assert reply.status_code == 204 and reply.content == b""
+        for ended in (token, refreshed):
+            for response in (api.client.get("/api/v1/me", headers=bearer(ended)), refresh(api, ended)):
+                assert response.status_code == 401
+                assert response.json()["detail"] == SESSION_LOGGED_OUT
+        # The other process hears of it through the catalog epoch's NOTIFY, in moments.
+        deadline = time.monotonic() + 10
+        while ml.client.get("/api/v1/models", headers=bearer(token)).status_code != 401:
+            assert time.monotonic() < deadline, "the ML service still takes a logged-out token"
+            time.sleep(0.05)
+    # The user's other session goes on; logging out twice is a 401, not a second record.
+    assert me(api, other_session) == 200
+    assert logout(api, token).status_code == 401
+    logouts = records(api, action=Action.LOGOUT)
+    assert [(entry["username"], entry["outcome"]) for entry in logouts] == [
+        (api.accounts["viewer"].username, "success")
+    ]
+    # A new login is a new session, untouched by the old one's end.
+    assert me(api, login(api)) == 200
+
+
+def test_ended_sessions_are_kept_only_while_their_tokens_could_live(api: Api) -> None:
+    first, second = login(api), login(api)
+    assert logout(api, first).status_code == 204
+    with api.engine.begin() as connection:
+        lifetime = connection.execute(
+            text("SELECT extract(epoch FROM expires_at - ended_at) FROM bi.ended_sessions")
+        ).scalar_one()
+        # As if the first logout was long ago: its row is past use, and the next logout prunes it.
+        connection.execute(text("UPDATE bi.ended_sessions SET expires_at = now() - interval '1 second'"))
+    assert float(lifetime) == pytest.approx(60 * 60, abs=5)
+    assert logout(api, second).status_code == 204
+    with api.engine.connect() as connection:
+        kept = connection.execute(text("SELECT session_id FROM bi.ended_sessions")).scalars().all()
+    assert kept == [verify_access_token(api.settings, second).session_id]
+
+
+def test_logout_needs_a_valid_token(api: Api) -> None:
+    for headers in ({}, {"Authorization": "Bearer not.a.token"}):
+        response = api.client.post("/api/v1/auth/logout", headers=headers)
+        assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not.a.token"}])

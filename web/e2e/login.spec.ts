@@ -1,6 +1,6 @@
 import { expect, test } from "@playwright/test";
 
-import { ADMIN_PASSWORD, ADMIN_USER, logIn, snapshot } from "./support";
+import { ADMIN_PASSWORD, ADMIN_USER, ANALYTICS_API_URL, logIn, snapshot } from "./support";
 
 test("a wrong password is refused in plain words, then the right one logs in", async ({ page }, testInfo) => {
   await page.goto("/");
@@ -52,4 +52,22 @@ test("an expired or revoked token goes to the login page saying the session ende
   await expect(page.getByRole("status")).toContainText("Your session has ended");
   await logIn(page);
   await expect(page).toHaveURL(/\/dashboards$/);
+});
+
+test("logging out ends the session at the API, so a copied cookie opens nothing", async ({ page, context, baseURL }) => {
+  await page.goto("/login");
+  await logIn(page);
+  await expect(page.getByRole("heading", { name: "Platform" })).toBeVisible();
+  const token = (await context.cookies()).find((cookie) => cookie.name === "bi_session")?.value ?? "missing";
+  await page.getByRole("button", { name: "Log out" }).click();
+  await page.waitForURL(/\/login/);
+  expect((await context.cookies()).some((cookie) => cookie.name === "bi_session")).toBe(false);
+
+  const me = await fetch(`${ANALYTICS_API_URL}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+  expect(me.status).toBe(401);
+  expect(((await me.json()) as { detail: string }).detail).toContain("logged out");
+  // The cookie put back (copied before the logout) is a session that has ended.
+  await context.addCookies([{ name: "bi_session", value: token, url: baseURL ?? "", httpOnly: true }]);
+  await page.goto("/dashboards");
+  await expect(page).toHaveURL(/\/login\?next=%2Fdashboards&reason=expired/);
 });

@@ -1,9 +1,9 @@
 """Who is calling and may they: the bearer token check and `require(permission)`.
 
 Both HTTP services use these dependencies, so the ML service trusts the same tokens.
-401 for a missing, bad or expired token, for a disabled user and for a token issued
-before the user's token version moved (password, roles or status changed); 403 naming
-the missing permission.
+401 for a missing, bad or expired token, for a disabled user, for a token issued
+before the user's token version moved (password, roles or status changed) and for a
+token of a session logged out of; 403 naming the missing permission.
 
 Every 403 writes an audit record (who, which route, which permission). A 401 does not:
 it names no one for sure, and recording each would let anyone flood the log; failed
@@ -42,6 +42,7 @@ SESSION_ENDED = (
     "this session has ended because the account's password, roles or status changed since the token was issued; "
     "log in again"
 )
+SESSION_LOGGED_OUT = "this session was logged out; log in again"
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/auth/login")
 
@@ -98,6 +99,8 @@ async def _session(request: Request, credentials: HTTPAuthorizationCredentials |
         raise AuthenticationError("the account behind this token is unknown or disabled; ask an administrator")
     if principal.token_version != claims.token_version:
         raise AuthenticationError(SESSION_ENDED)
+    if claims.session_id in principal.ended_sessions:
+        raise AuthenticationError(SESSION_LOGGED_OUT)
     return Session(principal, claims)
 
 

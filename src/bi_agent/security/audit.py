@@ -64,6 +64,7 @@ class Action:
     """The actions the platform records; PHI reads and exports use the last five."""
 
     LOGIN = "auth.login"
+    LOGOUT = "auth.logout"
     PERMISSION_DENIED = "auth.permission_denied"
     USER_CREATE = "user.create"
     USER_UPDATE = "user.update"

@@ -40,6 +40,8 @@ class Principal:
     permissions: frozenset[str]
     # bi.users.token_version: tokens issued under another version are refused.
     token_version: int = 0
+    # Sessions (the tokens' `sid`) this user logged out of, while their tokens could be valid.
+    ended_sessions: frozenset[str] = frozenset()
 
     def has(self, permission: Permission) -> bool:
         return permission.value in self.permissions
@@ -48,12 +50,14 @@ class Principal:
 def load_principal(connection: Connection, user_id: uuid.UUID) -> Principal | None:
     """The active user's roles and permissions, or None for an unknown or disabled user.
 
-    Read whenever the catalog epoch has moved (see principal_cache), so a role change or a
-    disabled account applies at once.
+    Read whenever the catalog epoch has moved (see principal_cache), so a role change, a
+    disabled account or a logout applies at once.
     """
     rows = connection.execute(
         text(
-            "SELECT u.username, u.token_version, ur.role, rp.permission "
+            "SELECT u.username, u.token_version, ur.role, rp.permission, "
+            "ARRAY(SELECT e.session_id FROM bi.ended_sessions e "
+            "WHERE e.user_id = u.id AND e.expires_at > now()) AS ended_sessions "
             "FROM bi.users u "
             "LEFT JOIN bi.user_roles ur ON ur.user_id = u.id "
             "LEFT JOIN bi.role_permissions rp ON rp.role = ur.role "
@@ -69,4 +73,5 @@ def load_principal(connection: Connection, user_id: uuid.UUID) -> Principal | No
         roles=frozenset(row.role for row in rows if row.role is not None),
         permissions=frozenset(row.permission for row in rows if row.permission is not None),
         token_version=rows[0].token_version,
+        ended_sessions=frozenset(rows[0].ended_sessions),
     )

@@ -15,6 +15,10 @@ session early. Without Redis, a refresh trusts what this process saw itself; whe
 saw nothing of the session, the refresh is refused (log in again) rather than granted
 on no evidence. Outside HIPAA mode nothing is tracked and a refresh needs only a valid
 token.
+
+In every mode a session ends at logout (`end_session`): its row in bi.ended_sessions
+reaches every process with the caller's principal (migration 0015), and from then on
+the session's tokens, refreshed ones included, are refused.
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 from redis.asyncio import Redis as AsyncRedis
+from sqlalchemy import Connection, text
 
 from bi_agent.errors import AuthenticationError
+from bi_agent.security import audit
 from bi_agent.security.permissions import Principal
-from bi_agent.security.tokens import AccessToken, TokenClaims, issue_access_token
+from bi_agent.security.tokens import AccessToken, TokenClaims, access_token_lifetime, issue_access_token
 from bi_agent.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -132,3 +138,29 @@ def refresh_access_token(
         session_id=claims.session_id,
         not_after=not_after,
     )
+
+
+def end_session(
+    connection: Connection, settings: Settings, principal: Principal, claims: TokenClaims, info: audit.RequestInfo
+) -> None:
+    """Log the caller's session out, audited: the token they sent, and every token refreshed
+    from the same session, is refused from the commit on.
+
+    The row is kept as long as a token issued this instant could live, which no token of the
+    session can outlive (a refresh needs a session that has not ended). Rows past that are
+    pruned here: logouts are rare, and the table stays as small as the sessions still open.
+    """
+    connection.execute(text("DELETE FROM bi.ended_sessions WHERE expires_at <= now()"))
+    connection.execute(
+        text(
+            "INSERT INTO bi.ended_sessions (session_id, user_id, expires_at) "
+            "VALUES (:session_id, :user_id, now() + make_interval(secs => :lifetime)) "
+            "ON CONFLICT (session_id) DO NOTHING"
+        ),
+        {
+            "session_id": claims.session_id,
+            "user_id": principal.user_id,
+            "lifetime": access_token_lifetime(settings).total_seconds(),
+        },
+    )
+    audit.record_access(connection, principal, info, action=audit.Action.LOGOUT)

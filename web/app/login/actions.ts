@@ -34,8 +34,21 @@ export async function logIn(_previous: LoginState, form: FormData): Promise<Logi
   redirect(safeNext(String(form.get("next") ?? "/")));
 }
 
+/**
+ * Ends the session at the API, so the token is refused even if it was copied, then forgets it here.
+ * An API that cannot be reached (or a token already ended) does not keep the user signed in: the
+ * cookie goes either way, and the token then lives only until it expires.
+ */
 export async function logOut(): Promise<void> {
   const jar = await cookies();
+  const token = jar.get(SESSION_COOKIE)?.value;
+  if (token) {
+    try {
+      await callService<void>("analytics", "/api/v1/auth/logout", { method: "POST", token, timeoutMs: 5_000 });
+    } catch {
+      // Signing out here must not fail on the API: the cookie is deleted below all the same.
+    }
+  }
   jar.delete(SESSION_COOKIE);
   jar.delete(PURPOSE_COOKIE);
   redirect("/login");

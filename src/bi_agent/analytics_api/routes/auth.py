@@ -1,4 +1,5 @@
-"""Logging in, refreshing a token, and who the caller is: `POST /auth/login`, `POST /auth/refresh`, `GET /me`."""
+"""Logging in and out, refreshing a token, and who the caller is: `POST /auth/login`,
+`POST /auth/logout`, `POST /auth/refresh`, `GET /me`."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from bi_agent.http.audit_context import RequestInfoDep
 from bi_agent.http.auth import ConnectionsDep, CurrentPrincipal, CurrentSession, SettingsDep
+from bi_agent.http.catalog_catch_up import mark_catalog_changed
 from bi_agent.security.login import log_in
-from bi_agent.security.sessions import SessionActivity, refresh_access_token
+from bi_agent.security.sessions import SessionActivity, end_session, refresh_access_token
 from bi_agent.security.throttle import LoginThrottle
 from bi_agent.security.users import MAX_PASSWORD_LENGTH
 
@@ -95,6 +97,29 @@ async def refresh(session: CurrentSession, settings: SettingsDep, activity: Sess
     last_activity = await activity.last_activity(session.claims.session_id) if settings.hipaa_mode else None
     token = refresh_access_token(settings, session.principal, session.claims, last_activity, activity.now())
     return TokenReply(access_token=token.token, expires_in=token.expires_in)
+
+
+# Authentication only, no permission: anyone signed in may end their own session.
+@router.post("/auth/logout", status_code=204, summary="End the session of the token sent")
+async def logout(
+    request: Request,
+    session: CurrentSession,
+    info: RequestInfoDep,
+    connections: ConnectionsDep,
+    settings: SettingsDep,
+) -> Response:
+    """Send the token to end as the bearer. From the reply on, it and every token refreshed
+    from the same session are refused with a 401 by both services; the user's other
+    sessions (another browser, a script) go on. Written to the audit log."""
+
+    def write() -> None:
+        with connections.engine.begin() as connection:
+            end_session(connection, settings, session.principal, session.claims, info)
+
+    await run_in_threadpool(write)
+    # Read-your-writes: this process hears the change before the reply, not a moment after it.
+    mark_catalog_changed(request)
+    return Response(status_code=204)
 
 
 # Authentication only, no permission: every signed-in user may see who they are.
