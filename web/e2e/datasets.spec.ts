@@ -170,13 +170,22 @@ test("an admin changes a column's role and PHI flag", async ({ page }, testInfo)
   await expect(schema.getByRole("combobox", { name: "Role of amount" }).locator("option")).toHaveText(["dimension", "measure"]);
 });
 
-test("an unknown dataset or model shows the not-found page", async ({ page }) => {
+test("an unknown dataset, model or dashboard is the not-found page with HTTP 404", async ({ page }) => {
   await logInAt(page, "/datasets");
-  // The status stays 200: the loading screen has streamed before the API says 404 (a soft 404, marked noindex).
-  for (const path of ["/datasets/no_such_dataset_here", "/models/no_such_model_here", "/datasets/Not-An-Identifier"]) {
-    await page.goto(path);
+  // The layout asks the API before the loading screen streams, so the status is a real 404.
+  for (const path of [
+    "/datasets/no_such_dataset_here",
+    "/models/no_such_model_here",
+    "/datasets/Not-An-Identifier",
+    "/dashboards/6f1c1a52-4f0e-4b43-9a55-1f0f8a1c2d3e",
+    "/dashboards/not-a-uuid/edit",
+  ]) {
+    const response = await page.goto(path);
+    expect(response?.status(), path).toBe(404);
     await expect(page.getByRole("heading", { name: "Not found" })).toBeVisible();
   }
+  // A page beside them that names no thing is not mistaken for one.
+  expect((await page.goto("/datasets/upload"))?.status()).toBe(200);
 });
 
 test("the same file uploaded again adds nothing, and says so", async ({ page }, testInfo) => {

@@ -43,6 +43,14 @@ export async function api<T>(service: ServiceName, path: string, options: Omit<C
   }
 }
 
+const getOnce = cache((service: ServiceName, path: string): Promise<unknown> => api<unknown>(service, path));
+
+/** A GET asked once per request however many components need it: the layout's check that a page's
+ * subject exists (lib/subject.ts) and the page's own read of it are one call to the API. */
+export function apiGetOnce<T>(service: ServiceName, path: string): Promise<T> {
+  return getOnce(service, path) as Promise<T>;
+}
+
 /** The signed-in user; asked once per request however many components need it. */
 export const currentUser = cache(async (): Promise<Me> => api<Me>("analytics", "/api/v1/me"));
 

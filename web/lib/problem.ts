@@ -35,6 +35,11 @@ export class ApiError extends Error {
   }
 }
 
+/** The API says there is no such thing: unknown (404), or a name or id it could never be (422). */
+export function isMissing(error: unknown): boolean {
+  return error instanceof ApiError && (error.status === 404 || error.status === 422);
+}
+
 /** A service could not be reached at all (down, wrong address, timed out). */
 export class ServiceUnavailableError extends Error {
   readonly service: ServiceName;

@@ -1,13 +1,15 @@
 import Link from "next/link";
-import { forbidden } from "next/navigation";
+import { forbidden, notFound } from "next/navigation";
 import { Suspense, type ReactNode } from "react";
 
 import { NavLinks } from "@/components/nav-links";
 import { ErrorNotice } from "@/components/error-notice";
 import { PurposePicker } from "@/components/purpose-picker";
-import { currentPath, currentUser, sessionPurpose, settle } from "@/lib/api";
+import { apiGetOnce, currentPath, currentUser, sessionPurpose, settle } from "@/lib/api";
 import { visibleSections } from "@/lib/navigation";
 import { pageAllowed } from "@/lib/page-access";
+import { isMissing } from "@/lib/problem";
+import { subjectOf } from "@/lib/subject";
 
 import { logOut } from "../login/actions";
 
@@ -27,8 +29,15 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
     );
   }
   const user = me.value;
-  // Checked here, before the loading screen streams, so a page the user may not open answers HTTP 403.
-  if (!pageAllowed(await currentPath(), user.permissions)) forbidden();
+  // Checked here, before the loading screen streams, so a page the user may not open answers HTTP 403
+  // and a page about a dataset, model or dashboard that does not exist answers HTTP 404.
+  const path = await currentPath();
+  if (!pageAllowed(path, user.permissions)) forbidden();
+  const subject = subjectOf(path);
+  if (subject !== null) {
+    const found = await settle(apiGetOnce(subject.service, subject.path));
+    if (!found.ok && isMissing(found.error)) notFound();
+  }
   const sections = visibleSections(user.permissions).map(({ href, label }) => ({ href, label }));
   return (
     <>

@@ -5,11 +5,12 @@ import { notFound } from "next/navigation";
 import { AutoRefresh } from "@/components/auto-refresh";
 import { EmptyState, ErrorNotice } from "@/components/error-notice";
 import { TileView } from "@/components/tile-view";
-import { api, can, requirePermission, settle } from "@/lib/api";
+import { api, apiGetOnce, can, requirePermission, settle } from "@/lib/api";
 import { REFRESH_CHOICES, orderedTiles, readViewOptions, tileQuery } from "@/lib/dashboard-view";
 import { RANGE_PRESETS, resolveRange } from "@/lib/date-range";
 import type { SearchParams } from "@/lib/explore-params";
-import { ApiError } from "@/lib/problem";
+import { isMissing } from "@/lib/problem";
+import { subjectPath } from "@/lib/subject";
 import { today } from "@/lib/today";
 import { GRAINS, type Dashboard, type Metric, type Page, type QueryResult } from "@/lib/types";
 
@@ -23,9 +24,9 @@ export default async function DashboardPage({ params, searchParams }: Props) {
   const user = await requirePermission("dashboards:read");
   const { id } = await params;
   const options = readViewOptions(await searchParams);
-  const loaded = await settle(api<Dashboard>("analytics", `/api/v1/dashboards/${encodeURIComponent(id)}`));
+  const loaded = await settle(apiGetOnce<Dashboard>("analytics", subjectPath("/api/v1/dashboards/", id)));
   if (!loaded.ok) {
-    if (loaded.error instanceof ApiError && (loaded.error.status === 404 || loaded.error.status === 422)) notFound();
+    if (isMissing(loaded.error)) notFound();
     return <ErrorNotice error={loaded.error} title="The dashboard could not be loaded" />;
   }
   const dashboard = loaded.value;

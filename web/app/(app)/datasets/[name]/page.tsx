@@ -7,10 +7,11 @@ import { ProfileButton } from "@/components/datasets/profile-button";
 import { ProfileTable } from "@/components/datasets/profile-table";
 import { SchemaTable } from "@/components/datasets/schema-table";
 import { EmptyState, ErrorNotice } from "@/components/error-notice";
-import { api, can, requirePermission, settle } from "@/lib/api";
+import { api, apiGetOnce, can, requirePermission, settle } from "@/lib/api";
 import { formatBytes, type DatasetDetail, type DatasetProfile, type RowsPage } from "@/lib/datasets";
 import { formatTime, segment } from "@/lib/jobs";
-import { ApiError } from "@/lib/problem";
+import { ApiError, isMissing } from "@/lib/problem";
+import { subjectPath } from "@/lib/subject";
 
 type Props = { params: Promise<{ name: string }>; searchParams: Promise<Record<string, string | string[] | undefined>> };
 
@@ -23,13 +24,14 @@ const count = new Intl.NumberFormat("en-US");
 
 export default async function DatasetPage({ params, searchParams }: Props) {
   const user = await requirePermission("datasets:read");
-  const name = segment((await params).name);
+  const rawName = (await params).name;
+  const name = segment(rawName);
   const rawOffset = Number((await searchParams).offset);
   const offset = Number.isInteger(rawOffset) && rawOffset > 0 ? rawOffset : 0;
-  const path = `/api/v1/datasets/${encodeURIComponent(name)}`;
-  const detail = await settle(api<DatasetDetail>("analytics", path));
+  const path = subjectPath("/api/v1/datasets/", rawName);
+  const detail = await settle(apiGetOnce<DatasetDetail>("analytics", path));
   if (!detail.ok) {
-    if (detail.error instanceof ApiError && (detail.error.status === 404 || detail.error.status === 422)) notFound();
+    if (isMissing(detail.error)) notFound();
     return (
       <div className="stack">
         <h1>Dataset {name}</h1>

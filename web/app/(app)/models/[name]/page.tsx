@@ -5,10 +5,11 @@ import { notFound } from "next/navigation";
 import { ErrorNotice } from "@/components/error-notice";
 import { AliasForm } from "@/components/models/alias-form";
 import { PredictForm } from "@/components/models/predict-form";
-import { api, can, requirePermission, settle } from "@/lib/api";
+import { apiGetOnce, can, requirePermission, settle } from "@/lib/api";
 import { formatTime, segment } from "@/lib/jobs";
 import { formatMetric, metricRows, type ModelDetail, type ModelVersion } from "@/lib/models";
-import { ApiError } from "@/lib/problem";
+import { isMissing } from "@/lib/problem";
+import { subjectPath } from "@/lib/subject";
 
 type Props = { params: Promise<{ name: string }> };
 
@@ -64,10 +65,11 @@ function retrainHref(model: string, version: ModelVersion): string {
 
 export default async function ModelPage({ params }: Props) {
   const user = await requirePermission("models:read");
-  const name = segment((await params).name);
-  const loaded = await settle(api<ModelDetail>("ml", `/api/v1/models/${encodeURIComponent(name)}`));
+  const rawName = (await params).name;
+  const name = segment(rawName);
+  const loaded = await settle(apiGetOnce<ModelDetail>("ml", subjectPath("/api/v1/models/", rawName)));
   if (!loaded.ok) {
-    if (loaded.error instanceof ApiError && (loaded.error.status === 404 || loaded.error.status === 422)) notFound();
+    if (isMissing(loaded.error)) notFound();
     return (
       <div className="stack">
         <h1>Model {name}</h1>

@@ -3,10 +3,11 @@ import { notFound } from "next/navigation";
 
 import { DashboardEditor } from "@/components/dashboard-editor";
 import { ErrorNotice } from "@/components/error-notice";
-import { api, requirePermission, settle } from "@/lib/api";
+import { apiGetOnce, requirePermission, settle } from "@/lib/api";
 import { dashboardToDraft } from "@/lib/dashboard-draft";
 import { loadEditorData } from "@/lib/editor-data";
-import { ApiError } from "@/lib/problem";
+import { isMissing } from "@/lib/problem";
+import { subjectPath } from "@/lib/subject";
 import { today } from "@/lib/today";
 import type { Dashboard } from "@/lib/types";
 
@@ -16,10 +17,10 @@ export default async function EditDashboardPage({ params }: { params: Promise<{ 
   await requirePermission("dashboards:write");
   const { id } = await params;
   const [loaded, data] = await Promise.all([
-    settle(api<Dashboard>("analytics", `/api/v1/dashboards/${encodeURIComponent(id)}`)),
+    settle(apiGetOnce<Dashboard>("analytics", subjectPath("/api/v1/dashboards/", id))),
     loadEditorData(),
   ]);
-  if (!loaded.ok && loaded.error instanceof ApiError && (loaded.error.status === 404 || loaded.error.status === 422)) notFound();
+  if (!loaded.ok && isMissing(loaded.error)) notFound();
   return (
     <div className="stack">
       <h1>Edit dashboard</h1>
