@@ -3,6 +3,7 @@ and a second start that finds the data of the first. Also the refusals a newcome
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import socket
@@ -20,8 +21,10 @@ import psycopg
 import pytest
 import redis
 from psycopg import sql
+from rich.console import Console
 from sqlalchemy.engine import make_url
 
+from bi_agent import supervisor
 from bi_agent.infra.objects import create_s3_client
 from bi_agent.infra.ports import free_port
 from tests.conftest import EmbeddedStack, PostgresServer, make_settings
@@ -311,3 +314,29 @@ def test_configured_servers_are_used_not_embedded(
     finally:
         with psycopg.connect(postgres.admin_url, autocommit=True) as connection:
             connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def test_each_process_output_goes_to_a_file_that_rolls_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(supervisor, "CHILD_LOG_BYTES", 1000)
+    terminal = io.StringIO()
+    up = supervisor.Supervisor(make_settings(bi_agent_home=tmp_path), Console(file=terminal, width=200))
+    lines = [f"request {number} answered with 200 (100%)" for number in range(100)]
+    output = io.BytesIO("".join(f"{line}\n" for line in lines).encode())
+    up._relay(supervisor.ProcessSpec("analytics-api", [], "green"), output)
+    # On the terminal with the process's name, in the file as they came (a % is not a format).
+    assert "analytics-api | request 99 answered with 200 (100%)" in terminal.getvalue()
+    folder = tmp_path / "logs"
+    current = (folder / "analytics-api.log").read_text().splitlines()
+    assert current[-1] == lines[-1] and current == lines[-len(current) :]
+    # Older lines rolled over into three files at most, none past the limit, none lost but the oldest.
+    assert sorted(path.name for path in folder.iterdir()) == [
+        f"analytics-api.log{suffix}" for suffix in ("", ".1", ".2", ".3")
+    ]
+    assert all(path.stat().st_size <= 1000 for path in folder.iterdir())
+    kept = [
+        line
+        for suffix in (".3", ".2", ".1", "")
+        for line in (folder / f"analytics-api.log{suffix}").read_text().splitlines()
+    ]
+    assert kept == lines[-len(kept) :]
+    assert output.closed

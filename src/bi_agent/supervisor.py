@@ -4,14 +4,15 @@ Order of start: embedded servers (only those not configured), migrations, the ad
 user and the buckets, then analytics-api, ml-service, the Celery worker and beat, and
 the web (the built Next.js server, when Node.js is present), each its own process with
 its output prefixed and coloured, and appended to $BI_AGENT_HOME/logs/<name>.log (what
-scripts/view-logs.sh follows; a terminal scrolls away). Ctrl-C or SIGTERM stops them in reverse order and the
-embedded servers last. If one process dies, the rest are stopped too: a half-running
+scripts/view-logs.sh follows; a terminal scrolls away), rolled over at 10 MB. Ctrl-C or
+SIGTERM stops them in reverse order and the embedded servers last. If one process dies, the rest are stopped too: a half-running
 platform is worse than a stopped one.
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import re
 import shutil
@@ -23,6 +24,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING
@@ -47,6 +49,9 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 HEALTH_TIMEOUT_SECONDS = 90.0
+# Each process's output file under $BI_AGENT_HOME/logs: 10 MB, then three older ones.
+CHILD_LOG_BYTES = 10 * 1024 * 1024
+CHILD_LOG_BACKUPS = 3
 # Next.js 16 needs Node.js 20.9 or newer.
 NODE_MINIMUM = (20, 9)
 REPOSITORY_WEB_DIR = Path(__file__).resolve().parents[2] / "web"
@@ -326,13 +331,19 @@ class Supervisor:
         prefix = Text(spec.name.ljust(14) + "| ", style=f"bold {spec.colour}")
         folder = self.settings.home / "logs"
         folder.mkdir(parents=True, exist_ok=True)
-        # Line-buffered: a line is in the file as soon as it is on the terminal.
-        with (folder / f"{spec.name}.log").open("a", encoding="utf-8", buffering=1) as log:
+        # Each line is in the file as soon as it is on the terminal; the file rolls over to
+        # <name>.log.1 (and .2, .3) at CHILD_LOG_BYTES, so a platform left running fills no disk.
+        log = RotatingFileHandler(
+            folder / f"{spec.name}.log", maxBytes=CHILD_LOG_BYTES, backupCount=CHILD_LOG_BACKUPS, encoding="utf-8"
+        )
+        try:
             for raw in iter(stream.readline, b""):
                 line = raw.decode("utf-8", errors="replace").rstrip()
                 self.console.print(prefix + Text(line), soft_wrap=True, highlight=False)
-                log.write(line + "\n")
-        stream.close()
+                log.handle(logging.makeLogRecord({"msg": line}))
+        finally:
+            log.close()
+            stream.close()
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + HEALTH_TIMEOUT_SECONDS
