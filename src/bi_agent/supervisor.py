@@ -5,8 +5,8 @@ user and the buckets, then analytics-api, ml-service, the Celery worker and beat
 the web (the built Next.js server, when Node.js is present), each its own process with
 its output prefixed and coloured, and appended to $BI_AGENT_HOME/logs/<name>.log (what
 scripts/view-logs.sh follows; a terminal scrolls away), rolled over at 10 MB. Ctrl-C or
-SIGTERM stops them in reverse order and the embedded servers last. If one process dies, the rest are stopped too: a half-running
-platform is worse than a stopped one.
+SIGTERM stops them in reverse order and the embedded servers last. If one process dies,
+the rest are stopped too: a half-running platform is worse than a stopped one.
 """
 
 from __future__ import annotations
