@@ -14,7 +14,7 @@ from bi_agent.http.metrics import install_request_metrics
 from bi_agent.http.problems import install_problem_handlers
 from bi_agent.infra.catalog_epoch import CatalogEpoch
 from bi_agent.infra.connections import Connections
-from bi_agent.infra.log_format import log_to_folder, use_json_logs
+from bi_agent.infra.log_format import set_up_logs
 from bi_agent.infra.tracing import configure_tracing, instrument_app
 from bi_agent.security.principal_cache import PrincipalCache
 from bi_agent.security.sessions import SessionActivity
@@ -26,11 +26,8 @@ def create_service(
 ) -> FastAPI:
     """`name` (analytics-api, ml-service) labels this service's metrics."""
     resolved = settings or get_settings()
-    if resolved.log_format == "json":
-        # After uvicorn set up its loggers (it does before calling this factory).
-        use_json_logs(name, resolved.log_level)
-    if resolved.log_dir is not None:
-        log_to_folder(resolved.log_dir, name, resolved.log_level)
+    # After uvicorn set up its loggers (it does before calling this factory).
+    set_up_logs(resolved, name)
     # Before the lifespan makes the engine and Redis clients, so they are traced.
     tracer_provider = configure_tracing(resolved, name)
 

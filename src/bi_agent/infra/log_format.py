@@ -18,6 +18,8 @@ from logging.handlers import WatchedFileHandler
 from pathlib import Path
 from typing import Any
 
+from bi_agent.settings import Settings
+
 # Loggers that uvicorn and Celery configure with handlers of their own.
 SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "celery", "celery.task", "celery.redirected")
 
@@ -45,6 +47,15 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def set_up_logs(settings: Settings, service: str) -> None:
+    """What the settings ask of this process's logs: JSON lines (LOG_FORMAT), a file (LOG_DIR).
+    Safe to call again: Celery does, once for its own logger and once for its tasks'."""
+    if settings.log_format == "json":
+        use_json_logs(service, settings.log_level)
+    if settings.log_dir is not None:
+        log_to_folder(settings.log_dir, service, settings.log_level)
 
 
 def use_json_logs(service: str, level: str) -> None:

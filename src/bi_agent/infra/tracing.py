@@ -145,7 +145,9 @@ def _carry_context_into_thread_pools() -> None:
     """Spans made in a thread pool's thread join the trace of the code that submitted the work.
 
     boto3's upload_file and download_file move the bytes in s3transfer's threads; without
-    this their S3 calls would each start a trace of their own.
+    this their S3 calls would each start a trace of their own. (The package
+    opentelemetry-instrumentation-threading does the same, but the registry has it only at
+    0.66b1, which pins the other instrumentations below the 0.66b2 used here.)
     """
     from opentelemetry import context
     from wrapt import wrap_function_wrapper

@@ -33,7 +33,7 @@ from celery.signals import (
 )
 
 from bi_agent.infra.db import create_database_engine
-from bi_agent.infra.log_format import log_to_folder, use_json_logs
+from bi_agent.infra.log_format import set_up_logs
 from bi_agent.infra.schedules import sync_all
 from bi_agent.infra.tracing import configure_tracing
 from bi_agent.settings import get_settings
@@ -46,15 +46,11 @@ app = create_celery(get_settings(), runs_tasks=True)
 
 @after_setup_logger.connect  # type: ignore[untyped-decorator]
 @after_setup_task_logger.connect  # type: ignore[untyped-decorator]
-def json_logs(logger: Any = None, **_: Any) -> None:
-    """LOG_FORMAT=json: Celery's own handlers (worker and beat) write JSON too; LOG_DIR: and a file."""
+def logs_as_configured(logger: Any = None, **_: Any) -> None:
+    """Celery's own handlers (worker and beat) follow LOG_FORMAT and LOG_DIR too."""
     settings = get_settings()
     # Worker and beat run this same module; compose tells them apart by OTEL_SERVICE_NAME.
-    service = settings.otel_service_name or "celery"
-    if settings.log_format == "json":
-        use_json_logs(service, settings.log_level)
-    if settings.log_dir is not None:
-        log_to_folder(settings.log_dir, service, settings.log_level)
+    set_up_logs(settings, settings.otel_service_name or "celery")
 
 
 @beat_init.connect  # type: ignore[untyped-decorator]
