@@ -1,4 +1,5 @@
-"""One of the platform's HTTP services in a child process, for the benches that load it over HTTP.
+"""One of the platform's HTTP services in a child process, for the benches that load it over HTTP
+(and the tests that need it as a real server).
 
 Started with the command `bi-agent up` uses (one uvicorn process) on a free loopback port,
 and stopped on the way out whatever happened.
@@ -10,7 +11,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO
 
@@ -23,15 +24,19 @@ HOST = "127.0.0.1"
 
 
 @contextmanager
-def http_service(factory: str, label: str, log: IO[bytes]) -> Iterator[tuple[str, psutil.Process]]:
-    """`factory` is the app factory (`bi_agent.ml_service.app:create_app`); yields its base URL and process."""
+def http_service(
+    factory: str, label: str, log: IO[bytes], env: Mapping[str, str] | None = None
+) -> Iterator[tuple[str, psutil.Process]]:
+    """`factory` is the app factory (`bi_agent.ml_service.app:create_app`); yields its base URL and
+    process. `env` replaces this process's environment for it."""
     port = free_port(HOST)
     command = [
         sys.executable,
         *("-m", "uvicorn", "--factory", "--no-server-header", factory),
         *("--host", HOST, "--port", str(port)),
     ]
-    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+    environment = dict(env) if env is not None else os.environ.copy()
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
     base = f"http://{HOST}:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -48,9 +53,14 @@ def http_service(factory: str, label: str, log: IO[bytes]) -> Iterator[tuple[str
             time.sleep(0.2)
         yield base, psutil.Process(server.pid)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server)
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if it is still there 15 s later."""
+    server.terminate()
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()

@@ -21,6 +21,15 @@ VISITS = (
     "2024-01-02,south,Ann Other,MRN-1000001,ann@example.org,50\n"
     "2024-01-03,north,Bo Third,MRN-1000002,bo@example.org,25\n"
 ).encode()
+# Charges by month, groupable by the PHI columns the canaries sit in.
+CHARGES = {
+    "name": "charges",
+    "dataset": "visits",
+    "aggregation": "sum",
+    "column": "charges",
+    "time_column": "visit_date",
+    "dimensions": ["region", "patient_name", "mrn"],
+}
 
 
 @pytest.fixture
@@ -60,15 +69,7 @@ def test_canary_phi_never_reaches_redis_logs_or_errors(
     assert job["state"] == "SUCCESS", job["error"]
     columns = api.client.get("/api/v1/datasets/visits", headers=api.headers("admin")).json()["columns"]
     assert {column["name"] for column in columns if column["phi"]} == {"patient_name", "mrn", "contact"}
-    metric = {
-        "name": "charges",
-        "dataset": "visits",
-        "aggregation": "sum",
-        "column": "charges",
-        "time_column": "visit_date",
-        "dimensions": ["region", "patient_name", "mrn"],
-    }
-    assert api.client.post("/api/v1/metrics", headers=api.headers("admin"), json=metric).status_code == 201
+    assert api.client.post("/api/v1/metrics", headers=api.headers("admin"), json=CHARGES).status_code == 201
 
     # An admin reads the PHI itself, twice (a cache would keep it the second time).
     for _ in range(2):

@@ -13,18 +13,18 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import psycopg
 import pytest
 import yaml
+from bench.servers import http_service, stop_server
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from psycopg import sql
@@ -433,44 +433,13 @@ def test_dashboard_queries_only_metrics_the_services_export(
 # --- A real Prometheus scraping the real services -------------------------------------------
 
 
-@contextmanager
-def uvicorn_service(factory: str, env: dict[str, str], log: IO[bytes]) -> Iterator[int]:
-    """The service of `factory` as `bi-agent up` runs it (one uvicorn process); yields its port."""
-    port = free_port(HOST)
-    command = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", HOST, "--port", str(port)]
-    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, f"{factory} exited with code {server.returncode}; see {log.name}"
-            try:
-                if httpx.get(f"http://{HOST}:{port}/livez", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"{factory} did not answer /livez within 60 s; see {log.name}"
-            time.sleep(0.2)
-        yield port
-    finally:
-        stop(server)
-
-
-def stop(server: subprocess.Popen[bytes]) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
-
-
-def local_prometheus_config(ports: dict[str, int]) -> dict[str, Any]:
-    """prometheus.yml with each job's compose target replaced by 127.0.0.1:<port>, scraping every second."""
+def local_prometheus_config(targets: dict[str, str]) -> dict[str, Any]:
+    """prometheus.yml with each job's compose target replaced by its `host:port` here, scraping every second."""
     config: dict[str, Any] = load_yaml(PROMETHEUS_CONFIG)
     config["global"].update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
     for job in config["scrape_configs"]:
         for static in job["static_configs"]:
-            static["targets"] = [f"{HOST}:{ports[job['job_name']]}" for _ in static["targets"]]
+            static["targets"] = [targets[job["job_name"]] for _ in static["targets"]]
     return config
 
 
@@ -497,14 +466,15 @@ def test_prometheus_with_repository_config_sees_api_and_ml_up(
     prometheus_port = free_port(HOST)
     with ExitStack() as stack:
         log = stack.enter_context((tmp_path / "services.log").open("wb"))
-        api_port = stack.enter_context(uvicorn_service("bi_agent.analytics_api.app:create_app", env, log))
-        ml_port = stack.enter_context(uvicorn_service("bi_agent.ml_service.app:create_app", env, log))
+        api_base, _ = stack.enter_context(http_service("bi_agent.analytics_api.app:create_app", "API", log, env))
+        ml_base, _ = stack.enter_context(http_service("bi_agent.ml_service.app:create_app", "ML service", log, env))
+        api, ml = (base.removeprefix("http://") for base in (api_base, ml_base))
         # The collector and the worker are not started here: their jobs point at ports
         # nobody listens on, and only the API and ML jobs must be up.
-        ports = {job: free_port(HOST) for job in SCRAPE_TARGETS}
-        ports.update({"prometheus": prometheus_port, "analytics-api": api_port, "ml-service": ml_port})
+        targets = {job: f"{HOST}:{free_port(HOST)}" for job in SCRAPE_TARGETS}
+        targets.update({"prometheus": f"{HOST}:{prometheus_port}", "analytics-api": api, "ml-service": ml})
         config = tmp_path / "prometheus.yml"
-        config.write_text(yaml.safe_dump(local_prometheus_config(ports)))
+        config.write_text(yaml.safe_dump(local_prometheus_config(targets)))
         prometheus_log = stack.enter_context((tmp_path / "prometheus.log").open("wb"))
         server = subprocess.Popen(
             [
@@ -516,7 +486,7 @@ def test_prometheus_with_repository_config_sees_api_and_ml_up(
             stdout=prometheus_log,
             stderr=subprocess.STDOUT,
         )
-        stack.callback(stop, server)
+        stack.callback(stop_server, server)
         base = f"http://{HOST}:{prometheus_port}"
         deadline = time.monotonic() + 60
         health: dict[str, tuple[str, str]] = {}

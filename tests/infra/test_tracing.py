@@ -28,7 +28,7 @@ from bi_agent.infra.span_redaction import CALLER_ATTRIBUTES
 from bi_agent.infra.tracing import configure_tracing, stop_tracing
 from bi_agent.ml_service.app import create_app as create_ml_service
 from tests.analytics_api.conftest import Api, open_api, running_worker, upload, wait_for_job
-from tests.analytics_api.test_phi_leaks import CANARIES
+from tests.analytics_api.test_phi_leaks import CANARIES, CHARGES
 from tests.analytics_api.test_phi_leaks import VISITS as PHI_VISITS
 from tests.catalog.conftest import load, s3  # noqa: F401 (fixtures used by the tests here)
 from tests.conftest import EmbeddedStack
@@ -195,15 +195,7 @@ def test_no_span_carries_phi_or_a_credential(hipaa_api: Api, spans: Spans, monke
     with running_worker(api.settings, monkeypatch):
         job = wait_for_job(api, upload(api, "visits", "visits.csv", PHI_VISITS, role="admin").json()["job_id"])
     assert job["state"] == "SUCCESS", job
-    metric = {
-        "name": "charges",
-        "dataset": "visits",
-        "aggregation": "sum",
-        "column": "charges",
-        "time_column": "visit_date",
-        "dimensions": ["region", "patient_name", "mrn"],
-    }
-    assert api.client.post("/api/v1/metrics", headers=headers, json=metric).status_code == 201
+    assert api.client.post("/api/v1/metrics", headers=headers, json=CHARGES).status_code == 201
     query = {"metric": "charges", "grain": "month", "start": "2024-01-01", "end": "2025-01-01"}
     for _ in range(2):  # the second answer comes from the Redis cache
         grouped = api.client.post("/api/v1/query", headers=headers, json={**query, "group_by": ["patient_name"]})
