@@ -10,10 +10,11 @@ Usage: scripts/setup-local-env.sh [--force]
 
 Prepares this checkout:
   1. creates .env from .env.example unless .env exists (--force replaces it; the old one is
-     kept as .env.bak), with a random JWT_SECRET and first admin password
-     (BI_AGENT_ADMIN_PASSWORD, which compose needs: it never prints a made-up one to its
-     logs); an existing .env whose BI_AGENT_ADMIN_PASSWORD is empty gets one; .env is
-     made readable by its owner only;
+     kept as .env.bak), with random credentials of its own: JWT_SECRET, REDIS_PASSWORD,
+     MINIO_ROOT_USER, MINIO_ROOT_PASSWORD, GRAFANA_ADMIN_PASSWORD and the first admin's
+     BI_AGENT_ADMIN_PASSWORD (compose has no defaults for them and never prints a made-up
+     one to its logs); in an existing .env, each that is empty or a published default
+     (minioadmin, admin...) gets one; .env is made readable by its owner only;
   2. creates the folders the services write to: logs/analytics-api, logs/ml-service,
      logs/celery-worker, logs/celery-beat (mounted by docker-compose.yml; writable by the
      containers' user, uid 10001) and BI_AGENT_HOME (default .bi-agent, for the embedded mode);
@@ -57,12 +58,31 @@ set_in_env() {
     sed -i "s/^$1=.*/$1=$2/" .env
 }
 
+# Credentials compose needs and nobody else may share: each gets a random value where .env has
+# none or a published default (name, length).
+GENERATED=(JWT_SECRET:48 REDIS_PASSWORD:32 MINIO_ROOT_USER:20 MINIO_ROOT_PASSWORD:40 GRAFANA_ADMIN_PASSWORD:24
+    BI_AGENT_ADMIN_PASSWORD:24)
+PUBLISHED_DEFAULTS='^(|dev-only-jwt-secret-change-me-in-production-0123456789|minioadmin|admin)$'
+
+fill_credentials() {
+    local entry name length current
+    for entry in "${GENERATED[@]}"; do
+        name="${entry%%:*}"
+        length="${entry##*:}"
+        current="$(sed -n "s/^$name=//p" .env | tail -n 1 | tr -d '[:space:]')"
+        if ! grep -q "^$name=" .env; then
+            printf '%s=\n' "$name" >>.env
+        fi
+        if [[ "$current" =~ $PUBLISHED_DEFAULTS ]]; then
+            set_in_env "$name" "$(random_secret "$length")"
+            echo "$name was empty or a published default in .env: set to a random one"
+        fi
+    done
+}
+
 if [[ -f .env && "$FORCE" == 0 ]]; then
-    echo ".env exists; left as it is (--force replaces it)"
-    if grep -qE '^BI_AGENT_ADMIN_PASSWORD=[[:space:]]*$' .env; then
-        set_in_env BI_AGENT_ADMIN_PASSWORD "$(random_secret 24)"
-        echo "BI_AGENT_ADMIN_PASSWORD was empty in .env: set to a random one (the first admin's password)"
-    fi
+    echo ".env exists; left as it is but for missing credentials (--force replaces it)"
+    fill_credentials
 else
     [[ -f .env.example ]] || { echo "error: .env.example is missing in $ROOT" >&2; exit 1; }
     if [[ -f .env ]]; then
@@ -70,9 +90,8 @@ else
         echo "kept the old .env as .env.bak"
     fi
     cp .env.example .env
-    set_in_env JWT_SECRET "$(random_secret 48)"
-    set_in_env BI_AGENT_ADMIN_PASSWORD "$(random_secret 24)"
-    echo "created .env from .env.example, with a random JWT_SECRET and first admin password:"
+    fill_credentials >/dev/null
+    echo "created .env from .env.example, with random credentials (${GENERATED[*]%%:*}):"
     echo "  the web's login is $(setting BI_AGENT_ADMIN_USERNAME admin) / BI_AGENT_ADMIN_PASSWORD in .env"
 fi
 # It holds the platform's secrets.

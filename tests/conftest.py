@@ -9,6 +9,7 @@ under CI (CI=true), where every integration test must run.
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import psycopg
 import pytest
 import redis
 from psycopg import sql
+from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 
@@ -46,9 +48,17 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+# Tests that need no home of their own sign tokens with this session's secret.
+TEST_JWT_SECRET = secrets.token_urlsafe(48)
+
+
 def make_settings(**values: Any) -> Settings:
-    """Settings from these values and defaults only: no .env file, and pytest_configure cleared the env."""
-    return Settings(_env_file=None, **values)
+    """Settings from these values and defaults only: no .env file, and pytest_configure cleared the
+    env. Without JWT_SECRET and without a home that has one, this session's TEST_JWT_SECRET."""
+    settings = Settings(_env_file=None, **values)
+    if settings.jwt_secret is None:
+        settings.jwt_secret = SecretStr(TEST_JWT_SECRET)
+    return settings
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from bi_agent.analytics_api.app import create_app
 from bi_agent.errors import ConfigurationError
+from bi_agent.infra.home import HomeSecrets
 from bi_agent.infra.registry import ServerRegistry
-from bi_agent.settings import DEFAULT_JWT_SECRET, Settings, load_settings
+from bi_agent.ml_service.app import create_app as create_ml_app
+from bi_agent.settings import Settings, load_settings
 from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 STRONG_SECRET = "s" * 40
+# The development default earlier releases shipped in settings.py, .env.example and compose.
+PUBLISHED_JWT_SECRET = "dev-only-jwt-secret-change-me-in-production-0123456789"
 
 
 def load(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **environment: str) -> Settings:
@@ -124,7 +129,9 @@ def test_production_accepts_own_secrets(monkeypatch: pytest.MonkeyPatch, tmp_pat
 @pytest.mark.parametrize(
     ("override", "variable"),
     [
-        ({"JWT_SECRET": DEFAULT_JWT_SECRET}, "JWT_SECRET"),
+        ({"JWT_SECRET": PUBLISHED_JWT_SECRET}, "JWT_SECRET"),
+        ({"JWT_SECRET": ""}, "JWT_SECRET"),
+        ({"MINIO_ROOT_PASSWORD": ""}, "MINIO_ROOT_PASSWORD"),
         ({"JWT_SECRET": "short"}, "JWT_SECRET"),
         ({"DB_PASSWORD": "postgres"}, "DB_PASSWORD"),
         ({"MINIO_ROOT_PASSWORD": "minioadmin"}, "MINIO_ROOT_PASSWORD"),
@@ -141,8 +148,61 @@ def test_production_refuses_default_secrets(
     assert variable in str(caught.value)
 
 
-def test_development_accepts_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    assert load(monkeypatch, tmp_path, APP_ENV="development").jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET
+def test_there_is_no_default_jwt_secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    settings = load(monkeypatch, tmp_path, APP_ENV="development")
+    assert settings.jwt_secret is None
+    with pytest.raises(ConfigurationError, match=r"^JWT_SECRET is not set.*bi-agent up"):
+        settings.signing_secret()
+
+
+@pytest.mark.parametrize("factory", [create_app, create_ml_app], ids=["analytics-api", "ml-service"])
+def test_a_service_without_a_jwt_secret_refuses_to_start(tmp_path: Path, factory: object) -> None:
+    with pytest.raises(ConfigurationError, match="JWT_SECRET"):
+        factory(Settings(_env_file=None, bi_agent_home=tmp_path))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("secret", [PUBLISHED_JWT_SECRET, "short"])
+def test_a_published_or_short_jwt_secret_is_refused_in_every_mode(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, secret: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=r"^invalid settings: JWT_SECRET: "):
+        load(monkeypatch, tmp_path, APP_ENV="development", JWT_SECRET=secret)
+
+
+def test_each_home_generates_its_own_credentials_once(tmp_path: Path) -> None:
+    first, second = tmp_path / "one", tmp_path / "two"
+    made = HomeSecrets.ensure(first)
+    assert HomeSecrets.ensure(first) == made
+    assert HomeSecrets.read(first) == made
+    other = HomeSecrets.ensure(second)
+    assert {made.jwt_secret, made.redis_password, made.s3_secret_key}.isdisjoint(
+        {other.jwt_secret, other.redis_password, other.s3_secret_key}
+    )
+    assert (HomeSecrets.path(first).stat().st_mode & 0o777) == 0o600
+    settings = make_settings(bi_agent_home=first)
+    assert settings.signing_secret() == made.jwt_secret
+    assert settings.s3_credentials() == (made.s3_access_key, made.s3_secret_key)
+
+
+def test_the_environment_wins_over_the_home(tmp_path: Path) -> None:
+    HomeSecrets.ensure(tmp_path)
+    settings = make_settings(
+        bi_agent_home=tmp_path, jwt_secret=STRONG_SECRET, minio_root_user="me", minio_root_password="mine-" * 8
+    )
+    assert settings.signing_secret() == STRONG_SECRET
+    assert settings.s3_credentials() == ("me", "mine-" * 8)
+
+
+def test_s3_without_keys_names_the_variables(tmp_path: Path) -> None:
+    settings = make_settings(bi_agent_home=tmp_path, minio_endpoint="minio:9000")
+    with pytest.raises(ConfigurationError, match="MINIO_ROOT_USER and MINIO_ROOT_PASSWORD are not set"):
+        settings.s3_credentials()
+
+
+def test_a_damaged_secrets_file_is_named(tmp_path: Path) -> None:
+    HomeSecrets.path(tmp_path).write_text("{not json")
+    with pytest.raises(ConfigurationError, match=r"secrets\.json cannot be read"):
+        make_settings(bi_agent_home=tmp_path)
 
 
 def test_embedded_address_needs_a_running_up(tmp_path: Path) -> None:
@@ -151,9 +211,11 @@ def test_embedded_address_needs_a_running_up(tmp_path: Path) -> None:
         settings.postgres_url()
 
 
-def test_embedded_address_comes_from_the_registry(tmp_path: Path) -> None:
-    ServerRegistry(tmp_path).write(os.getpid(), {"redis": "redis://127.0.0.1:1234/0"})
-    assert make_settings(bi_agent_home=tmp_path).redis_address() == "redis://127.0.0.1:1234/0"
+def test_embedded_address_comes_from_the_registry_and_the_password_from_the_home(tmp_path: Path) -> None:
+    password = HomeSecrets.ensure(tmp_path).redis_password
+    ServerRegistry(tmp_path).write(os.getpid(), {"redis": f"redis://:{password}@127.0.0.1:1234/0"})
+    assert password not in ServerRegistry(tmp_path).path.read_text()
+    assert make_settings(bi_agent_home=tmp_path).redis_address() == f"redis://:{password}@127.0.0.1:1234/0"
 
 
 def test_registry_of_a_dead_owner_is_ignored(tmp_path: Path) -> None:

@@ -267,7 +267,7 @@ def query(
             # The CLI runs on the server with its operator's full view: its own cache scope.
             result, cached, _ = queries.answer(
                 connection,
-                QueryCache(connections.redis),
+                QueryCache(connections.redis, settings.cache_signing_key()),
                 spec,
                 settings.reporting_timezone,
                 "cli:operator",

@@ -8,30 +8,37 @@ or S3, the platform runs the embedded server for it: `bi-agent up` starts it und
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from bi_agent.errors import ConfigurationError
+from bi_agent.infra.home import HomeSecrets
 from bi_agent.infra.registry import ServerRegistry
 
-# Development defaults: they work out of the box and are refused in production.
+# The database password of a DB_HOST without DB_PASSWORD (a local server's), refused in production.
 DEFAULT_DB_PASSWORD = "postgres"  # noqa: S105
-DEFAULT_MINIO_PASSWORD = "minioadmin"  # noqa: S105
-DEFAULT_JWT_SECRET = "dev-only-jwt-secret-change-me-in-production-0123456789"  # noqa: S105
-MIN_PRODUCTION_SECRET_LENGTH = 32
+# Credentials published in documentation, old .env files and images: never accepted.
+PUBLISHED_JWT_SECRETS = frozenset({"dev-only-jwt-secret-change-me-in-production-0123456789", "change-me", "secret"})
+# MinIO's image default, refused in production.
+PUBLISHED_MINIO_PASSWORD = "minioadmin"  # noqa: S105
+MIN_SECRET_LENGTH = 32
 
 
 class Settings(BaseSettings):
     """The platform's configuration, read from the environment and `.env`."""
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # The embedded Valkey's password, from the home's secrets (never an environment variable).
+    _home_redis_password: str | None = PrivateAttr(default=None)
 
     app_env: Literal["development", "test", "production"] = "development"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -60,15 +67,16 @@ class Settings(BaseSettings):
 
     # S3 (MinIO in compose, SeaweedFS embedded).
     minio_endpoint: str | None = None
-    minio_root_user: str = "minioadmin"
-    minio_root_password: SecretStr = SecretStr(DEFAULT_MINIO_PASSWORD)
+    # Unset with the embedded S3: its keys are generated in BI_AGENT_HOME (infra/home.py).
+    minio_root_user: str | None = None
+    minio_root_password: SecretStr | None = None
     minio_region: str = "us-east-1"
     minio_bucket_models: str = "models"
     minio_bucket_datasets: str = "datasets"
     minio_bucket_logs: str = "logs"
 
-    # Security.
-    jwt_secret: SecretStr = SecretStr(DEFAULT_JWT_SECRET)
+    # Security. Unset JWT_SECRET: `bi-agent up` generates one in BI_AGENT_HOME; else no start.
+    jwt_secret: SecretStr | None = None
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     access_token_expire_minutes: int = Field(default=60, ge=1)
     hipaa_mode: bool = False
@@ -118,6 +126,9 @@ class Settings(BaseSettings):
         "redis_host",
         "redis_password",
         "minio_endpoint",
+        "minio_root_user",
+        "minio_root_password",
+        "jwt_secret",
         "bi_agent_admin_password",
         "otel_exporter_otlp_endpoint",
         "otel_service_name",
@@ -172,16 +183,43 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     @model_validator(mode="after")
+    def _credentials_of_the_home(self) -> Settings:
+        # What the environment leaves unset comes from the home's generated secrets.
+        secrets = HomeSecrets.read(self.home)
+        if secrets is not None:
+            self.fill_from_home(secrets)
+        return self
+
+    def fill_from_home(self, secrets: HomeSecrets) -> None:
+        """Take the home's credentials for every one the environment left unset."""
+        if self.jwt_secret is None:
+            self.jwt_secret = SecretStr(secrets.jwt_secret)
+        if self.minio_root_user is None and self.minio_root_password is None:
+            self.minio_root_user = secrets.s3_access_key
+            self.minio_root_password = SecretStr(secrets.s3_secret_key)
+        self._home_redis_password = secrets.redis_password
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _jwt_secret_is_own(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        if value.get_secret_value() in PUBLISHED_JWT_SECRETS:
+            raise ValueError("is a published example; set a secret of your own (openssl rand -hex 32)")
+        if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters (openssl rand -hex 32)")
+        return value
+
+    @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:
         if self.app_env != "production":
             return self
-        jwt_secret = self.jwt_secret.get_secret_value()
-        if jwt_secret == DEFAULT_JWT_SECRET:
-            raise ValueError("JWT_SECRET is the development default; set a secret of your own in production")
-        if len(jwt_secret) < MIN_PRODUCTION_SECRET_LENGTH:
-            raise ValueError(f"JWT_SECRET must be at least {MIN_PRODUCTION_SECRET_LENGTH} characters in production")
-        if self.minio_endpoint and self.minio_root_password.get_secret_value() == DEFAULT_MINIO_PASSWORD:
-            raise ValueError("MINIO_ROOT_PASSWORD is the development default; change it in production")
+        if self.jwt_secret is None:
+            raise ValueError("JWT_SECRET is not set; production needs a secret of your own")
+        if self.minio_endpoint and (
+            self.minio_root_password is None or self.minio_root_password.get_secret_value() == PUBLISHED_MINIO_PASSWORD
+        ):
+            raise ValueError("MINIO_ROOT_PASSWORD is unset or MinIO's default; set keys of your own in production")
         if self.database_url is not None:
             if make_url(self.database_url).password in (None, "", DEFAULT_DB_PASSWORD):
                 raise ValueError("DATABASE_URL carries no password or the development default one")
@@ -190,6 +228,32 @@ class Settings(BaseSettings):
         if self.bi_agent_admin_password is not None and len(self.bi_agent_admin_password) < 12:
             raise ValueError("BI_AGENT_ADMIN_PASSWORD must be at least 12 characters in production")
         return self
+
+    # Credentials, configured or generated in the home.
+
+    def signing_secret(self) -> str:
+        """The JWT signing secret; ConfigurationError when there is none."""
+        if self.jwt_secret is None:
+            raise ConfigurationError(
+                "JWT_SECRET is not set: set it in the environment or .env (scripts/setup-local-env.sh "
+                "writes one), or start with `bi-agent up`, which keeps a generated one in "
+                f"BI_AGENT_HOME={self.home}"
+            )
+        return self.jwt_secret.get_secret_value()
+
+    def cache_signing_key(self) -> bytes:
+        """The key that seals cached replies in Redis: derived from the JWT secret, so only
+        the platform's processes have it."""
+        return hmac.new(self.signing_secret().encode(), b"bi-agent query cache", hashlib.sha256).digest()
+
+    def s3_credentials(self) -> tuple[str, str]:
+        """(access key, secret key) of S3; ConfigurationError when there are none."""
+        if self.minio_root_user is None or self.minio_root_password is None:
+            raise ConfigurationError(
+                "MINIO_ROOT_USER and MINIO_ROOT_PASSWORD are not set: set both for MINIO_ENDPOINT, or start "
+                f"with `bi-agent up`, which keeps generated keys in BI_AGENT_HOME={self.home}"
+            )
+        return self.minio_root_user, self.minio_root_password.get_secret_value()
 
     # Which parts come from the embedded servers.
 
@@ -234,7 +298,10 @@ class Settings(BaseSettings):
             if self.redis_password is not None:
                 auth = f":{quote(self.redis_password.get_secret_value(), safe='')}@"
             return f"redis://{auth}{self.redis_host}:{self.redis_port}/{self.redis_db}"
-        return self._embedded_address("redis", "REDIS_URL or REDIS_HOST")
+        address = self._embedded_address("redis", "REDIS_URL or REDIS_HOST")
+        if self._home_redis_password is None:
+            raise ConfigurationError(f"the embedded Valkey's password is missing from BI_AGENT_HOME={self.home}")
+        return with_password(address, self._home_redis_password)
 
     def s3_endpoint(self) -> str:
         if self.minio_endpoint is not None:
@@ -253,6 +320,12 @@ class Settings(BaseSettings):
                 f"under BI_AGENT_HOME={self.home}; start one with `bi-agent up` or set {variable}"
             )
         return address
+
+
+def with_password(url: str, password: str) -> str:
+    """`url` (redis://host:port/db) with `password` as its credentials."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://:{quote(password, safe='')}@{rest.rpartition('@')[2]}"
 
 
 def describe_validation_error(error: ValidationError) -> str:

@@ -39,8 +39,10 @@ from bi_agent.infra import migrations, processes
 from bi_agent.infra.cache import create_redis_client
 from bi_agent.infra.db import create_database_engine, wait_for_database
 from bi_agent.infra.embedded import EmbeddedServers
+from bi_agent.infra.home import OWNER_ONLY_UMASK, HomeSecrets, lock_down
 from bi_agent.infra.objects import create_s3_client, ensure_buckets
 from bi_agent.infra.ports import ensure_port_free
+from bi_agent.infra.registry import without_password
 from bi_agent.security.users import AdminBootstrap, ensure_admin
 from bi_agent.settings import Settings
 from bi_agent.worker.factory import QUEUES
@@ -182,6 +184,9 @@ def web_plan(settings: Settings, node: str | None = None) -> WebPlan:
 
 class Supervisor:
     def __init__(self, settings: Settings, console: Console, *, demo: bool = True) -> None:
+        # Where the home's credentials are made: what the environment does not set (the JWT
+        # secret, the embedded Valkey's password and S3 keys) is generated once and kept there.
+        settings.fill_from_home(HomeSecrets.ensure(settings.home))
         self.settings = settings
         self.demo = demo
         self.console = console
@@ -199,21 +204,25 @@ class Supervisor:
     def run(self) -> int:
         """Start everything, wait for a signal or a dead process, stop everything. Returns the exit code."""
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        # Everything this process and its children write in the home is owner-only.
+        previous_umask = os.umask(OWNER_ONLY_UMASK)
         try:
             with self._home_lock():
+                lock_down(self.settings.home)
                 self._check_ports()
                 return self._run_started()
         except StopRequested:
             return 0
         finally:
             self._stop_all()
+            os.umask(previous_umask)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
     def _run_started(self) -> int:
         addresses = self.embedded.start()
         for name, address in addresses.items():
-            self.say(f"embedded {name} ready at {_hide_password(address)}", "green")
+            self.say(f"embedded {name} ready at {without_password(address)}", "green")
         bootstrap = self._prepare_data_stores()
         env = self._child_environment(addresses)
         for spec in process_specs(self.settings):
@@ -424,16 +433,6 @@ class Supervisor:
         if self.embedded.started:
             self.embedded.stop()
             self.say("stopped the embedded servers", "dim")
-
-
-def _hide_password(address: str) -> str:
-    # Embedded addresses carry no password; a configured one could.
-    scheme, _, rest = address.partition("://")
-    credentials, at, host = rest.partition("@")
-    if at and ":" in credentials and "/" not in credentials:
-        user = credentials.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return address
 
 
 def run_up(settings: Settings, console: Console, *, demo: bool = True) -> int:

@@ -187,7 +187,7 @@ def claims(api: Api, **changes: object) -> dict[str, object]:
 
 
 def secret(api: Api) -> str:
-    return api.settings.jwt_secret.get_secret_value()
+    return api.settings.signing_secret()
 
 
 def test_a_crafted_valid_token_is_accepted(api: Api) -> None:

@@ -24,9 +24,11 @@ from bi_agent.catalog.query_cache import QueryCache
 from bi_agent.catalog.query_spec import Filter, QuerySpec
 from bi_agent.errors import InvalidInputError, NotFoundError
 from bi_agent.infra.ports import free_port
+from bi_agent.infra.telemetry import QUERY_CACHE
 from tests.catalog.conftest import Importer
 
 TIMEZONE = "UTC"
+SIGNING_KEY = b"k" * 32
 DIMENSIONS = ["region", "channel", "returned"]
 REGIONS = ["north", "south", "east", None]
 CHANNELS = ["web", "store", "phone"]
@@ -268,7 +270,7 @@ def test_malformed_queries_are_refused_before_running(fields: dict[str, Any], me
 @pytest.fixture
 def cache(redis_url: str) -> Iterator[QueryCache]:
     client = redis.Redis.from_url(redis_url)
-    yield QueryCache(client)
+    yield QueryCache(client, SIGNING_KEY)
     for key in client.scan_iter("bi-agent:query:*"):
         client.delete(key)
     client.close()
@@ -295,8 +297,30 @@ def test_cache_hits_and_an_import_makes_entries_unreachable(sales: Engine, load:
     assert north_march[0][2] == north_march_before[0][2] + 1
 
 
+def test_a_rewritten_cache_entry_is_not_served(sales: Engine, cache: QueryCache) -> None:
+    # Someone who reaches Redis rewrites a cached answer, or moves one under another key.
+    question = spec(group_by=["region"])
+    with sales.connect() as connection:
+        honest, _, _ = queries.answer(connection, cache, question, TIMEZONE, "scope-a", phi_allowed=True)
+    (raw_key,) = list(cache.client.scan_iter("bi-agent:query:*"))
+    key = raw_key.decode()
+    stored = cache.client.get(key)
+    assert isinstance(stored, bytes)
+    forged = stored.replace(str(honest["rows"][0][2]).encode(), b"999999", 1)
+    assert forged != stored
+    cache.client.set(key, forged)
+    # The same bytes sealed by a cache with another key fail the same way.
+    QueryCache(cache.client, b"x" * 32).put(key, {**honest, "rows": [["2024-01-01", "north", 999999]]})
+    before = QUERY_CACHE.labels("rejected")._value.get()
+    with sales.connect() as connection:
+        again, cached, _ = queries.answer(connection, cache, question, TIMEZONE, "scope-a", phi_allowed=True)
+    assert not cached
+    assert again["rows"] == honest["rows"]
+    assert QUERY_CACHE.labels("rejected")._value.get() == before + 1
+
+
 def test_redis_down_answers_from_postgres(sales: Engine) -> None:
-    dead = QueryCache(redis.Redis(port=free_port(), socket_connect_timeout=0.5))
+    dead = QueryCache(redis.Redis(port=free_port(), socket_connect_timeout=0.5), SIGNING_KEY)
     with sales.connect() as connection:
         result, cached, _ = queries.answer(connection, dead, spec(), TIMEZONE, "scope", phi_allowed=True)
     assert not cached and result["rows"]

@@ -70,7 +70,7 @@ def test_database_down_is_503_naming_postgres(stack: EmbeddedStack, service: Cal
 
 @pytest.fixture
 def private_valkey(tmp_path: Path) -> Iterator[EmbeddedValkey]:
-    server = EmbeddedValkey(tmp_path)
+    server = EmbeddedValkey(tmp_path, "a-test-password")
     yield server
     server.stop()
 

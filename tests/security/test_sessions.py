@@ -54,7 +54,7 @@ def test_tokens_carry_their_version_and_session() -> None:
 
 def test_a_token_without_a_version_is_version_zero_and_a_bad_version_is_refused() -> None:
     settings = make_settings()
-    secret = settings.jwt_secret.get_secret_value()
+    secret = settings.signing_secret()
     base: dict[str, Any] = {"sub": str(uuid.uuid4()), "aud": "bi-agent", "iss": "bi-agent", "iat": int(time.time())}
     base["exp"] = base["iat"] + 60
     assert verify_access_token(settings, jwt.encode(base, secret, algorithm="HS256")).token_version == 0

@@ -5,6 +5,9 @@ metrics' definitions and the caller's access scope: an import or a changed metri
 makes older answers unreachable (they expire), and two callers who may see different
 things never share an entry.
 Redis down means slower, never wrong or failing: errors count as misses.
+Every entry in Redis is sealed with an HMAC of its key and bytes under a key only the
+platform has (derived from its JWT secret): an entry that someone with access to Redis
+wrote or moved to another key fails the check, is never served, and counts as `rejected`.
 
 In front of it, finished replies are kept by the exact request body, the caller's
 scope and the catalog epoch (infra/catalog_epoch.py), which any change of data,
@@ -16,6 +19,7 @@ never needs invalidating, only forgetting. Without a known epoch this layer stan
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 from collections import OrderedDict
@@ -32,6 +36,7 @@ logger = logging.getLogger(__name__)
 PREFIX = "bi-agent:query:"
 REPLY_PREFIX = "bi-agent:query-reply:"
 TTL_SECONDS = 24 * 3600
+SEAL_BYTES = hashlib.sha256().digest_size
 
 
 def access_scope(principal: Principal, *, min_cell_size: int | None = None) -> str:
@@ -85,12 +90,32 @@ class QueryCache:
     def __init__(
         self,
         client: redis.Redis,
+        signing_key: bytes,
         async_client: redis.asyncio.Redis | None = None,
         recent: RecentReplies | None = None,
     ) -> None:
         self.client = client
+        self.signing_key = signing_key
         self.async_client = async_client
         self.recent = recent
+
+    def _seal(self, key: str, payload: bytes) -> bytes:
+        return self._mac(key, payload) + payload
+
+    def _unseal(self, key: str, stored: bytes) -> bytes | None:
+        """The payload of an entry we wrote under `key`, or None (counted) for any other."""
+        seal, payload = stored[:SEAL_BYTES], stored[SEAL_BYTES:]
+        if hmac.compare_digest(seal, self._mac(key, payload)):
+            return payload
+        QUERY_CACHE.labels("rejected").inc()
+        logger.warning("a query cache entry failed its integrity check; answering afresh")
+        return None
+
+    def _mac(self, key: str, payload: bytes) -> bytes:
+        mac = hmac.new(self.signing_key, key.encode(), hashlib.sha256)
+        mac.update(b"\0")
+        mac.update(payload)
+        return mac.digest()
 
     async def get_reply(self, key: str) -> bytes | None:
         """A finished reply, or None. Only hits are counted here: a miss or an error
@@ -103,7 +128,9 @@ class QueryCache:
                 return None
             if stored is None:
                 return None
-            reply = stored if isinstance(stored, bytes) else str(stored).encode()
+            reply = self._unseal(key, stored if isinstance(stored, bytes) else str(stored).encode())
+            if reply is None:
+                return None
             if self.recent is not None:
                 self.recent.put(key, reply)
         if reply is not None:
@@ -116,7 +143,7 @@ class QueryCache:
         if self.async_client is None:
             return
         try:
-            await self.async_client.set(key, reply, ex=TTL_SECONDS)
+            await self.async_client.set(key, self._seal(key, reply), ex=TTL_SECONDS)
         except redis.RedisError as error:
             logger.warning("query cache unreachable, reply not stored: %s", type(error).__name__)
 
@@ -130,13 +157,17 @@ class QueryCache:
         if raw is None:
             QUERY_CACHE.labels("miss").inc()
             return None
+        payload = self._unseal(key, raw if isinstance(raw, bytes) else str(raw).encode())
+        if payload is None:
+            return None
         QUERY_CACHE.labels("hit").inc()
-        value: dict[str, Any] = json.loads(raw)
+        value: dict[str, Any] = json.loads(payload)
         return value
 
     def put(self, key: str, value: dict[str, Any]) -> None:
         try:
-            self.client.set(key, json.dumps(value, separators=(",", ":")), ex=TTL_SECONDS)
+            payload = json.dumps(value, separators=(",", ":")).encode()
+            self.client.set(key, self._seal(key, payload), ex=TTL_SECONDS)
         except redis.RedisError as error:
             QUERY_CACHE.labels("error").inc()
             logger.warning("query cache unreachable, answer not stored: %s", type(error).__name__)

@@ -26,6 +26,8 @@ def create_service(
 ) -> FastAPI:
     """`name` (analytics-api, ml-service) labels this service's metrics."""
     resolved = settings or get_settings()
+    # No secret, no start: a service that cannot sign or check tokens must not answer.
+    resolved.signing_secret()
     # After uvicorn set up its loggers (it does before calling this factory).
     set_up_logs(resolved, name)
     # Before the lifespan makes the engine and Redis clients, so they are traced.

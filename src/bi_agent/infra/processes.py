@@ -4,6 +4,8 @@ Each child gets its own session (process group): Ctrl-C in the terminal reaches 
 `bi-agent up`, which then stops the children in order, each with its whole group
 (Celery's pool processes included). If `bi-agent up` is killed outright, the kernel
 sends each direct child SIGTERM (PR_SET_PDEATHSIG), so nothing is left behind.
+Children create their files owner-only (umask 077): data, logs and sockets of the
+embedded servers and the platform are nobody else's to read.
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from bi_agent.infra.home import OWNER_ONLY_UMASK
+
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def _prepare_child() -> None:
+    os.umask(OWNER_ONLY_UMASK)
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -43,7 +48,7 @@ def spawn(
         env=dict(env) if env is not None else None,
         cwd=cwd,
         start_new_session=True,
-        preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets a signal; no locks are taken
+        preexec_fn=_prepare_child,  # noqa: PLW1509 - only sets a signal and the umask; no locks are taken
     )
 
 

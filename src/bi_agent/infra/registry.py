@@ -2,7 +2,8 @@
 
 `bi-agent up` writes `servers.json` once its servers answer and removes it when they
 stop; any other process (a `bi-agent` command, the tests) reads it to find them.
-The file holds addresses only, never a secret.
+The file holds addresses only, never a secret: credentials in an address are left
+out on writing, and readers add them from the home's secrets (infra/home.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ class ServerRegistry:
     def write(self, owner_pid: int, addresses: dict[str, str]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(json.dumps({"owner_pid": owner_pid, "addresses": addresses}, indent=2))
+        public = {name: without_password(address) for name, address in addresses.items()}
+        temporary.write_text(json.dumps({"owner_pid": owner_pid, "addresses": public}, indent=2))
         # A reader never sees a half-written file.
         os.replace(temporary, self.path)
 
@@ -42,3 +44,15 @@ class ServerRegistry:
             return None
         address = content.get("addresses", {}).get(server)
         return str(address) if address else None
+
+
+def without_password(address: str) -> str:
+    """`scheme://user:password@host/...` without its password (and without `:password@`
+    when there is no user); other addresses as they are."""
+    scheme, separator, rest = address.partition("://")
+    authority, slash, path = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if not separator or not at or ":" not in userinfo:
+        return address
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user + '@' if user else ''}{host}{slash}{path}"

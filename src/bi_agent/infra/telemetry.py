@@ -26,7 +26,8 @@ REQUEST_ERRORS = Counter(
 ROWS_IMPORTED = Counter("bi_agent_rows_imported_total", "Rows committed into datasets by imports", registry=registry)
 QUERY_CACHE = Counter(
     "bi_agent_query_cache_total",
-    "Query cache lookups: hit, miss, or error (Redis unreachable; the answer came from PostgreSQL)",
+    "Query cache lookups: hit, miss, error (Redis unreachable; the answer came from PostgreSQL), "
+    "or rejected (an entry failed its integrity check and was not served)",
     ["outcome"],
     registry=registry,
 )

@@ -81,13 +81,13 @@ def issue_access_token(
         "sid": session,
         "ver": token_version,
     }
-    token = jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=settings.jwt_algorithm)
+    token = jwt.encode(claims, settings.signing_secret(), algorithm=settings.jwt_algorithm)
     return AccessToken(token=token, expires_in=max(0, int((expires_at - now).total_seconds())), session_id=session)
 
 
 def verify_access_token(settings: Settings, token: str) -> TokenClaims:
     """The token's claims; AuthenticationError for a forged, malformed or expired one."""
-    claims = _verified(token, settings.jwt_secret.get_secret_value(), settings.jwt_algorithm)
+    claims = _verified(token, settings.signing_secret(), settings.jwt_algorithm)
     if time.time() >= claims.expires_at:
         raise AuthenticationError(EXPIRED)
     return claims

@@ -42,7 +42,7 @@ async def run_query(request: Request, principal: CanQuery, connections: Connecti
     `[row, column]` in `suppressed_cells`; and a query of a dataset with PHI columns needs the
     header `X-Purpose`, and is audited."""
     recent: RecentReplies = request.app.state.recent_replies
-    cache = QueryCache(connections.redis, connections.redis_async, recent)
+    cache = QueryCache(connections.redis, connections.settings.cache_signing_key(), connections.redis_async, recent)
     settings = connections.settings
     timezone = settings.reporting_timezone
     phi_allowed = principal.has(Permission.PHI_READ)

@@ -85,7 +85,7 @@ def forecast(
         policy = row_policies.filters_for(connection, principal.roles, metric.dataset)
         result, cached = forecasting.answer(
             connection,
-            QueryCache(connections.redis),
+            QueryCache(connections.redis, connections.settings.cache_signing_key()),
             request,
             timezone,
             access_scope(principal, min_cell_size=min_cell_size),
