@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 
 from bi_agent.infra import migrations
 from bi_agent.infra.embedded import EmbeddedServers
+from bi_agent.infra.home import HomeSecrets
 from bi_agent.settings import Settings
 
 # Every variable Settings reads; tests build Settings from explicit values only.
@@ -65,6 +66,13 @@ def make_settings(**values: Any) -> Settings:
 class EmbeddedStack:
     home: Path
     addresses: dict[str, str]
+
+    @property
+    def secrets(self) -> HomeSecrets:
+        """The credentials the servers were started with (the Valkey password, the S3 keys)."""
+        found = HomeSecrets.read(self.home)
+        assert found is not None
+        return found
 
     def settings(self, **values: Any) -> Settings:
         defaults: dict[str, Any] = {

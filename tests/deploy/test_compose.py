@@ -126,10 +126,31 @@ def env_example(*, commented: bool = False) -> dict[str, str]:
     return values
 
 
+# What scripts/setup-local-env.sh writes into a new .env: compose has no defaults for these.
+CREDENTIALS = {
+    "JWT_SECRET": "compose-test-jwt-secret-" + "j" * 24,
+    "REDIS_PASSWORD": "composetestredis",
+    "MINIO_ROOT_USER": "composetestuser",
+    "MINIO_ROOT_PASSWORD": "composetestpassword",
+    "GRAFANA_ADMIN_PASSWORD": "composetestgrafana",
+}
+
+
 @pytest.fixture(scope="module")
-def resolved() -> dict[str, Any]:
-    """The file as compose resolves it with `.env.example` as `.env`: anchors merged, variables set."""
-    result = compose_config(ENV_EXAMPLE)
+def env_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`.env.example` with the credentials filled in, as the setup script leaves it."""
+    text = ENV_EXAMPLE.read_text()
+    for name, value in CREDENTIALS.items():
+        text = re.sub(rf"^{name}=.*$", f"{name}={value}", text, count=1, flags=re.MULTILINE)
+    path = tmp_path_factory.mktemp("compose") / ".env"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def resolved(env_file: Path) -> dict[str, Any]:
+    """The file as compose resolves it with a filled `.env.example` as `.env`: anchors merged, variables set."""
+    result = compose_config(env_file)
     assert result.returncode == 0, result.stderr
     config: dict[str, Any] = yaml.safe_load(result.stdout)
     return config
@@ -141,9 +162,30 @@ def raw() -> dict[str, Any]:
     return config
 
 
-def test_compose_v1_accepts_the_file() -> None:
-    result = compose_config(ENV_EXAMPLE, "--quiet")
+def test_compose_v1_accepts_the_file(env_file: Path) -> None:
+    result = compose_config(env_file, "--quiet")
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("credential", sorted(CREDENTIALS))
+def test_no_credential_has_a_default(env_file: Path, tmp_path: Path, credential: str) -> None:
+    # .env.example leaves them empty; compose refuses each one that is missing, by its name.
+    assert env_example()[credential] == ""
+    lacking = tmp_path / ".env"
+    lacking.write_text(re.sub(rf"^{credential}=.*$", f"{credential}=", env_file.read_text(), flags=re.MULTILINE))
+    result = compose_config(lacking, "--quiet")
+    assert result.returncode != 0
+    assert f"set {credential} in .env (scripts/setup-local-env.sh makes one)" in result.stderr
+
+
+def test_redis_requires_its_password_without_showing_it(resolved: dict[str, Any]) -> None:
+    services = resolved["services"]
+    redis_service = services["redis"]
+    assert "$REDIS_PASSWORD" in " ".join(redis_service["command"])
+    assert CREDENTIALS["REDIS_PASSWORD"] not in " ".join(redis_service["command"])
+    assert redis_service["environment"]["REDISCLI_AUTH"] == CREDENTIALS["REDIS_PASSWORD"]
+    for name in PYTHON_SERVICES:
+        assert services[name]["environment"]["REDIS_URL"] == f"redis://:{CREDENTIALS['REDIS_PASSWORD']}@redis:6379/0"
 
 
 def test_without_env_nothing_starts_and_the_message_says_why(tmp_path: Path) -> None:
@@ -189,10 +231,10 @@ def test_published_ports(resolved: dict[str, Any]) -> None:
     assert resolved["services"]["celery-worker"]["expose"] == ["9808"]
 
 
-def test_publish_address_opens_the_ports_to_the_network_when_asked(tmp_path: Path) -> None:
-    env_file = tmp_path / ".env"
-    env_file.write_text(ENV_EXAMPLE.read_text() + f"\nPUBLISH_ADDRESS={ALL_INTERFACES}\n")
-    result = compose_config(env_file)
+def test_publish_address_opens_the_ports_to_the_network_when_asked(env_file: Path, tmp_path: Path) -> None:
+    opened = tmp_path / ".env"
+    opened.write_text(env_file.read_text() + f"\nPUBLISH_ADDRESS={ALL_INTERFACES}\n")
+    result = compose_config(opened)
     assert result.returncode == 0, result.stderr
     services = yaml.safe_load(result.stdout)["services"]
     assert {address for service in services.values() for address, _ in published(service).values()} == {ALL_INTERFACES}
@@ -278,8 +320,7 @@ def test_restart_policies_logging_and_memory(raw: dict[str, Any], resolved: dict
         assert service["mem_limit"], name
     assert raw["x-logging"]["driver"] == "json-file"
     assert set(raw["x-logging"]["options"]) == {"max-size", "max-file"}
-    redis_command = resolved["services"]["redis"]["command"]
-    assert redis_command[redis_command.index("--appendonly") + 1] == "yes"
+    assert "--appendonly yes" in " ".join(resolved["services"]["redis"]["command"])
 
 
 def test_start_order(resolved: dict[str, Any]) -> None:
@@ -362,7 +403,9 @@ def parity_redis() -> Iterator[str]:
 class NativeStack:
     """The compose environment of each service, its hostnames, paths and ports mapped to this machine."""
 
-    def __init__(self, resolved: dict[str, Any], database: str, redis_address: str, s3: str, folder: Path) -> None:
+    def __init__(
+        self, resolved: dict[str, Any], database: str, redis_address: str, s3: EmbeddedStack, folder: Path
+    ) -> None:
         self.services: dict[str, Any] = resolved["services"]
         self.folder = folder
         postgres = make_url(SYSTEM_POSTGRES_URL)
@@ -376,7 +419,10 @@ class NativeStack:
             "DB_NAME": database,
             "DB_USER": postgres.username or "postgres",
             "REDIS_URL": redis_address,
-            "MINIO_ENDPOINT": s3,
+            # The embedded S3 in place of MinIO, with its keys.
+            "MINIO_ENDPOINT": s3.addresses["s3"],
+            "MINIO_ROOT_USER": s3.secrets.s3_access_key,
+            "MINIO_ROOT_PASSWORD": s3.secrets.s3_secret_key,
             # No collector here: a closed port, which must not keep anything from starting.
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}",
             "BI_AGENT_HOME": str(folder / "home"),
@@ -453,7 +499,7 @@ def test_python_services_start_natively_as_compose_starts_them(
     embedded: EmbeddedStack,
     tmp_path: Path,
 ) -> None:
-    stack = NativeStack(resolved, parity_database, parity_redis, embedded.addresses["s3"], tmp_path)
+    stack = NativeStack(resolved, parity_database, parity_redis, embedded, tmp_path)
     # BI_AGENT_ADMIN_PASSWORD is empty in .env.example: the migrations run, but no password is
     # made up where it would end in `docker compose logs`; the admin waits for one.
     refused = stack.run_once("migrate")
