@@ -7,6 +7,7 @@ import io
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -15,7 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import botocore.exceptions
 import httpx
+import jwt
 import psutil
 import psycopg
 import pytest
@@ -25,11 +28,15 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 
 from bi_agent import supervisor
+from bi_agent.infra.home import HomeSecrets
 from bi_agent.infra.objects import create_s3_client
 from bi_agent.infra.ports import free_port
+from bi_agent.settings import Settings
 from tests.conftest import EmbeddedStack, PostgresServer, make_settings
 
 START_TIMEOUT = 150.0
+# The development default earlier releases shipped in settings.py, .env.example and compose.
+PUBLISHED_JWT_SECRET = "dev-only-jwt-secret-change-me-in-production-0123456789"
 
 
 @dataclass
@@ -180,6 +187,7 @@ def test_start_stop_start_keeps_data(up: Up) -> None:
     cache = redis.Redis.from_url(settings.redis_address())
     cache.set("bi-agent:test:canary", "kept")
     cache.close()
+    token_before_restart = assert_locked_down(up, settings)
 
     started = up.our_processes()
     assert len(started) >= 6, [process.cmdline() for process in started]
@@ -212,11 +220,55 @@ def test_start_stop_start_keeps_data(up: Up) -> None:
     cache = redis.Redis.from_url(settings.redis_address())
     assert cache.get("bi-agent:test:canary") == b"kept"
     cache.close()
+    # The same generated secret after a restart: a token of the first run still opens /me.
+    me = httpx.get(f"http://127.0.0.1:{up.api_port}/api/v1/me", headers=bearer(token_before_restart), timeout=5)
+    assert me.status_code == 200, me.text
 
     started = up.our_processes()
     up.process.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
     assert up.process.wait(timeout=90) == 0  # type: ignore[union-attr]
     assert wait_all_gone(started) == []
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_locked_down(up: Up, settings: Settings) -> str:
+    """The home's own credentials guard every door and no file is readable by others; returns a
+    token signed with the home's secret."""
+    secrets = HomeSecrets.read(up.home)
+    assert secrets is not None
+    assert (HomeSecrets.path(up.home).stat().st_mode & 0o777) == 0o600
+    assert (up.home.stat().st_mode & 0o777) in (0o700, 0o711)
+    for folder, _, files in os.walk(up.home):
+        for name in files:
+            status = (Path(folder) / name).lstat()
+            if stat.S_ISREG(status.st_mode):
+                assert status.st_mode & 0o077 == 0, f"{folder}/{name} is {oct(status.st_mode)}"
+    # A token forged with the development default earlier releases shipped: refused by both.
+    with psycopg.connect(
+        make_url(str(settings.postgres_url())).set(drivername="postgresql").render_as_string(hide_password=False)
+    ) as connection:
+        row = connection.execute("SELECT id FROM bi.users WHERE username = 'admin'").fetchone()
+    assert row is not None
+    now = int(time.time())
+    claims = {"sub": str(row[0]), "aud": "bi-agent", "iss": "bi-agent", "iat": now, "exp": now + 300}
+    forged = jwt.encode({**claims, "sid": uuid.uuid4().hex, "ver": 0}, PUBLISHED_JWT_SECRET, algorithm="HS256")
+    own = jwt.encode({**claims, "sid": uuid.uuid4().hex, "ver": 0}, secrets.jwt_secret, algorithm="HS256")
+    for port, path in ((up.api_port, "/api/v1/users"), (up.ml_port, "/api/v1/models")):
+        assert httpx.get(f"http://127.0.0.1:{port}{path}", headers=bearer(forged), timeout=5).status_code == 401
+        assert httpx.get(f"http://127.0.0.1:{port}{path}", headers=bearer(own), timeout=5).status_code == 200
+    # Valkey without its password, and S3 with MinIO's default keys, are refused.
+    address = make_url(settings.redis_address().replace("redis://", "postgresql://", 1))
+    anonymous = redis.Redis(host=address.host or "127.0.0.1", port=address.port or 6379, socket_connect_timeout=2)
+    with pytest.raises(redis.AuthenticationError):
+        anonymous.get("bi-agent:test:canary")
+    anonymous.close()
+    default_keys = make_settings(bi_agent_home=up.home, minio_root_user="minioadmin", minio_root_password="minioadmin")
+    with pytest.raises(botocore.exceptions.ClientError):
+        create_s3_client(default_keys).list_buckets()
+    return own
 
 
 def test_port_in_use_names_port_and_variable(up: Up) -> None:
@@ -303,6 +355,8 @@ def test_configured_servers_are_used_not_embedded(
             DATABASE_URL=postgres.sqlalchemy_url(name),
             REDIS_URL=redis_url,
             MINIO_ENDPOINT=embedded.addresses["s3"],
+            MINIO_ROOT_USER=embedded.secrets.s3_access_key,
+            MINIO_ROOT_PASSWORD=embedded.secrets.s3_secret_key,
         )
         up.start("--no-demo")
         up.wait_healthy()

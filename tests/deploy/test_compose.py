@@ -226,7 +226,7 @@ def test_published_ports(resolved: dict[str, Any]) -> None:
     for name, expected in PORTS.items():
         ports = published(resolved["services"][name])
         assert {host: container for host, (_, container) in ports.items()} == expected, name
-        # The loopback unless PUBLISH_ADDRESS says otherwise: Redis has no password.
+        # The loopback unless PUBLISH_ADDRESS says otherwise: the data stores' passwords alone guard them.
         assert {address for address, _ in ports.values()} <= {"127.0.0.1"}, name
     assert resolved["services"]["celery-worker"]["expose"] == ["9808"]
 

@@ -145,9 +145,19 @@ def test_setup_makes_env_with_its_own_secrets_and_the_log_folders(tmp_path: Path
     # Secrets of its own, never the example's, and not shown on the terminal.
     assert example["BI_AGENT_ADMIN_PASSWORD"] == ""
     assert re.fullmatch(r"[A-Za-z0-9]{24}", made["BI_AGENT_ADMIN_PASSWORD"])
-    assert re.fullmatch(r"[A-Za-z0-9]{48}", made["JWT_SECRET"]) and made["JWT_SECRET"] != example["JWT_SECRET"]
-    assert made["BI_AGENT_ADMIN_PASSWORD"] not in result.stdout + result.stderr
-    assert {key for key in made if made[key] != example[key]} == {"JWT_SECRET", "BI_AGENT_ADMIN_PASSWORD"}
+    generated = {
+        "JWT_SECRET": 48,
+        "REDIS_PASSWORD": 32,
+        "MINIO_ROOT_USER": 20,
+        "MINIO_ROOT_PASSWORD": 40,
+        "GRAFANA_ADMIN_PASSWORD": 24,
+        "BI_AGENT_ADMIN_PASSWORD": 24,
+    }
+    for name, length in generated.items():
+        assert example[name] == "", name
+        assert re.fullmatch(rf"[A-Za-z0-9]{{{length}}}", made[name]), name
+        assert made[name] not in result.stdout + result.stderr, name
+    assert {key for key in made if made[key] != example[key]} == set(generated)
     assert stat.S_IMODE((checkout / ".env").stat().st_mode) == 0o600
     assert "the web's login is admin / BI_AGENT_ADMIN_PASSWORD in .env" in result.stdout
     for service in ("analytics-api", "ml-service", "celery-worker", "celery-beat"):
@@ -156,14 +166,17 @@ def test_setup_makes_env_with_its_own_secrets_and_the_log_folders(tmp_path: Path
         assert folder.stat().st_uid == 10001 if os.getuid() == 0 else folder.stat().st_mode & stat.S_IWOTH
     assert (checkout / ".bi-agent").is_dir()
 
-    # Run again: .env is kept; an emptied admin password (as `cp .env.example .env` leaves it) is filled.
+    # Run again: .env is kept; an emptied admin password (as `cp .env.example .env` leaves it) and a
+    # published default (an old .env's minioadmin) are replaced by random ones.
     env_file = checkout / ".env"
-    env_file.write_text(re.sub(r"(?m)^BI_AGENT_ADMIN_PASSWORD=.*$", "BI_AGENT_ADMIN_PASSWORD=", env_file.read_text()))
+    text = re.sub(r"(?m)^BI_AGENT_ADMIN_PASSWORD=.*$", "BI_AGENT_ADMIN_PASSWORD=", env_file.read_text())
+    env_file.write_text(re.sub(r"(?m)^MINIO_ROOT_PASSWORD=.*$", "MINIO_ROOT_PASSWORD=minioadmin", text))
     again = _run([str(checkout / "scripts" / "setup-local-env.sh")], env=environment)
     assert again.returncode == 0 and ".env exists; left as it is" in again.stdout
     refilled = _env_file(env_file)
     assert refilled["JWT_SECRET"] == made["JWT_SECRET"]
     assert re.fullmatch(r"[A-Za-z0-9]{24}", refilled["BI_AGENT_ADMIN_PASSWORD"])
+    assert re.fullmatch(r"[A-Za-z0-9]{40}", refilled["MINIO_ROOT_PASSWORD"])
 
 
 def test_cleanup_stops_bi_agent_up_by_its_lock_and_deletes_home_with_yes(tmp_path: Path) -> None:

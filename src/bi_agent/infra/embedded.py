@@ -310,6 +310,9 @@ class EmbeddedServers:
         self.home = home
         self.registry = ServerRegistry(home)
         self.servers: list[EmbeddedServer] = []
+        self.started: list[EmbeddedServer] = []
+        self.addresses: dict[str, str] = {}
+        self._restarts: dict[str, list[float]] = {}
         if not (settings.embeds_postgres or settings.embeds_redis or settings.embeds_s3):
             return
         secrets = HomeSecrets.ensure(home)
@@ -320,9 +323,6 @@ class EmbeddedServers:
             self.servers.append(EmbeddedValkey(home, secrets.redis_password))
         if settings.embeds_s3:
             self.servers.append(EmbeddedS3(home, *settings.s3_credentials()))
-        self.started: list[EmbeddedServer] = []
-        self.addresses: dict[str, str] = {}
-        self._restarts: dict[str, list[float]] = {}
 
     def start(self) -> dict[str, str]:
         addresses: dict[str, str] = {}
