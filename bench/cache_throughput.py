@@ -83,6 +83,7 @@ def prepare(settings: Settings) -> str:
             DATASET,
             "replace",
             max_field_bytes=settings.import_max_field_bytes,
+            max_uncompressed_bytes=settings.import_max_uncompressed_mb << 20,
             timezone=settings.reporting_timezone,
         )
     names = [definition.name for definition in METRICS]

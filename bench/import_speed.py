@@ -96,6 +96,7 @@ def platform_import(settings: Settings, path: Path) -> float:
         "bench_import",
         "replace",
         max_field_bytes=settings.import_max_field_bytes,
+        max_uncompressed_bytes=settings.import_max_uncompressed_mb << 20,
     )
     with connections.engine.connect() as connection:
         counted = connection.execute(text("SELECT count(*) FROM analytics.bench_import")).scalar_one()

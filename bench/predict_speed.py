@@ -108,6 +108,7 @@ def prepare(settings: Settings) -> tuple[ModelVersion, str]:
             DATASET,
             "replace",
             max_field_bytes=settings.import_max_field_bytes,
+            max_uncompressed_bytes=settings.import_max_uncompressed_mb << 20,
             timezone=settings.reporting_timezone,
         )
     with connections.engine.connect() as connection:

@@ -81,6 +81,7 @@ def prepare(settings: Settings, rows: int, dimensions: list[str]) -> None:
             DATASET,
             "replace",
             max_field_bytes=settings.import_max_field_bytes,
+            max_uncompressed_bytes=settings.import_max_uncompressed_mb << 20,
             timezone=settings.reporting_timezone,
         )
     print(f"dataset {DATASET}: {outcome.rows_imported} rows ({'reused' if outcome.duplicate else 'imported'})")

@@ -19,6 +19,7 @@ import httpx
 import psutil
 
 from bi_agent.infra.ports import free_port
+from bi_agent.supervisor import UVICORN_BOUNDS
 
 HOST = "127.0.0.1"
 
@@ -32,7 +33,7 @@ def http_service(
     port = free_port(HOST)
     command = [
         sys.executable,
-        *("-m", "uvicorn", "--factory", "--no-server-header", factory),
+        *("-m", "uvicorn", "--factory", "--no-server-header", *UVICORN_BOUNDS, factory),
         *("--host", HOST, "--port", str(port)),
     ]
     environment = dict(env) if env is not None else os.environ.copy()

@@ -187,6 +187,7 @@ def import_file(
                 "append" if mode == "append" else "replace",
                 on_error=OnError(on_error),
                 max_field_bytes=settings.import_max_field_bytes,
+                max_uncompressed_bytes=settings.import_max_uncompressed_mb << 20,
                 timezone=settings.reporting_timezone,
                 detect_phi=settings.hipaa_mode,
                 progress=report,

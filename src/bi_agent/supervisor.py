@@ -57,6 +57,9 @@ CHILD_LOG_BACKUPS = 3
 # Next.js 16 needs Node.js 20.9 or newer.
 NODE_MINIMUM = (20, 9)
 REPOSITORY_WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+# Both HTTP services: headers must arrive within HTTP_HEADER_TIMEOUT_SECONDS (the protocol's
+# timer; uvicorn has none before a first response), an idle kept-alive connection closes after 5 s.
+UVICORN_BOUNDS = ["--http", "bi_agent.http.protocol:BoundedHttpToolsProtocol", "--timeout-keep-alive", "5"]
 
 
 class StopRequested(Exception):  # noqa: N818 - a signal, not a failure
@@ -77,7 +80,7 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
     python = sys.executable
     api = f"http://{settings.analytics_api_host}:{settings.analytics_api_port}"
     ml = f"http://{settings.ml_service_host}:{settings.ml_service_port}"
-    uvicorn = [python, "-m", "uvicorn", "--factory", "--no-server-header"]
+    uvicorn = [python, "-m", "uvicorn", "--factory", "--no-server-header", *UVICORN_BOUNDS]
     celery = [python, "-m", "celery", "-A", "bi_agent.worker.app"]
     return [
         ProcessSpec(

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 MAX_FIELD_BYTES = 256 << 10
+MAX_UNCOMPRESSED_BYTES = 64 << 20
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +48,13 @@ class Importer:
         self.s3.put_object(Bucket="datasets", Key=sha256, Body=content)
         request = ImportRequest(dataset, sha256, sha256, filename, len(content), mode, on_error)
         return run_import(
-            self.engine, self.s3, "datasets", request, max_field_bytes=MAX_FIELD_BYTES, detect_phi=detect_phi
+            self.engine,
+            self.s3,
+            "datasets",
+            request,
+            max_field_bytes=MAX_FIELD_BYTES,
+            max_uncompressed_bytes=MAX_UNCOMPRESSED_BYTES,
+            detect_phi=detect_phi,
         )
 
 

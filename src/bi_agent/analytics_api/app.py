@@ -44,4 +44,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "Datasets, metrics, queries, dashboards and jobs of the BI-Agent platform.",
         routers=ROUTERS,
         settings=settings,
+        body_limits=lambda resolved: [datasets.upload_body_limit(resolved)],
     )

@@ -223,7 +223,16 @@ def seed_demo(
         path = Path(folder) / f"{DATASET}.parquet"
         pq.write_table(visits_table(), path)
         outcome = import_local_file(
-            engine, s3, bucket, path, DATASET, "replace", max_field_bytes=max_field_bytes, timezone=timezone
+            engine,
+            s3,
+            bucket,
+            path,
+            DATASET,
+            "replace",
+            max_field_bytes=max_field_bytes,
+            # The demo's own Parquet file, not gzipped: nothing expands.
+            max_uncompressed_bytes=path.stat().st_size,
+            timezone=timezone,
         )
     with engine.begin() as connection:
         datasets.update_columns(connection, DATASET, [datasets.ColumnChange(name, phi=True) for name in PHI_COLUMNS])

@@ -4,13 +4,23 @@ The format comes from the file name and must agree with the content. Types are
 inferred by pyarrow; headers become identifiers (the mapping is kept and shown).
 Every refusal is an InvalidInputError that names the file, and the line and column
 where it can, but never quotes a value: a value may be PHI.
+
+A file is read as a stream of record batches, so a check that keeps no rows (the API's,
+before it queues the import) needs a few blocks of memory whatever the file's size.
+Gzip is decompressed as it is read and refused (PayloadTooLargeError) the moment it
+expands past the caller's limit, so a small file that inflates to gigabytes costs no
+more than the limit's worth of reading.
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
+import io
 import re
+import shutil
+import tempfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -24,13 +34,17 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from bi_agent.catalog.names import MAX_IDENTIFIER_LENGTH, normalise_header
-from bi_agent.errors import InvalidInputError
+from bi_agent.errors import InvalidInputError, PayloadTooLargeError
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 # Arrow reads in blocks; a row must fit in one, so the block is well above the field limit.
 BLOCK_SIZE = 8 << 20
 SKIPPED_SAMPLE_SIZE = 20
+# The first rows are kept in every read, for what judges a column by its values (PHI detection).
+HEAD_ROWS = 1000
+PARQUET_BATCH_ROWS = 64 * 1024
+COPY_CHUNK_BYTES = 1 << 20
 
 
 class FileFormat(StrEnum):
@@ -61,11 +75,53 @@ class FileKind:
 
 @dataclass
 class ParsedFile:
-    table: pa.Table
     kind: FileKind
     mapping: dict[str, str]  # header in the file -> column name
+    num_rows: int
+    head: pa.Table  # the first HEAD_ROWS rows, every column
     rows_skipped: int = 0
     skipped_sample: list[dict[str, Any]] = field(default_factory=list)
+    table: pa.Table | None = None  # every row; None when the file was only checked
+
+    @property
+    def rows(self) -> pa.Table:
+        if self.table is None:
+            raise RuntimeError("the file was checked without keeping its rows")
+        return self.table
+
+
+class _Rows:
+    """Collects the batches of one read: counts them, keeps the head, checks field sizes,
+    and keeps every batch only when asked."""
+
+    def __init__(self, filename: str, max_field_bytes: int, *, keep_rows: bool) -> None:
+        self.filename = filename
+        self.max_field_bytes = max_field_bytes
+        self.keep_rows = keep_rows
+        self.reset()
+
+    def reset(self) -> None:
+        self.count = 0
+        self.head: list[pa.RecordBatch] = []
+        self.head_rows = 0
+        self.batches: list[pa.RecordBatch] = []
+        self.schema: pa.Schema | None = None
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        self.schema = batch.schema
+        _check_field_sizes(batch, self.filename, self.max_field_bytes, first_row=self.count)
+        self.count += batch.num_rows
+        if self.head_rows < HEAD_ROWS and batch.num_rows:
+            self.head.append(batch.slice(0, HEAD_ROWS - self.head_rows))
+            self.head_rows += self.head[-1].num_rows
+        if self.keep_rows:
+            self.batches.append(batch)
+
+    def parsed(self, kind: FileKind, mapping: dict[str, str], schema: pa.Schema, **skips: Any) -> ParsedFile:
+        names = list(mapping.values())
+        head = pa.Table.from_batches(self.head, schema=schema).rename_columns(names)
+        table = pa.Table.from_batches(self.batches, schema=schema).rename_columns(names) if self.keep_rows else None
+        return ParsedFile(kind, mapping, self.count, head, table=table, **skips)
 
 
 def detect_kind(filename: str, head: bytes) -> FileKind:
@@ -95,38 +151,79 @@ def read_file(
     *,
     on_error: OnError,
     max_field_bytes: int,
+    max_uncompressed_bytes: int,
     column_types: dict[str, pa.DataType] | None,
+    keep_rows: bool = True,
 ) -> ParsedFile:
-    """Read and check the whole file. `column_types` (by column name) pins types for an append."""
+    """Read and check the whole file, as a stream. `column_types` (by column name) pins types for
+    an append. Without `keep_rows` only the count and the head are kept (constant memory).
+    A gzip file that expands past `max_uncompressed_bytes` is refused there."""
     if path.stat().st_size == 0:
         raise file_error(filename, "the file is empty")
     with path.open("rb") as raw:
         head = raw.read(8)
     kind = detect_kind(filename, head)
-    if kind.format is FileFormat.PARQUET:
-        parsed = _read_parquet(path, filename, kind)
-    else:
-        _check_text_content(path, filename, kind)
-        if kind.format is FileFormat.CSV:
-            parsed = _read_csv(path, filename, kind, on_error, column_types)
+    rows = _Rows(filename, max_field_bytes, keep_rows=keep_rows)
+    try:
+        if kind.format is FileFormat.PARQUET:
+            parsed = _read_parquet(path, filename, kind, rows, max_uncompressed_bytes)
         else:
-            parsed = _read_jsonl(path, filename, kind)
-    if parsed.table.num_rows == 0:
+            _check_text_content(path, filename, kind, max_uncompressed_bytes)
+            if kind.format is FileFormat.CSV:
+                parsed = _read_csv(path, filename, kind, on_error, column_types, rows, max_uncompressed_bytes)
+            else:
+                parsed = _read_jsonl(path, filename, kind, rows, max_uncompressed_bytes)
+    except (OSError, EOFError, zlib.error):
+        if kind.gzipped:
+            raise file_error(filename, "the gzip data is corrupt or cut short") from None
+        raise
+    if parsed.num_rows == 0:
         raise file_error(filename, "the file has column names but no rows")
-    _check_field_sizes(parsed.table, filename, max_field_bytes)
     return parsed
 
 
-def _open_text(path: Path, kind: FileKind) -> Any:
-    return gzip.open(path, "rb") if kind.gzipped else path.open("rb")
+class _BoundedGzip(io.RawIOBase):
+    """A gzip file's content as it is decompressed, refused once it passes `limit` bytes."""
+
+    def __init__(self, path: Path, filename: str, limit: int) -> None:
+        self._source = gzip.open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._filename = filename
+        self._limit = limit
+        self._produced = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._source.read(len(buffer))
+        self._produced += len(data)
+        if self._produced > self._limit:
+            raise uncompressed_too_large(self._filename, self._limit)
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._source.close()
+        super().close()
 
 
-def _check_text_content(path: Path, filename: str, kind: FileKind) -> None:
-    try:
-        with _open_text(path, kind) as stream:
-            head = stream.read(64 << 10)
-    except (OSError, EOFError):
-        raise file_error(filename, "the gzip data is corrupt or cut short") from None
+def uncompressed_too_large(filename: str, limit: int) -> PayloadTooLargeError:
+    message = (
+        f"the gzip data expands to more than {limit >> 20} MB, the most a file may hold uncompressed "
+        "(IMPORT_MAX_UNCOMPRESSED_MB); split the file"
+    )
+    return PayloadTooLargeError(f"{filename}: {message}", errors=[{"loc": ["file"], "msg": message, "file": filename}])
+
+
+def _open_text(path: Path, filename: str, kind: FileKind, max_uncompressed_bytes: int) -> io.BufferedIOBase:
+    if kind.gzipped:
+        return io.BufferedReader(_BoundedGzip(path, filename, max_uncompressed_bytes), COPY_CHUNK_BYTES)
+    return path.open("rb")
+
+
+def _check_text_content(path: Path, filename: str, kind: FileKind, max_uncompressed_bytes: int) -> None:
+    with _open_text(path, filename, kind, max_uncompressed_bytes) as stream:
+        head = stream.read(64 << 10)
     if head.startswith(PARQUET_MAGIC):
         raise file_error(filename, "the content is a Parquet file; name it .parquet")
     if b"\x00" in head:
@@ -137,8 +234,17 @@ def _check_text_content(path: Path, filename: str, kind: FileKind) -> None:
         raise file_error(filename, "the file holds only blank space")
 
 
-def _input_stream(path: Path, kind: FileKind) -> pa.NativeFile:
-    return pa.input_stream(str(path), compression="gzip" if kind.gzipped else None)
+def _input_stream(path: Path, filename: str, kind: FileKind, max_uncompressed_bytes: int) -> Any:
+    if kind.gzipped:
+        return _open_text(path, filename, kind, max_uncompressed_bytes)
+    return pa.input_stream(str(path))
+
+
+def _stream_into(reader: Any, rows: _Rows) -> pa.Schema:
+    schema: pa.Schema = reader.schema
+    for batch in reader:
+        rows.add(batch)
+    return schema
 
 
 _CONVERSION_ERROR = re.compile(r"In CSV column #(\d+): CSV conversion error to (\w+)")
@@ -150,8 +256,10 @@ def _read_csv(
     kind: FileKind,
     on_error: OnError,
     column_types: dict[str, pa.DataType] | None,
+    rows: _Rows,
+    max_uncompressed_bytes: int,
 ) -> ParsedFile:
-    headers = _csv_headers(path, filename, kind)
+    headers = _csv_headers(path, filename, kind, max_uncompressed_bytes)
     mapping = _column_mapping(headers, filename)
     types_by_header: dict[str, pa.DataType] = {}
     if column_types is not None:
@@ -162,22 +270,30 @@ def _read_csv(
     use_threads = on_error is OnError.FAIL
     for _ in range(len(headers) + 1):
         skipped.clear()
+        rows.reset()
         try:
-            table = pa_csv.read_csv(
-                _input_stream(path, kind),
-                read_options=pa_csv.ReadOptions(use_threads=use_threads, block_size=BLOCK_SIZE),
-                parse_options=pa_csv.ParseOptions(
-                    newlines_in_values=True, invalid_row_handler=_row_handler(on_error, skipped)
-                ),
-                convert_options=pa_csv.ConvertOptions(
-                    column_types=types_by_header,
-                    null_values=[""],
-                    strings_can_be_null=True,
-                    quoted_strings_can_be_null=False,
-                    true_values=["true", "True", "TRUE"],
-                    false_values=["false", "False", "FALSE"],
-                ),
-            )
+            with _input_stream(path, filename, kind, max_uncompressed_bytes) as source:
+                reader = pa_csv.open_csv(
+                    source,
+                    read_options=pa_csv.ReadOptions(use_threads=use_threads, block_size=BLOCK_SIZE),
+                    parse_options=pa_csv.ParseOptions(
+                        newlines_in_values=True, invalid_row_handler=_row_handler(on_error, skipped)
+                    ),
+                    convert_options=pa_csv.ConvertOptions(
+                        column_types=types_by_header,
+                        null_values=[""],
+                        strings_can_be_null=True,
+                        quoted_strings_can_be_null=False,
+                        true_values=["true", "True", "TRUE"],
+                        false_values=["false", "False", "FALSE"],
+                    ),
+                )
+                if any(pa.types.is_binary(column_type) for column_type in reader.schema.types):
+                    # Arrow keeps bytes that are not UTF-8 as a binary column rather than failing.
+                    raise _csv_error(
+                        "invalid UTF8", filename, path, kind, headers, mapping, None, max_uncompressed_bytes
+                    )
+                schema = _stream_into(reader, rows)
         except pa.ArrowInvalid as error:
             if skipped and on_error is OnError.FAIL:
                 bad = skipped[0]
@@ -190,20 +306,15 @@ def _read_csv(
                 ) from None
             message = str(error)
             conversion = _CONVERSION_ERROR.search(message)
-            if conversion and column_types is None:
+            if conversion and column_types is None and "UTF8" not in message:
                 # Inference looked at the first block only; a later value says the column is text.
                 types_by_header[headers[int(conversion.group(1))]] = pa.string()
                 continue
-            raise _csv_error(message, filename, path, kind, headers, mapping, conversion) from None
-        if any(pa.types.is_binary(column_type) for column_type in table.schema.types):
-            # Arrow keeps bytes that are not UTF-8 as a binary column rather than failing.
-            raise _csv_error("invalid UTF8", filename, path, kind, headers, mapping, None)
-        return ParsedFile(
-            table=table.rename_columns([mapping[header] for header in table.column_names]),
-            kind=kind,
-            mapping=mapping,
-            rows_skipped=len(skipped),
-            skipped_sample=skipped[:SKIPPED_SAMPLE_SIZE],
+            raise _csv_error(
+                message, filename, path, kind, headers, mapping, conversion, max_uncompressed_bytes
+            ) from None
+        return rows.parsed(
+            kind, mapping, schema, rows_skipped=len(skipped), skipped_sample=skipped[:SKIPPED_SAMPLE_SIZE]
         )
     raise file_error(filename, "the column types could not be inferred")
 
@@ -219,12 +330,12 @@ def _row_handler(on_error: OnError, skipped: list[dict[str, Any]]) -> Callable[[
     return handle
 
 
-def _csv_headers(path: Path, filename: str, kind: FileKind) -> list[str]:
+def _csv_headers(path: Path, filename: str, kind: FileKind, max_uncompressed_bytes: int) -> list[str]:
     # Only the header is read here (Arrow would parse a whole block first); a quoted
-    # header may span lines, so lines are added until the quotes balance.
-    with _open_text(path, kind) as stream:
-        raw = stream.readline()
-        while raw.count(b'"') % 2 and (more := stream.readline()):
+    # header may span lines, so lines are added until the quotes balance, up to a block.
+    with _open_text(path, filename, kind, max_uncompressed_bytes) as stream:
+        raw = stream.readline(BLOCK_SIZE)
+        while raw.count(b'"') % 2 and len(raw) < BLOCK_SIZE and (more := stream.readline(BLOCK_SIZE)):
             raw += more
     try:
         header = raw.decode("utf-8-sig")
@@ -244,9 +355,10 @@ def _csv_error(
     headers: list[str],
     mapping: dict[str, str],
     conversion: re.Match[str] | None,
+    max_uncompressed_bytes: int,
 ) -> InvalidInputError:
     if "invalid UTF8" in message or "UTF8" in message:
-        line = _first_non_utf8_line(path, kind)
+        line = _first_non_utf8_line(path, filename, kind, max_uncompressed_bytes)
         where = f"line {line}" if line is not None else "a line"
         return file_error(filename, f"{where} is not valid UTF-8 text; save the file as UTF-8", line=line)
     if "straddling" in message or "straddles" in message:
@@ -261,9 +373,10 @@ def _csv_error(
     return file_error(filename, f"not readable as CSV ({message.split(':', maxsplit=1)[0]})")
 
 
-def _first_non_utf8_line(path: Path, kind: FileKind) -> int | None:
-    with _open_text(path, kind) as stream:
-        for number, line in enumerate(stream, start=1):
+def _first_non_utf8_line(path: Path, filename: str, kind: FileKind, max_uncompressed_bytes: int) -> int | None:
+    with _open_text(path, filename, kind, max_uncompressed_bytes) as stream:
+        # A line longer than a block is read in pieces: bounded memory, the number may run ahead.
+        for number, line in enumerate(iter(lambda: stream.readline(BLOCK_SIZE), b""), start=1):
             try:
                 line.decode("utf-8")
             except UnicodeDecodeError:
@@ -271,34 +384,48 @@ def _first_non_utf8_line(path: Path, kind: FileKind) -> int | None:
     return None
 
 
-def _read_parquet(path: Path, filename: str, kind: FileKind) -> ParsedFile:
+def _read_parquet(path: Path, filename: str, kind: FileKind, rows: _Rows, max_uncompressed_bytes: int) -> ParsedFile:
     try:
         if kind.gzipped:
-            with gzip.open(path, "rb") as stream:
-                table = pq.read_table(pa.BufferReader(stream.read()))
-        else:
-            table = pq.read_table(str(path))
+            # Parquet is read from its end, so the content is first decompressed to a file.
+            with tempfile.TemporaryDirectory(prefix="bi-agent-parquet-") as folder:
+                plain = Path(folder) / "content.parquet"
+                with _open_text(path, filename, kind, max_uncompressed_bytes) as source, plain.open("wb") as target:
+                    shutil.copyfileobj(source, target, COPY_CHUNK_BYTES)
+                return _read_parquet_file(plain, filename, kind, rows)
+        return _read_parquet_file(path, filename, kind, rows)
     except (pa.ArrowException, OSError, EOFError) as error:
+        if isinstance(error, OSError) and not isinstance(error, pa.ArrowException) and kind.gzipped:
+            raise
         raise file_error(filename, f"not a readable Parquet file ({type(error).__name__})") from None
-    mapping = _column_mapping(list(table.column_names), filename)
-    return ParsedFile(table.rename_columns(list(mapping.values())), kind, mapping)
+
+
+def _read_parquet_file(path: Path, filename: str, kind: FileKind, rows: _Rows) -> ParsedFile:
+    with pq.ParquetFile(str(path)) as reader:
+        schema = reader.schema_arrow
+        mapping = _column_mapping(list(schema.names), filename)
+        for batch in reader.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+            rows.add(batch)
+    return rows.parsed(kind, mapping, schema)
 
 
 _JSON_ROW = re.compile(r"in row (\d+)")
 
 
-def _read_jsonl(path: Path, filename: str, kind: FileKind) -> ParsedFile:
+def _read_jsonl(path: Path, filename: str, kind: FileKind, rows: _Rows, max_uncompressed_bytes: int) -> ParsedFile:
     try:
-        table = pa_json.read_json(
-            _input_stream(path, kind),
-            read_options=pa_json.ReadOptions(use_threads=True, block_size=BLOCK_SIZE),
-            parse_options=pa_json.ParseOptions(newlines_in_values=False, unexpected_field_behavior="infer"),
-        )
+        with _input_stream(path, filename, kind, max_uncompressed_bytes) as source:
+            reader = pa_json.open_json(
+                source,
+                read_options=pa_json.ReadOptions(use_threads=True, block_size=BLOCK_SIZE),
+                parse_options=pa_json.ParseOptions(newlines_in_values=False, unexpected_field_behavior="infer"),
+            )
+            schema = _stream_into(reader, rows)
     except pa.ArrowInvalid as error:
         message = str(error)
         row = _JSON_ROW.search(message)
         if "UTF8" in message or "utf-8" in message.lower():
-            line = _first_non_utf8_line(path, kind)
+            line = _first_non_utf8_line(path, filename, kind, max_uncompressed_bytes)
             raise file_error(
                 filename, f"line {line} is not valid UTF-8 text; save the file as UTF-8", line=line
             ) from None
@@ -309,8 +436,8 @@ def _read_jsonl(path: Path, filename: str, kind: FileKind) -> ParsedFile:
         raise file_error(
             filename, f"{where} is not a valid JSON object, or its values change type", line=number
         ) from None
-    mapping = _column_mapping(list(table.column_names), filename)
-    return ParsedFile(table.rename_columns(list(mapping.values())), kind, mapping)
+    mapping = _column_mapping(list(schema.names), filename)
+    return rows.parsed(kind, mapping, schema)
 
 
 def file_error(filename: str, message: str, *, line: int | None = None, column: str | None = None) -> InvalidInputError:
@@ -344,17 +471,17 @@ def _column_mapping(headers: list[str], filename: str) -> dict[str, str]:
     return mapping
 
 
-def _check_field_sizes(table: pa.Table, filename: str, max_field_bytes: int) -> None:
-    for name, column in zip(table.column_names, table.columns, strict=True):
+def _check_field_sizes(batch: pa.RecordBatch, filename: str, max_field_bytes: int, *, first_row: int) -> None:
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
         if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
             continue
         lengths = pc.binary_length(column)
         longest = pc.max(lengths).as_py()
         if longest is not None and longest > max_field_bytes:
-            row = pc.index(lengths, longest).as_py()
+            row = first_row + pc.index(lengths, longest).as_py()
             raise file_error(
                 filename,
-                f"row {row + 1}, column {name}: a value of {longest} bytes is over the "
+                f"row {row + 1}, column {normalise_header(name)}: a value of {longest} bytes is over the "
                 f"{max_field_bytes}-byte limit for one field",
-                column=name,
+                column=normalise_header(name),
             )

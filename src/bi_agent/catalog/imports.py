@@ -112,17 +112,29 @@ def check_file(
     on_error: OnError,
     max_field_bytes: int,
     *,
+    max_uncompressed_bytes: int,
     detect_phi: bool = False,
+    keep_rows: bool = True,
 ) -> tuple[ParsedFile, list[ColumnSpec], list[ColumnSpec] | None]:
     """Read and check a file for an import into `dataset`: the rows, their columns, and the
-    dataset's columns when the file is appended to it. Raises InvalidInputError saying why not.
-    With `detect_phi` (HIPAA mode), columns whose names or values look like PHI come flagged."""
+    dataset's columns when the file is appended to it. Raises InvalidInputError saying why not
+    (PayloadTooLargeError for gzip data that expands past `max_uncompressed_bytes`). With
+    `detect_phi` (HIPAA mode), columns whose names or values look like PHI come flagged.
+    Without `keep_rows` the rows are checked as they stream by and not kept (the API's check)."""
     check_identifier(dataset, "dataset name")
     with engine.connect() as connection:
         existing = datasets.find_columns(connection, dataset)
     appending = existing if mode == "append" and existing is not None else None
     pinned = {column.name: ARROW_TYPES[column.data_type] for column in appending} if appending else None
-    parsed = read_file(path, filename, on_error=on_error, max_field_bytes=max_field_bytes, column_types=pinned)
+    parsed = read_file(
+        path,
+        filename,
+        on_error=on_error,
+        max_field_bytes=max_field_bytes,
+        max_uncompressed_bytes=max_uncompressed_bytes,
+        column_types=pinned,
+        keep_rows=keep_rows,
+    )
     specs = _column_specs(parsed, filename, detect_phi=detect_phi)
     if appending is not None:
         _check_append_schema(appending, specs, filename)
@@ -136,6 +148,7 @@ def run_import(
     request: ImportRequest,
     *,
     max_field_bytes: int,
+    max_uncompressed_bytes: int,
     timezone: str = "UTC",
     detect_phi: bool = False,
     progress: Progress = no_progress,
@@ -159,6 +172,7 @@ def run_import(
             request.mode,
             request.on_error,
             max_field_bytes,
+            max_uncompressed_bytes=max_uncompressed_bytes,
             detect_phi=detect_phi,
         )
     return _load(engine, request, parsed, specs, existing, started_at, timezone, progress)
@@ -189,6 +203,7 @@ def import_local_file(
     on_error: OnError = OnError.FAIL,
     user_id: uuid.UUID | None = None,
     max_field_bytes: int,
+    max_uncompressed_bytes: int,
     timezone: str = "UTC",
     detect_phi: bool = False,
     progress: Progress = no_progress,
@@ -205,7 +220,15 @@ def import_local_file(
     request = ImportRequest(dataset, sha256, sha256, path.name, size, mode, on_error, user_id)
     started_at = datetime.now(UTC)
     parsed, specs, existing = check_file(
-        engine, path, path.name, dataset, mode, on_error, max_field_bytes, detect_phi=detect_phi
+        engine,
+        path,
+        path.name,
+        dataset,
+        mode,
+        on_error,
+        max_field_bytes,
+        max_uncompressed_bytes=max_uncompressed_bytes,
+        detect_phi=detect_phi,
     )
     # The upload starts once the file is read: reading keeps both cores busy, while during
     # COPY this process mostly waits on PostgreSQL and the upload has a core to itself.
@@ -249,15 +272,15 @@ def _load(
             raise ConflictError(f"dataset {request.dataset} changed while {request.filename} was read; send it again")
         connection.execute(text("SET LOCAL TimeZone = 'UTC'"))
         if existing is not None:
-            _copy(connection, request.dataset, existing, parsed.table, progress)
-            dataset_id, data_version = datasets.record_append(connection, request.dataset, parsed.table.num_rows)
+            _copy(connection, request.dataset, existing, parsed.rows, progress)
+            dataset_id, data_version = datasets.record_append(connection, request.dataset, parsed.num_rows)
         else:
             check_metrics_fit(connection, request.dataset, specs, request.filename)
             staging = staging_table_name()
             _create_table(connection, staging, specs)
-            _copy(connection, staging, specs, parsed.table, progress)
+            _copy(connection, staging, specs, parsed.rows, progress)
             dataset_id, data_version = replace_from_staging(
-                connection, request.dataset, staging, specs, parsed.table.num_rows, request.user_id, timezone
+                connection, request.dataset, staging, specs, parsed.num_rows, request.user_id, timezone
             )
         import_id = datasets.record_import(
             connection,
@@ -269,7 +292,7 @@ def _load(
                 "file_format": parsed.kind.format.value + (".gz" if parsed.kind.gzipped else ""),
                 "size_bytes": request.size_bytes,
                 "mode": request.mode,
-                "rows_imported": parsed.table.num_rows,
+                "rows_imported": parsed.num_rows,
                 "rows_skipped": parsed.rows_skipped,
                 "skipped_sample": parsed.skipped_sample,
                 "column_mapping": parsed.mapping,
@@ -281,10 +304,10 @@ def _load(
         )
         if before_commit is not None:
             before_commit()
-    ROWS_IMPORTED.inc(parsed.table.num_rows)
-    progress("done", parsed.table.num_rows, parsed.table.num_rows)
+    ROWS_IMPORTED.inc(parsed.num_rows)
+    progress("done", parsed.num_rows, parsed.num_rows)
     return ImportOutcome(
-        import_id, request.dataset, parsed.table.num_rows, parsed.rows_skipped, data_version, duplicate=False
+        import_id, request.dataset, parsed.num_rows, parsed.rows_skipped, data_version, duplicate=False
     )
 
 
@@ -349,12 +372,12 @@ def _shape(columns: list[ColumnSpec] | None) -> list[tuple[str, str]]:
 def _column_specs(parsed: ParsedFile, filename: str, *, detect_phi: bool) -> list[ColumnSpec]:
     source_names = {name: header for header, name in parsed.mapping.items()}
     specs = []
-    for field in parsed.table.schema:
+    for field in parsed.head.schema:
         data_type = postgres_type(field.type, field.name, filename)
         source = source_names.get(field.name, field.name)
         phi = False
         if detect_phi:
-            sample = parsed.table.column(field.name).slice(0, SAMPLE_SIZE).to_pylist() if data_type == "text" else []
+            sample = parsed.head.column(field.name).slice(0, SAMPLE_SIZE).to_pylist() if data_type == "text" else []
             phi = phi_reason(field.name, sample) is not None or phi_reason(source) is not None
         specs.append(ColumnSpec(field.name, source, data_type, default_role(data_type), phi))
     return specs

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
@@ -12,6 +12,7 @@ from bi_agent.http import health, metrics
 from bi_agent.http.catalog_catch_up import install_catalog_catch_up
 from bi_agent.http.metrics import install_request_metrics
 from bi_agent.http.problems import install_problem_handlers
+from bi_agent.http.request_bounds import BodyLimit, RequestBounds
 from bi_agent.infra.catalog_epoch import CatalogEpoch
 from bi_agent.infra.connections import Connections
 from bi_agent.infra.log_format import set_up_logs
@@ -22,9 +23,15 @@ from bi_agent.settings import Settings, get_settings
 
 
 def create_service(
-    name: str, title: str, description: str, routers: Sequence[APIRouter] = (), settings: Settings | None = None
+    name: str,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter] = (),
+    settings: Settings | None = None,
+    body_limits: Callable[[Settings], Sequence[BodyLimit]] = lambda settings: (),
 ) -> FastAPI:
-    """`name` (analytics-api, ml-service) labels this service's metrics."""
+    """`name` (analytics-api, ml-service) labels this service's metrics. `body_limits` gives the
+    routes that take more than HTTP_MAX_JSON_BODY_KB (an upload) their own limit."""
     resolved = settings or get_settings()
     # No secret, no start: a service that cannot sign or check tokens must not answer.
     resolved.signing_secret()
@@ -50,6 +57,13 @@ def create_service(
     app = FastAPI(title=title, description=description, version=__version__, lifespan=lifespan)
     app.state.settings = resolved
     install_problem_handlers(app)
+    # Inside the request metrics and tracing, so refusals are counted and traced too.
+    app.add_middleware(
+        RequestBounds,
+        default=BodyLimit("*", "*", resolved.http_max_json_body_kb << 10, "HTTP_MAX_JSON_BODY_KB"),
+        limits=body_limits(resolved),
+        body_timeout_seconds=resolved.http_body_timeout_seconds,
+    )
     install_request_metrics(app, name)
     install_catalog_catch_up(app)
     if tracer_provider is not None:

@@ -17,4 +17,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "Model training, the model registry, batch predictions and KPI forecasts.",
         routers=ROUTERS,
         settings=settings,
+        body_limits=lambda resolved: [predictions.PREDICT_BODY_LIMIT],
     )

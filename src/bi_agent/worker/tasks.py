@@ -101,6 +101,7 @@ def import_data(self: Task, request: dict[str, Any]) -> dict[str, Any]:
         settings.minio_bucket_datasets,
         import_request,
         max_field_bytes=settings.import_max_field_bytes,
+        max_uncompressed_bytes=settings.import_max_uncompressed_mb << 20,
         timezone=settings.reporting_timezone,
         detect_phi=settings.hipaa_mode,
         progress=report,

@@ -17,19 +17,33 @@ from bi_agent.catalog.columns import ColumnSpec, Role
 from bi_agent.catalog.files import OnError
 from bi_agent.catalog.imports import check_file, find_earlier_import
 from bi_agent.catalog.names import check_identifier
-from bi_agent.errors import InvalidInputError, PermissionDeniedError
+from bi_agent.errors import PayloadTooLargeError, PermissionDeniedError
 from bi_agent.http.audit_context import request_info
 from bi_agent.http.auth import ConnectionsDep, require
+from bi_agent.http.request_bounds import BodyLimit
 from bi_agent.infra import jobs
 from bi_agent.security import audit
 from bi_agent.security.permissions import Permission, Principal
 from bi_agent.security.phi_access import check_phi_read
+from bi_agent.settings import Settings
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
 CanRead = Annotated[Principal, require(Permission.DATASETS_READ)]
 CanWrite = Annotated[Principal, require(Permission.DATASETS_WRITE)]
 CHUNK_BYTES = 1 << 20
+# The form's fields and part headers around the file.
+MULTIPART_OVERHEAD_BYTES = 1 << 20
+
+
+def upload_body_limit(settings: Settings) -> BodyLimit:
+    """An upload's body: the file, up to IMPORT_MAX_UPLOAD_MB, and its form."""
+    return BodyLimit(
+        "POST",
+        "/api/v1/datasets",
+        (settings.import_max_upload_mb << 20) + MULTIPART_OVERHEAD_BYTES,
+        "IMPORT_MAX_UPLOAD_MB",
+    )
 
 
 class ColumnOut(BaseModel):
@@ -72,8 +86,17 @@ def upload(
             return JSONResponse(
                 {"dataset": name, "job_id": None, "duplicate": True, "import": earlier.as_dict()}, status_code=200
             )
+        # Checked as a stream, keeping no rows: the worker reads the file again to load it.
         parsed, _, _ = check_file(
-            connections.engine, path, filename, name, mode, on_error, settings.import_max_field_bytes
+            connections.engine,
+            path,
+            filename,
+            name,
+            mode,
+            on_error,
+            settings.import_max_field_bytes,
+            max_uncompressed_bytes=settings.import_max_uncompressed_mb << 20,
+            keep_rows=False,
         )
         connections.s3.upload_file(
             str(path), settings.minio_bucket_datasets, sha256, ExtraArgs={"Metadata": {"filename": filename[:200]}}
@@ -88,7 +111,7 @@ def upload(
         "on_error": on_error.value,
         "user_id": str(principal.user_id),
     }
-    summary = {"dataset": name, "filename": filename, "mode": mode, "rows": parsed.table.num_rows}
+    summary = {"dataset": name, "filename": filename, "mode": mode, "rows": parsed.num_rows}
     with connections.engine.begin() as connection:
         job_id = jobs.submit(connections.celery, connection, "import_data", [request], summary, principal.user_id)
     return JSONResponse(
@@ -104,7 +127,9 @@ def _save(upload: UploadFile, path: Path, limit: int, filename: str) -> tuple[st
         while chunk := upload.file.read(CHUNK_BYTES):
             size += len(chunk)
             if size > limit:
-                raise InvalidInputError(f"{filename}: larger than the {limit >> 20} MB upload limit")
+                raise PayloadTooLargeError(
+                    f"{filename}: larger than the {limit >> 20} MB upload limit (IMPORT_MAX_UPLOAD_MB)"
+                )
             digest.update(chunk)
             target.write(chunk)
     return digest.hexdigest(), size

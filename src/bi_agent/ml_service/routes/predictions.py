@@ -13,11 +13,13 @@ from starlette.concurrency import run_in_threadpool
 
 from bi_agent.errors import InvalidInputError, PayloadTooLargeError
 from bi_agent.http.auth import ConnectionsDep, require
+from bi_agent.http.request_bounds import BodyLimit
 from bi_agent.ml import predictions
 from bi_agent.security.permissions import Permission, Principal
 
 # 50,000 records of a few dozen features fit well within this.
 MAX_BODY_BYTES = 64 << 20
+PREDICT_BODY_LIMIT = BodyLimit("POST", "/api/v1/models/{name}/predict", MAX_BODY_BYTES, "a prediction batch's limit")
 
 
 @asynccontextmanager
