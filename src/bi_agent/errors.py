@@ -110,3 +110,9 @@ class TooManyRequestsError(BIAgentError):
     def __init__(self, message: str, retry_after_seconds: int) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+
+
+class UnexpectedError(BIAgentError):
+    """An error the platform did not raise on purpose, retold for logs, task results and job
+    replies: its message names the original class and says what failed without the value it
+    failed on (`ValueError: could not convert string to float`; infra/error_text.py)."""

@@ -1,6 +1,7 @@
 """No PHI leaks, in HIPAA mode: canary values planted in PHI columns are used in every way a
-client can (imports, previews, queries, filters, bad files), then looked for in every Redis
-key and value and in every log record. None may be found."""
+client can (imports, previews, queries, filters, bad files) and met by tasks that fail on them,
+then looked for in every Redis key and value (task results included), in every log record and
+its traceback, in the job replies and in the jobs ledger. None may be found."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from typing import Any
 
 import pytest
 import redis
+from sqlalchemy import text
 
+from bi_agent.infra import jobs
 from tests.analytics_api.conftest import Api, open_api, upload, wait_for_job
 from tests.conftest import EmbeddedStack
 
@@ -59,6 +62,36 @@ def everything_in(client: redis.Redis) -> bytes:
         elif kind == b"zset":
             parts += client.zrange(key, 0, -1)
     return b"\n".join(part if isinstance(part, bytes) else str(part).encode() for part in parts if part is not None)
+
+
+def logged(caplog: pytest.LogCaptureFixture) -> str:
+    """Every log record as a handler would write it: its message and its traceback, and what
+    Celery hands its handlers besides (`data`: the exception and traceback as text)."""
+    formatter = logging.Formatter()
+    return "\n".join(
+        f"{record.getMessage()} {formatter.formatException(record.exc_info) if record.exc_info else ''} "
+        f"{getattr(record, 'data', '')}"
+        for record in caplog.records
+    )
+
+
+def fail_training_on(api: Api, column: str, catalog_type: str) -> str:
+    """Train on `column` after telling the catalog it is `catalog_type`: the worker then reads its
+    text as that type and fails on the first row's value, outside any check of the platform's own
+    (numpy's conversion for a boolean, PostgreSQL's cast for a number). Returns the job id."""
+    with api.engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE bi.dataset_columns SET data_type = :type WHERE name = :column "
+                "AND dataset_id = (SELECT id FROM bi.datasets WHERE name = 'visits')"
+            ),
+            {"type": catalog_type, "column": column},
+        )
+        request = {"model": f"on_{column}", "dataset": "visits", "target": "charges", "task": "regression",
+                   "features": [column], "may_read_phi": True}  # fmt: skip
+        return jobs.submit(
+            api.app.state.connections.celery, connection, "train_model", [request], {"model": request["model"]}, None
+        )
 
 
 def test_canary_phi_never_reaches_redis_logs_or_errors(
@@ -113,11 +146,28 @@ def test_canary_phi_never_reaches_redis_logs_or_errors(
         for canary in CANARIES
     )
 
+    # Tasks that fail on a PHI value: their result, traceback, log lines and job reply.
+    for column, catalog_type, error in (
+        ("mrn", "boolean", "ValueError: could not convert string to float"),
+        ("contact", "bigint", "InvalidTextRepresentation: invalid input syntax for type double precision"),
+    ):
+        failed = wait_for_job(api, fail_training_on(api, column, catalog_type))
+        assert failed["state"] == "FAILURE" and error in failed["error"], failed["error"]
+        assert not any(canary in str(failed) for canary in CANARIES), failed
+    listed = api.client.get("/api/v1/jobs", headers=api.headers("analyst"))
+    assert [item["state"] for item in listed.json()["items"]].count("FAILURE") == 2
+    with api.engine.connect() as connection:
+        ledger = connection.execute(text("SELECT coalesce(string_agg(j::text, ' '), '') FROM bi.jobs j")).scalar_one()
+
     client = redis.Redis.from_url(api.settings.redis_address())
     try:
         stored = everything_in(client)
     finally:
         client.close()
+    records = logged(caplog)
+    assert "could not convert string to float" in records  # the worker's own line of the failure
     for canary in CANARIES:
         assert canary.encode() not in stored, f"{canary} is in Redis"
-        assert not any(canary in record.getMessage() for record in caplog.records), f"{canary} is in a log record"
+        assert canary not in records, f"{canary} is in a log record"
+        assert canary not in listed.text, f"{canary} is in the list of jobs"
+        assert canary not in ledger, f"{canary} is in bi.jobs"

@@ -28,7 +28,7 @@ from bi_agent.infra.span_redaction import CALLER_ATTRIBUTES
 from bi_agent.infra.tracing import configure_tracing, stop_tracing
 from bi_agent.ml_service.app import create_app as create_ml_service
 from tests.analytics_api.conftest import Api, open_api, running_worker, upload, wait_for_job
-from tests.analytics_api.test_phi_leaks import CANARIES, CHARGES
+from tests.analytics_api.test_phi_leaks import CANARIES, CHARGES, fail_training_on
 from tests.analytics_api.test_phi_leaks import VISITS as PHI_VISITS
 from tests.catalog.conftest import load, s3  # noqa: F401 (fixtures used by the tests here)
 from tests.conftest import EmbeddedStack
@@ -204,8 +204,12 @@ def test_no_span_carries_phi_or_a_credential(hipaa_api: Api, spans: Spans, monke
     assert api.client.post("/api/v1/query", headers=headers, json=filtered).status_code == 200
     rows = api.client.get(f"/api/v1/datasets/visits/rows?q={CANARIES[2]}", headers=headers)
     assert CANARIES[1] in rows.text
+    # A task that fails on a PHI value: its span records the error.
+    with running_worker(api.settings, monkeypatch):
+        assert wait_for_job(api, fail_training_on(api, "mrn", "boolean"))["state"] == "FAILURE"
 
     found = spans.finished()
+    assert any(event.name == "exception" for span in found for event in span.events)
     assert {"fastapi", "sqlalchemy", "redis", "botocore", "celery"} <= scopes(found)
     for secret in (*CANARIES, token, "OPERATIONS"):
         assert secret not in everything_recorded(found)

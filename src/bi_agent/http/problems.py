@@ -2,7 +2,8 @@
 
 Every BIAgentError maps to its status here; request validation becomes 422 with
 each bad field's location; anything unexpected becomes a 500 that says nothing
-about its cause (the log has it, with the trace id).
+about its cause (the log has it, with the trace id, retold without its values by
+ValueFreeErrors).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bi_agent.errors import AuthenticationError, BIAgentError, TooManyRequestsError
+from bi_agent.infra import error_text
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +69,24 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(500, "Internal error", f"{request.method} {request.url.path} failed; the server log has details")
+
+
+class ValueFreeErrors:
+    """The outermost of a service's own middleware: an error no handler took goes on to the 500
+    handler's log line and to the server's ("Exception in ASGI application", uvicorn's) retold
+    by `error_text.value_free`, since its message may quote a value the request carried."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        except Exception as error:
+            raise error_text.value_free(error) from None
 
 
 def _title(status: int) -> str:

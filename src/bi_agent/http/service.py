@@ -11,7 +11,7 @@ from bi_agent import __version__
 from bi_agent.http import health, metrics
 from bi_agent.http.catalog_catch_up import install_catalog_catch_up
 from bi_agent.http.metrics import install_request_metrics
-from bi_agent.http.problems import install_problem_handlers
+from bi_agent.http.problems import ValueFreeErrors, install_problem_handlers
 from bi_agent.http.request_bounds import BodyLimit, RequestBounds
 from bi_agent.infra.catalog_epoch import CatalogEpoch
 from bi_agent.infra.connections import Connections
@@ -68,6 +68,8 @@ def create_service(
     install_catalog_catch_up(app)
     if tracer_provider is not None:
         instrument_app(app, tracer_provider)
+    # Added last, so it wraps the other middleware too.
+    app.add_middleware(ValueFreeErrors)
     app.include_router(health.router)
     app.include_router(metrics.router)
     for router in routers:

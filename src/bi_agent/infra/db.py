@@ -19,6 +19,9 @@ def create_database_engine(settings: Settings) -> Engine:
     engine = create_engine(
         settings.postgres_url(),
         pool_pre_ping=True,
+        # A bound parameter is a value from the data (a filter on a PHI column, a row being
+        # written): SQLAlchemy would quote them in every error message and statement log line.
+        hide_parameters=True,
         pool_size=settings.db_pool_size,
         connect_args={"connect_timeout": settings.db_connect_timeout_seconds, "application_name": "bi-agent"},
     )

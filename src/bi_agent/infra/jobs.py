@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import Connection, text
 
 from bi_agent.errors import DependencyUnavailableError, NotFoundError
+from bi_agent.infra import error_text
 
 JobStateName = Literal["PENDING", "STARTED", "PROGRESS", "RETRY", "SUCCESS", "FAILURE", "REVOKED"]
 
@@ -105,7 +106,9 @@ def _with_state(celery: Celery, row: Any) -> JobStatus:
     state = str(result.state)
     info = result.info
     progress = info if state == "PROGRESS" and isinstance(info, dict) else None
-    error = str(info) if state in ("FAILURE", "RETRY") and info is not None else None
+    # Through error_text even though tasks fail value-free: results written before they did are
+    # kept for a week, and a worker of another version may write the next one.
+    error = error_text.describe(info) if state in ("FAILURE", "RETRY") and info is not None else None
     return JobStatus(
         id=row.id,
         task=row.task,

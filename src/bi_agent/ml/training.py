@@ -36,6 +36,7 @@ from bi_agent.catalog import datasets
 from bi_agent.catalog.columns import ColumnSpec, DataType
 from bi_agent.catalog.names import IDENTIFIER, check_identifier
 from bi_agent.errors import BIAgentError, InvalidInputError, NotFoundError, PermissionDeniedError
+from bi_agent.infra import error_text
 from bi_agent.infra.db import psycopg_connection
 from bi_agent.infra.telemetry import TRAINING_RUNS, TRAINING_SECONDS
 from bi_agent.ml import artifacts, registry
@@ -461,10 +462,9 @@ def _fit(engine: Engine, request: TrainingRequest, progress: Progress) -> Fitted
     try:
         pipeline.fit(x_train, y_train)
     except ValueError as error:
-        # scikit-learn's message may quote a value; with PHI in play, say less.
-        reason = "see the server log" if training_plan.uses_phi else str(error).splitlines()[0][:300]
+        # scikit-learn's message may quote a value, which may be PHI whether or not its column is flagged.
         raise InvalidInputError(
-            f"{request.algorithm} could not be fitted to dataset {request.dataset}: {reason}"
+            f"{request.algorithm} could not be fitted to dataset {request.dataset}: {error_text.describe(error)}"
         ) from None
     fit_seconds = time.perf_counter() - fit_started
     progress("fit", 1, 1)

@@ -45,7 +45,14 @@ def create_celery(settings: Settings, *, runs_tasks: bool = False) -> Celery:
     """The Celery app; `runs_tasks` for the worker and beat processes, not for those that only
     send tasks and read their state (the API, the CLI)."""
     redis_address = settings.redis_address()
-    celery = Celery("bi_agent", broker=redis_address, backend=redis_address, include=["bi_agent.worker.tasks"])
+    celery = Celery(
+        "bi_agent",
+        broker=redis_address,
+        backend=redis_address,
+        include=["bi_agent.worker.tasks"],
+        # Failures and retries without the values they failed on (task_base.py).
+        task_cls="bi_agent.worker.task_base:ValueFreeTask",
+    )
     # kombu's Redis transport, mended to survive a Redis outage during a task (see broker.py).
     celery.conf.broker_transport = "bi_agent.worker.broker:Transport"
     celery.conf.update(
@@ -70,6 +77,9 @@ def create_celery(settings: Settings, *, runs_tasks: bool = False) -> Celery:
         broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
         result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
         result_expires=7 * 24 * 3600,
+        # Off (Celery's default) on purpose: extended results copy each task's arguments, which
+        # hold file names and user ids, into Redis next to its result.
+        result_extended=False,
         task_serializer="json",
         result_serializer="json",
         accept_content=["json"],

@@ -2,7 +2,8 @@
 
 Bad input (InvalidInputError, NotFoundError and the rest of the domain's errors) fails the
 task at once with the domain's message; only a lost connection to PostgreSQL, Redis or S3
-is retried, with exponential backoff.
+is retried, with exponential backoff. Any other error fails the task told without the value
+it failed on (task_base.py).
 """
 
 from __future__ import annotations
