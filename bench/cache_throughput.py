@@ -94,7 +94,7 @@ def prepare(settings: Settings) -> str:
         for name in list(existing.scalars()):
             delete_metric(connection, name, settings.reporting_timezone)
         for definition in METRICS:
-            create_metric(connection, definition, None, settings.reporting_timezone)
+            create_metric(connection, definition, None, settings.reporting_timezone, phi_allowed=True)
         try:
             users.create_user(connection, USERNAME, password, ["analyst"])
         except ConflictError:

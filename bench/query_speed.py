@@ -93,7 +93,7 @@ def prepare(settings: Settings, rows: int, dimensions: list[str]) -> None:
         for name in list(existing):
             delete_metric(connection, name, settings.reporting_timezone)
         for definition in metric_definitions(dimensions):
-            create_metric(connection, definition, None, settings.reporting_timezone)
+            create_metric(connection, definition, None, settings.reporting_timezone, phi_allowed=True)
     started = time.perf_counter()
     rollups.refresh_stale(connections.engine, DATASET)
     print(f"rollup refreshed in {time.perf_counter() - started:.1f} s")

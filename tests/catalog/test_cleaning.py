@@ -125,7 +125,7 @@ def test_flags_roles_and_rollups_survive_a_clean(load: Importer, engine: Engine)
         definition = metrics.MetricDefinition(
             name="ward_days", dataset="daily", aggregation="count", time_column="day", dimensions=["ward"]
         )
-        metrics.create_metric(connection, definition, None, "UTC")
+        metrics.create_metric(connection, definition, None, "UTC", phi_allowed=True)
     rollups.refresh_stale(engine, "daily")
 
     outcome = cleaning.clean_dataset(engine, "daily")

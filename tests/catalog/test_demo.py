@@ -42,7 +42,7 @@ def test_seeded_once_with_phi_flagged(engine: Engine, s3: S3Client) -> None:
             "total_charges",
             "visits",
         ]
-        cards = kpis.latest(connection, "month")
+        cards = kpis.latest(connection, "month", phi_allowed=True)
         checked = queries.plan(
             connection,
             QuerySpec(metric="visits", start="2025-01-01", end="2026-01-01", grain="month"),

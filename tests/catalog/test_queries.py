@@ -80,7 +80,7 @@ def sales(load: Importer, engine: Engine) -> Engine:
                 dimensions=DIMENSIONS,
                 filters=filters,
             )
-            metrics.create_metric(connection, definition, None, TIMEZONE)
+            metrics.create_metric(connection, definition, None, TIMEZONE, phi_allowed=True)
     rollups.refresh_stale(engine, "sales")
     return engine
 
@@ -333,7 +333,7 @@ def test_a_changed_metric_is_not_answered_from_the_cache(sales: Engine, cache: Q
         definition = metrics.MetricDefinition(
             name="units_sum", dataset="sales", aggregation="max", column="units", time_column="sold_at"
         )
-        metrics.replace_metric(connection, "units_sum", definition, TIMEZONE)
+        metrics.replace_metric(connection, "units_sum", definition, TIMEZONE, phi_allowed=True)
     with sales.connect() as connection:
         maximum, cached, _ = queries.answer(
             connection, cache, spec(metric="units_sum"), TIMEZONE, "scope", phi_allowed=True

@@ -89,3 +89,41 @@ def test_built_in_roles_and_permissions(engine: Engine) -> None:
     assert permissions["viewer"] < permissions["analyst"] < permissions["admin"]
     assert {"users:manage", "audit:read", "phi:read"} <= permissions["admin"] - permissions["analyst"]
     assert not any(permission.endswith((":write", ":train")) for permission in permissions["viewer"])
+
+
+def test_0016_removes_metrics_that_are_min_or_max_of_text_and_moves_the_epoch(engine: Engine) -> None:
+    migrations.upgrade(engine, "0015")
+    with engine.begin() as connection:
+        dataset_id = connection.execute(text("INSERT INTO bi.datasets (name) VALUES ('visits') RETURNING id")).scalar()
+        for position, (name, data_type) in enumerate([("visit_date", "date"), ("mrn", "text"), ("charges", "bigint")]):
+            connection.execute(
+                text(
+                    "INSERT INTO bi.dataset_columns (dataset_id, name, position, source_name, data_type, role) "
+                    "VALUES (:id, :name, :position, :name, :type, 'dimension')"
+                ),
+                {"id": dataset_id, "name": name, "position": position, "type": data_type},
+            )
+        for name, aggregation, column in [("top_mrn", "max", "mrn"), ("mrns", "count_distinct", "mrn"),
+                                          ("top_charge", "max", "charges")]:  # fmt: skip
+            connection.execute(
+                text(
+                    "INSERT INTO bi.metrics (name, dataset_id, aggregation, column_name, time_column) "
+                    "VALUES (:name, :id, :aggregation, :column, 'visit_date')"
+                ),
+                {"name": name, "id": dataset_id, "aggregation": aggregation, "column": column},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO bi.kpi_snapshots (metric_id, grain, period_start, value, data_version) "
+                "SELECT id, 'month', '2024-01-01', 1, 1 FROM bi.metrics"
+            )
+        )
+        before = connection.execute(text("SELECT token FROM bi.catalog_epoch")).scalar()
+
+    migrations.upgrade(engine)
+
+    with engine.connect() as connection:
+        left = connection.execute(text("SELECT name FROM bi.metrics ORDER BY name")).scalars().all()
+        kept = connection.execute(text("SELECT count(*) FROM bi.kpi_snapshots")).scalar()
+        assert connection.execute(text("SELECT token FROM bi.catalog_epoch")).scalar() != before
+    assert (left, kept) == (["mrns", "top_charge"], 2)

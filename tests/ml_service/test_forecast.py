@@ -50,7 +50,7 @@ def define(engine: Engine, name: str, dataset: str, aggregation: Any = "sum") ->
             time_column="sold_at",
             dimensions=["region"],
         )
-        metrics.create_metric(connection, definition, None, TIMEZONE)
+        metrics.create_metric(connection, definition, None, TIMEZONE, phi_allowed=True)
 
 
 @pytest.fixture
@@ -257,3 +257,19 @@ def test_hipaa_mode_a_forecast_of_phi_bearing_data_needs_a_purpose_and_hides_sma
             text("SELECT dataset, purpose FROM bi.audit_log WHERE action = 'forecast' AND outcome = 'success'")
         ).one()
     assert (record.dataset, record.purpose) == ("clinic", "OPERATIONS")
+
+    # A PHI metric (a filter on patient_name) is forecast for phi:read only.
+    with engine.begin() as connection:
+        definition = metrics.MetricDefinition(
+            name="jane_visits",
+            dataset="clinic",
+            aggregation="count",
+            time_column="sold_at",
+            filters=[Filter(dimension="patient_name", op="eq", value="Jane Doe")],
+        )
+        metrics.create_metric(connection, definition, None, TIMEZONE, phi_allowed=True)
+    phi_body = {"metric": "jane_visits", "horizon": 2}
+    for role in ("viewer", "analyst"):
+        denied = forecast(ml, phi_body, role=role, **{"X-Purpose": "OPERATIONS"})
+        assert denied.status_code == 403 and "PHI column patient_name" in denied.json()["detail"], denied.text
+    assert forecast(ml, phi_body, role="admin", **{"X-Purpose": "OPERATIONS"}).status_code == 200

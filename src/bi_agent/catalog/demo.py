@@ -237,7 +237,7 @@ def seed_demo(
     with engine.begin() as connection:
         datasets.update_columns(connection, DATASET, [datasets.ColumnChange(name, phi=True) for name in PHI_COLUMNS])
         for definition in DEMO_METRICS:
-            metrics.create_metric(connection, definition, None, timezone)
+            metrics.create_metric(connection, definition, None, timezone, phi_allowed=True)
         owner_id = connection.execute(text("SELECT id FROM bi.users WHERE username = :u"), {"u": owner}).scalar()
         principal = load_principal(connection, owner_id) if owner_id is not None else None
         if principal is not None:

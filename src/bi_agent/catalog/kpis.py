@@ -4,7 +4,9 @@
 runs that far), so a historical dataset still shows a meaningful card. The previous
 period is compared like for like: the same number of days from its start, so the
 tenth of a month is set against the first ten days of the month before. Values come
-through the query router, so a fresh rollup answers them.
+through the query router, so a fresh rollup answers them. Snapshots are computed for every
+metric; a PHI metric's are served only to callers with `phi:read`, judged when they are
+read, from the columns' flags then (security/phi_access).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy import Connection, Engine, text
 from bi_agent.catalog import metrics, queries
 from bi_agent.catalog.query_spec import Grain, QuerySpec
 from bi_agent.infra.db import psycopg_connection
+from bi_agent.security.phi_access import metric_phi_columns
 
 GRAINS: tuple[Grain, ...] = ("day", "week", "month", "quarter", "year")
 
@@ -131,13 +134,18 @@ def calculate_all(engine: Engine, today: date, timezone: str) -> int:
     return stored
 
 
-def latest(connection: Connection, grain: Grain, *, min_cell_size: int | None = None) -> list[dict[str, Any]]:
-    """Each metric's newest snapshot at this grain, and whether newer data has come since. With
-    `min_cell_size` (HIPAA mode), a value of fewer records (or of an unknown number, from before
-    records were kept) is null, and `suppressed` says so."""
+def latest(
+    connection: Connection, grain: Grain, *, phi_allowed: bool, min_cell_size: int | None = None
+) -> list[dict[str, Any]]:
+    """Each metric's newest snapshot at this grain, and whether newer data has come since.
+    Without `phi_allowed`, PHI metrics are left out. With `min_cell_size` (HIPAA mode), a value
+    of fewer records (or of an unknown number, from before records were kept) is null, and
+    `suppressed` says so."""
     rows = connection.execute(
         text(
             "SELECT DISTINCT ON (m.name) m.name, m.description, m.format, m.aggregation, d.name AS dataset, "
+            "m.column_name, m.time_column, m.filters, ARRAY(SELECT c.name FROM bi.dataset_columns c "
+            "WHERE c.dataset_id = d.id AND c.phi) AS phi_columns, "
             "k.period_start, k.value, k.previous_value, k.change_pct, k.data_version, k.records, k.previous_records, "
             "d.data_version AS current_version, "
             "k.computed_at FROM bi.kpi_snapshots k JOIN bi.metrics m ON m.id = k.metric_id "
@@ -145,7 +153,19 @@ def latest(connection: Connection, grain: Grain, *, min_cell_size: int | None = 
         ),
         {"grain": grain},
     ).mappings()
-    return [_suppressed(_item(row, grain), row, min_cell_size) for row in rows]
+    return [_suppressed(_item(row, grain), row, min_cell_size) for row in rows if phi_allowed or not _phi_metric(row)]
+
+
+def _phi_metric(row: Any) -> bool:
+    return bool(
+        metric_phi_columns(
+            aggregation=row["aggregation"],
+            column=row["column_name"],
+            time_column=row["time_column"],
+            filter_columns=[item["dimension"] for item in row["filters"]],
+            phi_columns=row["phi_columns"],
+        )
+    )
 
 
 def _small(records: int | None, min_cell_size: int) -> bool:

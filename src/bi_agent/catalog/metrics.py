@@ -1,14 +1,18 @@
 """Metrics: `aggregation(column)` over a dataset, on a time column, with allowed dimensions.
 
 A metric is checked against its dataset's schema when defined (an unknown column,
-`sum` of text, a time column that is not a date are refused), and every change of
-the metrics of a dataset reshapes that dataset's rollups in the same transaction.
+`sum` of text, min or max of text, a time column that is not a date are refused), and
+every change of the metrics of a dataset reshapes that dataset's rollups in the same
+transaction. A metric whose definition shows values of a PHI column (security/phi_access)
+needs `phi:read` to be defined, changed or queried; each metric read here carries its
+dataset's PHI columns as they are now, so that is decided from the current flags.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -22,11 +26,13 @@ from bi_agent.catalog.columns import ColumnSpec
 from bi_agent.catalog.names import check_identifier
 from bi_agent.catalog.query_spec import Filter
 from bi_agent.errors import ConflictError, InvalidInputError, NotFoundError
+from bi_agent.security import phi_access
 
 Aggregation = Literal["count", "count_distinct", "sum", "avg", "min", "max"]
 NUMERIC_TYPES = ("bigint", "double precision", "numeric")
 TIME_TYPES = ("date", "timestamptz")
-ORDERED_TYPES = (*NUMERIC_TYPES, *TIME_TYPES, "text")
+# Text is left out: min and max of text are one record's value (a name, a number), not an aggregate.
+ORDERED_TYPES = (*NUMERIC_TYPES, *TIME_TYPES)
 
 
 class MetricDefinition(BaseModel):
@@ -60,8 +66,21 @@ class Metric:
     format: str = ""
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # The dataset's PHI columns when the metric was read.
+    phi_in_dataset: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict[str, Any]:
+    @property
+    def phi_shown(self) -> dict[str, str]:
+        """The PHI columns whose values this metric shows, and how; empty unless a PHI metric."""
+        return phi_shown(self, self.phi_in_dataset)
+
+    def as_dict(self, *, phi_allowed: bool) -> dict[str, Any]:
+        """The definition; for a caller without `phi:read`, filters on PHI columns keep their
+        dimension and op but not their value (`"value": null`)."""
+        shown = self.phi_shown
+        filters = [item.model_dump(mode="json") for item in self.filters]
+        if not phi_allowed:
+            filters = [item | {"value": None} if item["dimension"] in self.phi_in_dataset else item for item in filters]
         return {
             "id": str(self.id),
             "name": self.name,
@@ -70,12 +89,25 @@ class Metric:
             "column": self.column,
             "time_column": self.time_column,
             "dimensions": list(self.dimensions),
-            "filters": [item.model_dump(mode="json") for item in self.filters],
+            "filters": filters,
+            "phi": bool(shown),
+            "phi_columns": list(shown),
             "description": self.description,
             "format": self.format,
             "created_at": self.created_at.isoformat() if self.created_at else None,
             "updated_at": self.updated_at.isoformat() if self.updated_at else None,
         }
+
+
+def phi_shown(definition: Metric | MetricDefinition, phi_columns: Collection[str]) -> dict[str, str]:
+    """What `phi_access.metric_phi_columns` says of this definition over these PHI columns."""
+    return phi_access.metric_phi_columns(
+        aggregation=definition.aggregation,
+        column=definition.column,
+        time_column=definition.time_column,
+        filter_columns=[item.dimension for item in definition.filters],
+        phi_columns=phi_columns,
+    )
 
 
 def check_definition(definition: MetricDefinition, columns: list[ColumnSpec]) -> None:
@@ -98,6 +130,11 @@ def check_definition(definition: MetricDefinition, columns: list[ColumnSpec]) ->
             raise InvalidInputError(
                 f"column {definition.column} is {column_type}; {definition.aggregation} needs a number column"
             )
+        if definition.aggregation in ("min", "max") and column_type == "text":
+            raise InvalidInputError(
+                f"column {definition.column} is text: {definition.aggregation} of text returns one record's value, "
+                "not an aggregate; count or count_distinct it instead"
+            )
         if definition.aggregation in ("min", "max") and column_type not in ORDERED_TYPES:
             raise InvalidInputError(f"column {definition.column} is {column_type}; it has no {definition.aggregation}")
     if known(definition.time_column, "time_column") not in TIME_TYPES:
@@ -114,7 +151,9 @@ def check_definition(definition: MetricDefinition, columns: list[ColumnSpec]) ->
 
 _SELECT = (
     "SELECT m.id, m.name, d.name AS dataset, m.dataset_id, m.aggregation, m.column_name, m.time_column, "
-    "m.dimensions, m.filters, m.description, m.format, m.created_at, m.updated_at "
+    "m.dimensions, m.filters, m.description, m.format, m.created_at, m.updated_at, "
+    "ARRAY(SELECT c.name FROM bi.dataset_columns c WHERE c.dataset_id = m.dataset_id AND c.phi "
+    "ORDER BY c.name) AS phi_columns "
     "FROM bi.metrics m JOIN bi.datasets d ON d.id = m.dataset_id"
 )
 
@@ -134,14 +173,27 @@ def _metric(row: Any) -> Metric:
         format=row.format,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        phi_in_dataset=tuple(row.phi_columns),
     )
 
 
+def _check_phi(definition: MetricDefinition, columns: list[ColumnSpec], phi_allowed: bool) -> None:
+    phi_columns = [column.name for column in columns if column.phi]
+    phi_access.check_metric_phi(definition.name, phi_shown(definition, phi_columns), phi_allowed=phi_allowed)
+
+
 def create_metric(
-    connection: Connection, definition: MetricDefinition, user_id: uuid.UUID | None, timezone: str
+    connection: Connection,
+    definition: MetricDefinition,
+    user_id: uuid.UUID | None,
+    timezone: str,
+    *,
+    phi_allowed: bool,
 ) -> Metric:
+    """Define a metric; a PHI metric needs `phi_allowed` (the caller holds `phi:read`)."""
     columns = datasets.get_columns(connection, definition.dataset)
     check_definition(definition, columns)
+    _check_phi(definition, columns, phi_allowed)
     try:
         with connection.begin_nested():
             connection.execute(
@@ -160,10 +212,15 @@ def create_metric(
     return metric
 
 
-def replace_metric(connection: Connection, name: str, definition: MetricDefinition, timezone: str) -> Metric:
+def replace_metric(
+    connection: Connection, name: str, definition: MetricDefinition, timezone: str, *, phi_allowed: bool
+) -> Metric:
+    """Change a metric; changing a PHI metric, or into one, needs `phi_allowed`."""
     earlier = get_metric(connection, name)
+    phi_access.check_metric_phi(earlier.name, earlier.phi_shown, phi_allowed=phi_allowed)
     columns = datasets.get_columns(connection, definition.dataset)
     check_definition(definition, columns)
+    _check_phi(definition, columns, phi_allowed)
     try:
         with connection.begin_nested():
             connection.execute(
@@ -247,13 +304,17 @@ def metrics_of_dataset(connection: Connection, dataset: str) -> list[Metric]:
 
 
 def fingerprint(connection: Connection, names: list[str]) -> tuple[str, int, list[str]]:
-    """In one read: the metrics' dataset, its data_version, and a version of each definition.
+    """In one read: the metrics' dataset, its data_version, and a version of each definition
+    followed by the dataset's PHI columns (a flag set later makes a new key, so an answer
+    cached before it is never served to a caller the flag now refuses).
 
     Unknown metrics and metrics of several datasets are refused as `find_metrics` would.
     """
     rows = connection.execute(
         text(
-            "SELECT m.name, m.id, m.updated_at, d.name AS dataset, d.data_version FROM bi.metrics m "
+            "SELECT m.name, m.id, m.updated_at, d.name AS dataset, d.data_version, "
+            "ARRAY(SELECT c.name FROM bi.dataset_columns c WHERE c.dataset_id = d.id AND c.phi "
+            "ORDER BY c.name) AS phi_columns FROM bi.metrics m "
             "JOIN bi.datasets d ON d.id = m.dataset_id WHERE m.name = ANY(:names)"
         ),
         {"names": names},
@@ -266,4 +327,5 @@ def fingerprint(connection: Connection, names: list[str]) -> tuple[str, int, lis
     if len(dataset_names) > 1:
         raise InvalidInputError(f"metrics of one query must share a dataset; these use {', '.join(dataset_names)}")
     definitions = [f"{found[name].id}@{found[name].updated_at.isoformat()}" for name in sorted(set(names))]
+    definitions.append("phi:" + ",".join(rows[0].phi_columns))
     return rows[0].dataset, rows[0].data_version, definitions

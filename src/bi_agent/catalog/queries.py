@@ -29,7 +29,7 @@ from bi_agent.catalog.query_spec import Filter, QuerySpec
 from bi_agent.catalog.values import json_value
 from bi_agent.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from bi_agent.infra.telemetry import QUERIES
-from bi_agent.security.phi_access import PhiRead
+from bi_agent.security.phi_access import PhiRead, check_metric_phi
 
 PERIOD = "period"
 
@@ -81,7 +81,8 @@ def plan(
     policy: Sequence[Filter] = (),
 ) -> Plan:
     """The checked query and the relation that answers it. Without `phi_allowed`, grouping
-    or filtering by a PHI column is refused: groups and filters reveal its values. `policy`
+    or filtering by a PHI column is refused: groups and filters reveal its values; so is a
+    PHI metric (security/phi_access), judged by the columns' flags now. `policy`
     (row_policies.filters_for) limits the rows; a rollup answers only if it keeps the
     policy's columns."""
     chosen = metrics.find_metrics(connection, spec.metric_names)
@@ -105,6 +106,8 @@ def plan(
                 f"unknown dimension {name!r}: metric {', '.join(refusing)} allows {_allowed(chosen, refusing[0])}"
             )
     if not phi_allowed:
+        for metric in chosen:
+            check_metric_phi(metric.name, metric.phi_shown, phi_allowed=False)
         _check_no_phi(spec, columns)
     _check_order(spec, chosen)
     for item in spec.filters:
@@ -401,6 +404,8 @@ def phi_reads(connection: Connection, metric_names: list[str], dimensions: Itera
     chosen = metrics.find_metrics(connection, metric_names)
     named = set(dimensions)
     named.update(metric.column for metric in chosen if metric.column is not None)
+    # A PHI metric's filters and time column show their columns' values too.
+    named.update(name for metric in chosen for name in metric.phi_shown)
     reads = []
     for dataset in sorted({metric.dataset for metric in chosen}):
         phi_columns = [column.name for column in datasets.get_columns(connection, dataset) if column.phi]

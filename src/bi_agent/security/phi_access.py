@@ -1,4 +1,9 @@
-"""Reads of PHI-bearing datasets in HIPAA mode: a declared purpose of use, and an audit record.
+"""Who may see PHI through a metric, and reads of PHI-bearing datasets in HIPAA mode.
+
+A metric whose own definition shows values of a PHI column is a PHI metric (`metric_phi_columns`):
+defining, changing and querying it, and reading its KPIs, need `phi:read`, in HIPAA mode
+and out of it. It is decided from the columns' flags at the moment of the check, so a
+column flagged later makes its metrics PHI metrics at once.
 
 A dataset bears PHI when one of its columns is flagged. In HIPAA mode every read of such
 a dataset (a row preview, a query, its profile) needs the caller to say why (header
@@ -9,7 +14,7 @@ means nothing is served. Outside HIPAA mode nothing here applies.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import NamedTuple
 
 from sqlalchemy import Engine
@@ -17,6 +22,43 @@ from sqlalchemy import Engine
 from bi_agent.errors import PermissionDeniedError
 from bi_agent.security import audit
 from bi_agent.security.permissions import Principal
+
+# Aggregations whose value is one record's value, not a summary of many.
+ROW_VALUE_AGGREGATIONS = ("min", "max")
+
+
+def metric_phi_columns(
+    *,
+    aggregation: str,
+    column: str | None,
+    time_column: str,
+    filter_columns: Iterable[str],
+    phi_columns: Collection[str],
+) -> dict[str, str]:
+    """The PHI columns whose values a metric's definition shows, whoever queries it, each with
+    how: min and max are one record's value; a filter's answer tells whether a value occurs;
+    a time column gives a value per date. Counts and distinct counts of a PHI column (and
+    sums and averages) are aggregates, left to small-cell suppression."""
+    shown: dict[str, str] = {}
+    if aggregation in ROW_VALUE_AGGREGATIONS and column is not None and column in phi_columns:
+        shown[column] = f"its {aggregation} is one record's value"
+    for name in filter_columns:
+        if name in phi_columns:
+            shown.setdefault(name, "it filters on its values")
+    if time_column in phi_columns:
+        shown.setdefault(time_column, "it is the time column, counted per date")
+    return shown
+
+
+def check_metric_phi(metric: str, shown: dict[str, str], *, phi_allowed: bool) -> None:
+    """Refuse a PHI metric (`metric_phi_columns` not empty) to a caller without `phi:read`,
+    naming the columns and why; never a value."""
+    if shown and not phi_allowed:
+        reasons = "; ".join(f"{name}: {how}" for name, how in shown.items())
+        raise PermissionDeniedError(
+            f"metric {metric} shows values of the PHI column {', '.join(shown)} ({reasons}): defining, "
+            "changing or reading it needs the permission phi:read, which your roles lack"
+        )
 
 
 class PhiRead(NamedTuple):

@@ -23,13 +23,19 @@ def list_kpis(
     """Per metric: the current period's value (to the latest data), the same span of the period
     before, and the change in percent; `stale` when data has arrived since they were computed.
     KPIs are computed over every row: those of datasets a row policy limits for the caller are
-    left out (their metrics can still be queried, within the policy). In HIPAA mode a value of
-    fewer than HIPAA_MIN_CELL_SIZE records is null for callers without `phi:read`, with
-    `suppressed: true`."""
+    left out (their metrics can still be queried, within the policy). PHI metrics' KPIs are
+    left out for callers without `phi:read`. In HIPAA mode a value of fewer than
+    HIPAA_MIN_CELL_SIZE records is null for callers without `phi:read`, with `suppressed: true`."""
     with connections.engine.connect() as connection:
         restricted = row_policies.restricted_datasets(connection, principal.roles)
         settings = connections.settings
-        hide_small = settings.hipaa_mode and not principal.has(Permission.PHI_READ)
-        stored = kpis.latest(connection, grain, min_cell_size=settings.hipaa_min_cell_size if hide_small else None)
+        phi_allowed = principal.has(Permission.PHI_READ)
+        hide_small = settings.hipaa_mode and not phi_allowed
+        stored = kpis.latest(
+            connection,
+            grain,
+            phi_allowed=phi_allowed,
+            min_cell_size=settings.hipaa_min_cell_size if hide_small else None,
+        )
         items = [item for item in stored if item["dataset"] not in restricted]
     return {"items": items, "total": len(items)}

@@ -1,4 +1,8 @@
-"""Metrics: define, list, change and delete `aggregation(column)` over a dataset."""
+"""Metrics: define, list, change and delete `aggregation(column)` over a dataset.
+
+A PHI metric (min or max of a PHI column, a filter on one, a PHI time column) needs
+`phi:read` to be defined, changed or queried; others see it listed with `"phi": true`,
+its PHI filter values null."""
 
 from __future__ import annotations
 
@@ -37,11 +41,17 @@ class MetricPatch(BaseModel):
 
 @router.post("", status_code=201, summary="Define a metric")
 def create_metric(principal: CanWrite, connections: ConnectionsDep, body: MetricDefinition) -> dict[str, Any]:
-    """Checked against the dataset's schema: 422 for an unknown column, `sum` of text, or a time
-    column that is not a date or timestamp; 409 for a name in use. Builds the dataset's rollup."""
+    """Checked against the dataset's schema: 422 for an unknown column, `sum` of text, min or max
+    of text (one record's value, not an aggregate), or a time column that is not a date or
+    timestamp; 409 for a name in use; 403 naming the column for a PHI metric (min or max of a
+    PHI column, a filter on one, a PHI time column) without `phi:read`. Builds the dataset's
+    rollup."""
+    phi_allowed = principal.has(Permission.PHI_READ)
     with connections.engine.begin() as connection:
-        metric = metrics.create_metric(connection, body, principal.user_id, connections.settings.reporting_timezone)
-    return metric.as_dict()
+        metric = metrics.create_metric(
+            connection, body, principal.user_id, connections.settings.reporting_timezone, phi_allowed=phi_allowed
+        )
+    return metric.as_dict(phi_allowed=phi_allowed)
 
 
 @router.get("", summary="List metrics")
@@ -52,24 +62,29 @@ def list_metrics(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    """Metrics by name."""
+    """Metrics by name. `phi` marks a PHI metric (`phi_columns` says which columns make it one):
+    querying it needs `phi:read`, and for a caller without it the value of a filter on a PHI
+    column is null."""
     with connections.engine.connect() as connection:
         items, total = metrics.list_metrics(connection, limit, offset, dataset)
-    return {"items": [item.as_dict() for item in items], "total": total}
+    phi_allowed = principal.has(Permission.PHI_READ)
+    return {"items": [item.as_dict(phi_allowed=phi_allowed) for item in items], "total": total}
 
 
 @router.get("/{name}", summary="A metric")
 def get_metric(principal: CanRead, connections: ConnectionsDep, name: str) -> dict[str, Any]:
-    """Its definition."""
+    """Its definition, as listed (PHI filter values null for a caller without `phi:read`)."""
     check_identifier(name, "metric name")
     with connections.engine.connect() as connection:
-        return metrics.get_metric(connection, name).as_dict()
+        return metrics.get_metric(connection, name).as_dict(phi_allowed=principal.has(Permission.PHI_READ))
 
 
 @router.patch("/{name}", summary="Change a metric")
 def patch_metric(principal: CanWrite, connections: ConnectionsDep, name: str, body: MetricPatch) -> dict[str, Any]:
-    """Checked like a new definition; the dataset's rollup is reshaped to fit."""
+    """Checked like a new definition; the dataset's rollup is reshaped to fit. Changing a PHI
+    metric, or a metric into one, needs `phi:read` (403 naming the column)."""
     check_identifier(name, "metric name")
+    phi_allowed = principal.has(Permission.PHI_READ)
     with connections.engine.begin() as connection:
         current = metrics.get_metric(connection, name)
         merged = {
@@ -84,8 +99,10 @@ def patch_metric(principal: CanWrite, connections: ConnectionsDep, name: str, bo
             "format": current.format,
         } | body.model_dump(exclude_unset=True)
         definition = MetricDefinition.model_validate(merged)
-        metric = metrics.replace_metric(connection, name, definition, connections.settings.reporting_timezone)
-    return metric.as_dict()
+        metric = metrics.replace_metric(
+            connection, name, definition, connections.settings.reporting_timezone, phi_allowed=phi_allowed
+        )
+    return metric.as_dict(phi_allowed=phi_allowed)
 
 
 @router.delete("/{name}", status_code=204, summary="Delete a metric")
