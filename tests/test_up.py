@@ -7,7 +7,6 @@ import io
 import os
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import time
