@@ -78,6 +78,17 @@ class Settings(BaseSettings):
     hipaa_idle_timeout_minutes: int = Field(default=15, ge=1)
     bi_agent_admin_username: str = "admin"
     bi_agent_admin_password: SecretStr | None = None
+    # Failed logins (security/throttle.py): a client waits LOGIN_DELAY_SECONDS after this many
+    # failures for one username, twice as long after each further one, at most LOGIN_MAX_DELAY_SECONDS.
+    login_failures_before_delay: int = Field(default=5, ge=1)
+    # The same wait for every login of a client after this many failures, whatever the usernames.
+    login_failures_per_client: int = Field(default=20, ge=1)
+    # A username failed this often from anywhere: each client waits after its first failure for it.
+    login_failures_per_account: int = Field(default=20, ge=1)
+    login_delay_seconds: int = Field(default=30, ge=1)
+    login_max_delay_seconds: int = Field(default=900, ge=1)
+    # A count is forgotten this long after its last failure.
+    login_failure_memory_seconds: int = Field(default=3600, ge=1)
 
     # Services.
     analytics_api_host: str = "127.0.0.1"

@@ -82,7 +82,7 @@ def log_in(
                 client_address=request.client_address,
             ),
         )
-    throttle.record_success(username)
+    throttle.record_success(username, client_address)
     return issue_access_token(settings, user.id, user.username, token_version=user.token_version)
 
 
