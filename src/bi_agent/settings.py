@@ -8,6 +8,7 @@ or S3, the platform runs the embedded server for it: `bi-agent up` starts it und
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -89,6 +90,9 @@ class Settings(BaseSettings):
     login_max_delay_seconds: int = Field(default=900, ge=1)
     # A count is forgotten this long after its last failure.
     login_failure_memory_seconds: int = Field(default=3600, ge=1)
+    # Peers whose X-Forwarded-For the HTTP services believe (comma-separated addresses or networks,
+    # given to uvicorn as --forwarded-allow-ips); empty: nobody, the peer is the client.
+    forwarded_allow_ips: str = ""
 
     # Services.
     analytics_api_host: str = "127.0.0.1"
@@ -147,6 +151,20 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _forwarded_allow_ips_are_addresses(cls, value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry[:60]!r} is not an IP address or network; list the proxies' addresses, "
+                    "such as 10.0.0.5,172.28.0.0/24"
+                ) from None
+        return ",".join(entries)
 
     @field_validator("database_url")
     @classmethod
