@@ -34,7 +34,8 @@ ENV PATH=/app/.venv/bin:$PATH \
 USER app
 EXPOSE 3000 8000 9808
 # The default command is the Analytics API; compose overrides command and healthcheck per
-# service. Slim images have no curl, so Python asks /health.
+# service. Slim images have no curl, so Python asks /health. On its own it believes nobody's
+# X-Forwarded-For, as `bi-agent up` with an empty FORWARDED_ALLOW_IPS.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=6 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:3000/health', timeout=4)"]
-CMD ["python", "-m", "uvicorn", "--factory", "--no-server-header", "bi_agent.analytics_api.app:create_app", "--host", "0.0.0.0", "--port", "3000"]
+CMD ["python", "-m", "uvicorn", "--factory", "--no-server-header", "--http", "bi_agent.http.protocol:BoundedHttpToolsProtocol", "--timeout-keep-alive", "5", "--no-proxy-headers", "bi_agent.analytics_api.app:create_app", "--host", "0.0.0.0", "--port", "3000"]

@@ -19,7 +19,7 @@ import httpx
 import psutil
 
 from bi_agent.infra.ports import free_port
-from bi_agent.supervisor import UVICORN_BOUNDS
+from bi_agent.supervisor import UVICORN_BOUNDS, forwarded_options
 
 HOST = "127.0.0.1"
 
@@ -29,14 +29,17 @@ def http_service(
     factory: str, label: str, log: IO[bytes], env: Mapping[str, str] | None = None
 ) -> Iterator[tuple[str, psutil.Process]]:
     """`factory` is the app factory (`bi_agent.ml_service.app:create_app`); yields its base URL and
-    process. `env` replaces this process's environment for it."""
+    process. `env` replaces this process's environment for it; its FORWARDED_ALLOW_IPS becomes
+    uvicorn's options as `bi-agent up` makes them."""
     port = free_port(HOST)
+    environment = dict(env) if env is not None else os.environ.copy()
     command = [
         sys.executable,
-        *("-m", "uvicorn", "--factory", "--no-server-header", *UVICORN_BOUNDS, factory),
+        *("-m", "uvicorn", "--factory", "--no-server-header", *UVICORN_BOUNDS),
+        *forwarded_options(environment.get("FORWARDED_ALLOW_IPS", "")),
+        factory,
         *("--host", HOST, "--port", str(port)),
     ]
-    environment = dict(env) if env is not None else os.environ.copy()
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
     base = f"http://{HOST}:{port}"
     try:

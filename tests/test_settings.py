@@ -14,6 +14,7 @@ from bi_agent.infra.home import HomeSecrets
 from bi_agent.infra.registry import ServerRegistry
 from bi_agent.ml_service.app import create_app as create_ml_app
 from bi_agent.settings import Settings, load_settings
+from bi_agent.supervisor import process_specs
 from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,13 +104,35 @@ def test_malformed_database_url_names_the_setting(
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("DB_PORT", "seventy"), ("HIPAA_MIN_CELL_SIZE", "0"), ("APP_ENV", "staging"), ("REDIS_URL", "http://x")],
+    [
+        ("DB_PORT", "seventy"),
+        ("HIPAA_MIN_CELL_SIZE", "0"),
+        ("APP_ENV", "staging"),
+        ("REDIS_URL", "http://x"),
+        # Names and "*" too: trusting every peer's X-Forwarded-For lets any client pick its address.
+        ("FORWARDED_ALLOW_IPS", "web"),
+        ("FORWARDED_ALLOW_IPS", "*"),
+    ],
 )
 def test_bad_values_name_the_variable(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str, value: str
 ) -> None:
     with pytest.raises(ConfigurationError, match=rf"^invalid settings: {variable}: "):
         load(monkeypatch, tmp_path, **{variable: value})
+
+
+def test_forwarded_allow_ips_become_uvicorns_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    servers = {"analytics-api", "ml-service"}
+    # Empty by default, and said outright: uvicorn left to itself believes the loopback.
+    assert make_settings().forwarded_allow_ips == ""
+    for spec in process_specs(make_settings()):
+        if spec.name in servers:
+            assert "--no-proxy-headers" in spec.argv and "--forwarded-allow-ips" not in spec.argv, spec.name
+    listed = load(monkeypatch, tmp_path, FORWARDED_ALLOW_IPS=" 10.0.0.5 , 172.28.0.0/24 ,")
+    assert listed.forwarded_allow_ips == "10.0.0.5,172.28.0.0/24"
+    for spec in process_specs(listed):
+        if spec.name in servers:
+            assert spec.argv[spec.argv.index("--forwarded-allow-ips") + 1] == "10.0.0.5,172.28.0.0/24"
 
 
 PRODUCTION_SAFE = {

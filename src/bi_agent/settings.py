@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -86,6 +87,20 @@ class Settings(BaseSettings):
     hipaa_idle_timeout_minutes: int = Field(default=15, ge=1)
     bi_agent_admin_username: str = "admin"
     bi_agent_admin_password: SecretStr | None = None
+    # Failed logins (security/throttle.py): a client waits LOGIN_DELAY_SECONDS after this many
+    # failures for one username, twice as long after each further one, at most LOGIN_MAX_DELAY_SECONDS.
+    login_failures_before_delay: int = Field(default=5, ge=1)
+    # The same wait for every login of a client after this many failures, whatever the usernames.
+    login_failures_per_client: int = Field(default=20, ge=1)
+    # A username failed this often from anywhere: each client waits after its first failure for it.
+    login_failures_per_account: int = Field(default=20, ge=1)
+    login_delay_seconds: int = Field(default=30, ge=1)
+    login_max_delay_seconds: int = Field(default=900, ge=1)
+    # A count is forgotten this long after its last failure.
+    login_failure_memory_seconds: int = Field(default=3600, ge=1)
+    # Peers whose X-Forwarded-For the HTTP services believe (comma-separated addresses or networks,
+    # given to uvicorn as --forwarded-allow-ips); empty: nobody, the peer is the client.
+    forwarded_allow_ips: str = ""
 
     # Services.
     analytics_api_host: str = "127.0.0.1"
@@ -154,6 +169,20 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _forwarded_allow_ips_are_addresses(cls, value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry[:60]!r} is not an IP address or network; list the proxies' addresses, "
+                    "such as 10.0.0.5,172.28.0.0/24"
+                ) from None
+        return ",".join(entries)
 
     @field_validator("database_url")
     @classmethod

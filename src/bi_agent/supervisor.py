@@ -80,7 +80,15 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
     python = sys.executable
     api = f"http://{settings.analytics_api_host}:{settings.analytics_api_port}"
     ml = f"http://{settings.ml_service_host}:{settings.ml_service_port}"
-    uvicorn = [python, "-m", "uvicorn", "--factory", "--no-server-header", *UVICORN_BOUNDS]
+    uvicorn = [
+        python,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "--no-server-header",
+        *UVICORN_BOUNDS,
+        *forwarded_options(settings.forwarded_allow_ips),
+    ]
     celery = [python, "-m", "celery", "-A", "bi_agent.worker.app"]
     return [
         ProcessSpec(
@@ -127,6 +135,14 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
         ),
         ProcessSpec("celery-beat", [*celery, "beat", "--loglevel", settings.log_level], "yellow"),
     ]
+
+
+def forwarded_options(allowed_ips: str) -> list[str]:
+    """uvicorn's options for X-Forwarded-For: believed only from these peers (FORWARDED_ALLOW_IPS).
+    Always given, since uvicorn left to itself believes the loopback."""
+    if not allowed_ips:
+        return ["--no-proxy-headers"]
+    return ["--forwarded-allow-ips", allowed_ips]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from sqlalchemy import text
 
 from bi_agent.security import audit
 from bi_agent.security.audit import Action, AuditEvent
-from bi_agent.security.throttle import FAILURES_PER_USERNAME
 from tests.analytics_api.conftest import PASSWORD, ROLES, Api, bearer
 
 NEW_PASSWORD = "another long password"
@@ -120,10 +119,11 @@ def test_logins_succeeding_and_failing_are_recorded_without_passwords(api: Api) 
 
 def test_throttled_logins_are_not_recorded(api: Api) -> None:
     viewer = api.accounts["viewer"]
-    for _ in range(FAILURES_PER_USERNAME):
+    failures = api.settings.login_failures_before_delay
+    for _ in range(failures):
         api.login(viewer.username, "a wrong password")
     assert api.login(viewer.username).status_code == 429
-    assert len(records(api, action=Action.LOGIN)) == FAILURES_PER_USERNAME
+    assert len(records(api, action=Action.LOGIN)) == failures
 
 
 def test_user_and_role_changes_are_recorded(api: Api) -> None:

@@ -8,15 +8,17 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import httpx2
 import jwt
 import pytest
 import redis
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from bi_agent.infra.ports import free_port
-from bi_agent.security.throttle import FAILURES_PER_CLIENT, FAILURES_PER_USERNAME, WINDOW_SECONDS, LoginThrottle
+from bi_agent.security.throttle import LoginThrottle
 from bi_agent.security.tokens import AUDIENCE, ISSUER, NOT_VALID
-from tests.analytics_api.conftest import PASSWORD, Api, bearer, open_api
+from tests.analytics_api.conftest import PASSWORD, Api, bearer, open_api, random_client
 from tests.conftest import EmbeddedStack
 
 
@@ -99,26 +101,60 @@ def test_disabled_user_cannot_log_in_and_their_token_stops_working(api: Api) -> 
     assert api.login(viewer.username).status_code == 200
 
 
+def login_from(api: Api, client: tuple[str, int], username: str, password: str = PASSWORD) -> httpx2.Response:
+    """A login from another client address, to the same running service."""
+    other = TestClient(api.app, client=client, raise_server_exceptions=False)
+    return other.post("/api/v1/auth/login", json={"username": username, "password": password})
+
+
 def test_repeated_failures_get_429_with_retry_after(api: Api) -> None:
     viewer = api.accounts["viewer"]
-    for _ in range(FAILURES_PER_USERNAME):
+    for _ in range(api.settings.login_failures_before_delay):
         assert api.login(viewer.username, "a wrong password").status_code == 401
 
-    # Even the right password is refused now: guessing on gains nothing.
+    # Even the right password is refused now from this client: guessing on gains nothing.
     limited = api.login(viewer.username)
     assert limited.status_code == 429
     assert limited.headers["content-type"] == "application/problem+json"
-    assert 1 <= int(limited.headers["retry-after"]) <= WINDOW_SECONDS
+    assert 1 <= int(limited.headers["retry-after"]) <= api.settings.login_delay_seconds
     assert limited.json()["status"] == 429
     assert "too many failed logins" in limited.json()["detail"]
 
-    # The limit is per username: another user from the same address still gets in.
+    # The wait is per username and client: another user from the same address still gets in.
     assert api.login(api.accounts["analyst"].username).status_code == 200
+
+
+def test_someone_elses_failures_never_lock_the_right_password_out(api: Api, redis_url: str) -> None:
+    viewer = api.accounts["viewer"]
+    attacker = random_client()
+    for _ in range(api.settings.login_failures_before_delay):
+        assert login_from(api, attacker, viewer.username, "a guess").status_code == 401
+    assert login_from(api, attacker, viewer.username).status_code == 429
+    assert api.login(viewer.username).status_code == 200
+
+    client = redis.Redis.from_url(redis_url)
+    # An account is under attack after three failures from anywhere, so the test needs few.
+    api.app.state.login_throttle = LoginThrottle.from_settings(
+        client, api.settings.model_copy(update={"login_failures_per_account": 3})
+    )
+    try:
+        analyst = api.accounts["analyst"]
+        # Addresses with a guess each, as from a botnet.
+        for _ in range(3):
+            assert login_from(api, random_client(), analyst.username, "a guess").status_code == 401
+        one_more = random_client()
+        assert login_from(api, one_more, analyst.username, "a guess").status_code == 401
+        # Under attack, a client waits after its first failure for the account...
+        assert login_from(api, one_more, analyst.username).status_code == 429
+        # ...and one that has not been failing gets in with the right password.
+        assert api.login(analyst.username).status_code == 200
+    finally:
+        client.close()
 
 
 def test_unknown_usernames_are_limited_too(api: Api) -> None:
     nobody = unknown_username()
-    for _ in range(FAILURES_PER_USERNAME):
+    for _ in range(api.settings.login_failures_before_delay):
         assert api.login(nobody).status_code == 401
     assert api.login(nobody).status_code == 429
 
@@ -126,32 +162,33 @@ def test_unknown_usernames_are_limited_too(api: Api) -> None:
 def test_success_resets_the_failure_count(api: Api) -> None:
     viewer = api.accounts["viewer"]
     for _ in range(2):
-        for _ in range(FAILURES_PER_USERNAME - 1):
+        for _ in range(api.settings.login_failures_before_delay - 1):
             assert api.login(viewer.username, "a wrong password").status_code == 401
         assert api.login(viewer.username).status_code == 200
 
 
 def test_one_client_is_limited_across_usernames(api: Api) -> None:
-    for attempt in range(FAILURES_PER_CLIENT):
+    for attempt in range(api.settings.login_failures_per_client):
         assert api.login(unknown_username()).status_code == 401, attempt
     limited = api.login(api.accounts["viewer"].username)
     assert limited.status_code == 429
     assert "retry-after" in limited.headers
 
 
-def test_login_works_again_after_the_window(api: Api, redis_url: str) -> None:
+def test_login_works_again_after_the_wait(api: Api, redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
-    # The same throttle with a short window, so the test need not wait five minutes.
-    api.app.state.login_throttle = LoginThrottle(client, window_seconds=3)
+    # The same throttle with a short wait, so the test need not wait half a minute.
+    short = api.settings.model_copy(update={"login_delay_seconds": 1})
+    api.app.state.login_throttle = LoginThrottle.from_settings(client, short)
     try:
         viewer = api.accounts["viewer"]
-        for _ in range(FAILURES_PER_USERNAME):
+        for _ in range(api.settings.login_failures_before_delay):
             api.login(viewer.username, "a wrong password")
         limited = api.login(viewer.username)
         assert limited.status_code == 429
         retry_after = int(limited.headers["retry-after"])
-        assert 1 <= retry_after <= 3
-        time.sleep(retry_after + 0.5)
+        assert retry_after == 1
+        time.sleep(retry_after + 0.2)
         assert api.login(viewer.username).status_code == 200
     finally:
         client.close()
@@ -164,7 +201,7 @@ def test_login_works_with_redis_down_and_warns_once(
     with open_api(embedded, database, closed) as api, caplog.at_level(logging.WARNING):
         viewer = api.accounts["viewer"]
         assert api.login(viewer.username, "a wrong password").status_code == 401
-        for _ in range(FAILURES_PER_USERNAME + 1):
+        for _ in range(api.settings.login_failures_before_delay + 1):
             response = api.login(viewer.username)
             assert response.status_code == 200, response.text
             assert api.client.get("/api/v1/me", headers=bearer(response.json()["access_token"])).status_code == 200

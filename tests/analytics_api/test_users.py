@@ -242,3 +242,28 @@ def test_roles_list_their_permissions_from_the_database(api: Api) -> None:
         assert role["permissions"] == sorted(granted[role["name"]])
         assert role["built_in"] is True
         assert role["description"]
+
+
+def test_a_user_manager_who_is_no_admin_cannot_take_away_the_last_admin(api: Api) -> None:
+    made = admin_call(
+        api, "POST", "/roles", {"name": "user_manager", "description": "users only", "permissions": ["users:manage"]}
+    )
+    assert made.status_code == 201, made.text
+    manager = bearer(api.token(api.add_account("manager", ["user_manager"])))
+    only_admin = api.accounts["admin"].id
+    attempts = [
+        api.client.patch(f"/api/v1/users/{only_admin}", json={"is_active": False}, headers=manager),
+        api.client.put(f"/api/v1/users/{only_admin}/roles", json={"roles": ["viewer"]}, headers=manager),
+    ]
+    for response in attempts:
+        assert response.status_code == 409, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "is the last active admin" in response.json()["detail"]
+    assert admin_call(api, "GET", f"/users/{only_admin}").json()["roles"] == ["admin"]
+    # The admin role's permissions are fixed, so users:manage cannot be taken from it either.
+    edited = admin_call(api, "PATCH", "/roles/admin", {"permissions": ["datasets:read"]})
+    assert edited.status_code == 409 and "built in" in edited.json()["detail"]
+
+    api.add_account("second-admin", ["admin"])
+    demoted = api.client.put(f"/api/v1/users/{only_admin}/roles", json={"roles": ["viewer"]}, headers=manager)
+    assert demoted.status_code == 200, demoted.text

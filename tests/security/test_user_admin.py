@@ -58,3 +58,30 @@ def test_two_admins_disabling_each_other_at_once_leave_one(engine: Engine) -> No
     with engine.connect() as connection:
         assert users.get_user(connection, first).is_active
         assert not users.get_user(connection, second).is_active
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one(engine: Engine) -> None:
+    first = add(engine, "first-demoter", ["admin"])
+    second = add(engine, "second-demoter", ["admin", "analyst"])
+    outcome: list[BaseException | None] = []
+
+    def second_demotes_first() -> None:
+        try:
+            with engine.begin() as connection:
+                users.set_roles(connection, first, ["viewer"], acting_user_id=second)
+            outcome.append(None)
+        except ConflictError as error:
+            outcome.append(error)
+
+    with engine.begin() as connection:
+        users.set_roles(connection, second, ["analyst"], acting_user_id=first)
+        racer = threading.Thread(target=second_demotes_first)
+        racer.start()
+        racer.join(timeout=0.5)
+        assert racer.is_alive()
+    racer.join(timeout=10)
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], ConflictError)
+    with engine.connect() as connection:
+        assert users.get_user(connection, first).roles == ("admin",)
+        assert users.get_user(connection, second).roles == ("analyst",)

@@ -7,7 +7,9 @@ import { isConnectionFailure } from "./service-client";
 import { PURPOSE_COOKIE, PURPOSE_HEADER } from "./purpose";
 import { SESSION_COOKIE } from "./session";
 
-const REQUEST_HEADERS = ["accept", "content-type", "content-length", "x-purpose", "if-none-match"];
+// x-forwarded-for: the browser's address as Next.js saw it; the services believe it from the web
+// alone (FORWARDED_ALLOW_IPS), so their audit records name the browser, not the web.
+const REQUEST_HEADERS = ["accept", "content-type", "content-length", "x-purpose", "if-none-match", "x-forwarded-for"];
 const RESPONSE_HEADERS = ["content-type", "content-disposition", "x-cache", "retry-after", "etag", "content-length"];
 const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 

@@ -5,8 +5,10 @@ digits and `._:-`, at most 128), else one made here; it is kept on the request, 
 every record of one request carries the same id. The purpose of use comes from
 `X-Purpose` (a code such as TREAT, PAYMENT, OPERATIONS, or a ticket number: never
 patient details); the domain strips control characters and cuts it to 200
-characters. The client address is the peer's address as the server saw it (run
-uvicorn with --proxy-headers behind a trusted proxy to see the real client).
+characters. The client address is the peer's address as uvicorn saw it; only a peer
+listed in FORWARDED_ALLOW_IPS (the web, a reverse proxy) may name another one in
+`X-Forwarded-For`, because `bi-agent up` and compose start uvicorn with
+`--forwarded-allow-ips` from that setting (or `--no-proxy-headers` when it is empty).
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ account: the record says which, the caller is not told) in one of its own. A fai
 for an unknown user records the username tried: personal data rather than PHI, kept as
 any authentication log keeps it, so attacks on names can be seen. Logins refused by the
 throttle are not recorded: they check no credentials, and the throttle already bounds
-how many failures one client can write.
+how many failures one client can write. The client address is the peer's, or the one a
+proxy the services trust (FORWARDED_ALLOW_IPS) said it forwards for.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def log_in(
                 client_address=request.client_address,
             ),
         )
-    throttle.record_success(username)
+    throttle.record_success(username, client_address)
     return issue_access_token(settings, user.id, user.username, token_version=user.token_version)
 
 

@@ -1,6 +1,6 @@
 "use server";
 
-import { cookies } from "next/headers";
+import { cookies, headers } from "next/headers";
 import { redirect } from "next/navigation";
 
 import { secureCookies } from "@/lib/config";
@@ -19,11 +19,15 @@ export async function logIn(_previous: LoginState, form: FormData): Promise<Logi
   const username = String(form.get("username") ?? "").trim();
   const password = String(form.get("password") ?? "");
   if (!username || !password) return { error: "Enter your username and password.", username };
+  // The browser's address as Next.js saw it: the API believes it from the web alone
+  // (FORWARDED_ALLOW_IPS) and limits failed logins by it, so one browser's failures hold up no other.
+  const forwardedFor = (await headers()).get("x-forwarded-for");
   let reply: TokenReply;
   try {
     reply = await callService<TokenReply>("analytics", "/api/v1/auth/login", {
       method: "POST",
       json: { username, password },
+      headers: forwardedFor ? { "x-forwarded-for": forwardedFor } : undefined,
       timeoutMs: 15_000,
     });
   } catch (error) {

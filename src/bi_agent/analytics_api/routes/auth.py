@@ -24,7 +24,7 @@ from bi_agent.security.users import MAX_PASSWORD_LENGTH
 @asynccontextmanager
 async def _login_throttle(app: FastAPI) -> AsyncIterator[None]:
     # Runs inside the service's own lifespan, once its connections are open.
-    app.state.login_throttle = LoginThrottle(app.state.connections.redis)
+    app.state.login_throttle = LoginThrottle.from_settings(app.state.connections.redis, app.state.settings)
     yield
 
 
@@ -77,8 +77,10 @@ async def login(
     activity: SessionActivityDep,
 ) -> TokenReply:
     """The one route open to anyone. A wrong username or password is a 401 that does not say
-    which; too many failed logins for a username or from one address are a 429 with
-    `Retry-After`. Successes and failures are written to the audit log. In HIPAA mode the
+    which. After repeated failures for a username from one address, or from one address
+    whatever the usernames, that address waits: a 429 with `Retry-After`, longer after each
+    further failure; a right password from an address that has not been failing still gets
+    in. Successes and failures are written to the audit log. In HIPAA mode the
     token lives HIPAA_ACCESS_TOKEN_EXPIRE_MINUTES and starts a session that ends when idle."""
     token = await run_in_threadpool(log_in, connections.engine, settings, throttle, body.username, body.password, info)
     if settings.hipaa_mode:
