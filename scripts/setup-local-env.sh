@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Prepares this checkout to run BI-Agent: .env, folders, executable scripts, Docker or not.
 set -euo pipefail
+# Every file it writes (.env above all) is its owner's alone from the first byte.
+umask 077
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -60,20 +62,24 @@ set_in_env() {
 
 # Credentials compose needs and nobody else may share: each gets a random value where .env has
 # none or a published default (name, length).
-GENERATED=(JWT_SECRET:48 REDIS_PASSWORD:32 MINIO_ROOT_USER:20 MINIO_ROOT_PASSWORD:40 GRAFANA_ADMIN_PASSWORD:24
-    BI_AGENT_ADMIN_PASSWORD:24)
-PUBLISHED_DEFAULTS='^(|dev-only-jwt-secret-change-me-in-production-0123456789|minioadmin|admin)$'
+GENERATED=(JWT_SECRET:48 DB_PASSWORD:32 REDIS_PASSWORD:32 MINIO_ROOT_USER:20 MINIO_ROOT_PASSWORD:40
+    GRAFANA_ADMIN_PASSWORD:24 BI_AGENT_ADMIN_PASSWORD:24)
+PUBLISHED_DEFAULTS='^(|dev-only-jwt-secret-change-me-in-production-0123456789|minioadmin|admin|postgres)$'
 
 fill_credentials() {
     local entry name length current
     for entry in "${GENERATED[@]}"; do
         name="${entry%%:*}"
         length="${entry##*:}"
-        current="$(sed -n "s/^$name=//p" .env | tail -n 1 | tr -d '[:space:]')"
+        current="$(sed -n "s/^$name=//p" .env | tail -n 1 | tr -d "[:space:]\"'")"
         if ! grep -q "^$name=" .env; then
             printf '%s=\n' "$name" >>.env
         fi
-        if [[ "$current" =~ $PUBLISHED_DEFAULTS ]]; then
+        if [[ "$name" == DB_PASSWORD && -n "$current" ]]; then
+            # A database made with it keeps it: changing .env alone would lock the services out.
+            [[ "$current" =~ $PUBLISHED_DEFAULTS ]] &&
+                echo "warning: DB_PASSWORD is the published default; change it in PostgreSQL (ALTER ROLE) and in .env"
+        elif [[ "$current" =~ $PUBLISHED_DEFAULTS ]]; then
             set_in_env "$name" "$(random_secret "$length")"
             echo "$name was empty or a published default in .env: set to a random one"
         fi

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -220,6 +221,30 @@ def test_s3_without_keys_names_the_variables(tmp_path: Path) -> None:
     settings = make_settings(bi_agent_home=tmp_path, minio_endpoint="minio:9000")
     with pytest.raises(ConfigurationError, match="MINIO_ROOT_USER and MINIO_ROOT_PASSWORD are not set"):
         settings.s3_credentials()
+
+
+def test_a_secrets_file_others_could_write_or_with_short_secrets_is_refused(tmp_path: Path) -> None:
+    HomeSecrets.ensure(tmp_path)
+    path = HomeSecrets.path(tmp_path)
+    path.chmod(0o644)
+    with pytest.raises(ConfigurationError, match=r"not owned by this user with mode 0600 \(it is 644\)"):
+        make_settings(bi_agent_home=tmp_path)
+    path.chmod(0o600)
+    planted = json.loads(path.read_text()) | {"jwt_secret": "short"}
+    path.write_text(json.dumps(planted))
+    with pytest.raises(ConfigurationError, match="jwt_secret shorter than 32"):
+        make_settings(bi_agent_home=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("MINIO_ROOT_USER", "minioadmin"), ("MINIO_ROOT_PASSWORD", "minioadmin"), ("MINIO_ROOT_PASSWORD", "short")],
+)
+def test_minio_default_or_short_keys_are_refused_in_every_mode(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str, value: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=rf"^invalid settings: {variable}: "):
+        load(monkeypatch, tmp_path, APP_ENV="development", **{variable: value})
 
 
 def test_a_damaged_secrets_file_is_named(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import boto3
 import botocore.exceptions
 import httpx
 import jwt
@@ -266,9 +267,15 @@ def assert_locked_down(up: Up, settings: Settings) -> str:
     with pytest.raises(redis.AuthenticationError):
         anonymous.get("bi-agent:test:canary")
     anonymous.close()
-    default_keys = make_settings(bi_agent_home=up.home, minio_root_user="minioadmin", minio_root_password="minioadmin")
+    s3_with_default_keys = boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint(),
+        aws_access_key_id="minioadmin",
+        aws_secret_access_key="minioadmin",
+        region_name="us-east-1",
+    )
     with pytest.raises(botocore.exceptions.ClientError):
-        create_s3_client(default_keys).list_buckets()
+        s3_with_default_keys.list_buckets()
     return own
 
 

@@ -28,9 +28,11 @@ from bi_agent.infra.registry import ServerRegistry
 # The database password of a DB_HOST without DB_PASSWORD (a local server's), refused in production.
 DEFAULT_DB_PASSWORD = "postgres"  # noqa: S105
 # Credentials published in documentation, old .env files and images: never accepted.
-PUBLISHED_JWT_SECRETS = frozenset({"dev-only-jwt-secret-change-me-in-production-0123456789", "change-me", "secret"})
-# MinIO's image default, refused in production.
-PUBLISHED_MINIO_PASSWORD = "minioadmin"  # noqa: S105
+PUBLISHED_JWT_SECRETS = frozenset({"dev-only-jwt-secret-change-me-in-production-0123456789"})
+# MinIO's image default (user and password), refused in every mode.
+PUBLISHED_MINIO_CREDENTIAL = "minioadmin"
+# MinIO's own minimum for a secret key.
+MIN_S3_SECRET_LENGTH = 8
 MIN_SECRET_LENGTH = 32
 
 
@@ -240,10 +242,20 @@ class Settings(BaseSettings):
     def _jwt_secret_is_own(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None:
             return None
-        if value.get_secret_value() in PUBLISHED_JWT_SECRETS:
+        if value.get_secret_value().strip() in PUBLISHED_JWT_SECRETS:
             raise ValueError("is a published example; set a secret of your own (openssl rand -hex 32)")
         if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
             raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters (openssl rand -hex 32)")
+        return value
+
+    @field_validator("minio_root_user", "minio_root_password")
+    @classmethod
+    def _minio_credentials_are_own(cls, value: str | SecretStr | None) -> str | SecretStr | None:
+        plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if plain is not None and plain.strip().lower() == PUBLISHED_MINIO_CREDENTIAL:
+            raise ValueError("is MinIO's published default; set keys of your own (scripts/setup-local-env.sh)")
+        if isinstance(value, SecretStr) and len(value.get_secret_value()) < MIN_S3_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_S3_SECRET_LENGTH} characters")
         return value
 
     @model_validator(mode="after")
@@ -252,15 +264,13 @@ class Settings(BaseSettings):
             return self
         if self.jwt_secret is None:
             raise ValueError("JWT_SECRET is not set; production needs a secret of your own")
-        if self.minio_endpoint and (
-            self.minio_root_password is None or self.minio_root_password.get_secret_value() == PUBLISHED_MINIO_PASSWORD
-        ):
-            raise ValueError("MINIO_ROOT_PASSWORD is unset or MinIO's default; set keys of your own in production")
+        if self.minio_endpoint and self.minio_root_password is None:
+            raise ValueError("MINIO_ROOT_PASSWORD is unset; set keys of your own in production")
         if self.database_url is not None:
             if make_url(self.database_url).password in (None, "", DEFAULT_DB_PASSWORD):
                 raise ValueError("DATABASE_URL carries no password or the development default one")
-        elif self.db_host is not None and self.db_password.get_secret_value() == DEFAULT_DB_PASSWORD:
-            raise ValueError("DB_PASSWORD is the development default; change it in production")
+        elif self.db_host is not None and self.db_password.get_secret_value() in ("", DEFAULT_DB_PASSWORD):
+            raise ValueError("DB_PASSWORD is empty or the development default; change it in production")
         if self.bi_agent_admin_password is not None and len(self.bi_agent_admin_password) < 12:
             raise ValueError("BI_AGENT_ADMIN_PASSWORD must be at least 12 characters in production")
         return self

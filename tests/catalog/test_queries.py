@@ -7,6 +7,7 @@ import dataclasses
 import io
 import math
 import random
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -297,7 +298,9 @@ def test_cache_hits_and_an_import_makes_entries_unreachable(sales: Engine, load:
     assert north_march[0][2] == north_march_before[0][2] + 1
 
 
-def test_a_rewritten_cache_entry_is_not_served(sales: Engine, cache: QueryCache) -> None:
+def test_a_rewritten_cache_entry_is_not_served(
+    sales: Engine, cache: QueryCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Someone who reaches Redis rewrites a cached answer, or moves one under another key.
     question = spec(group_by=["region"])
     with sales.connect() as connection:
@@ -317,6 +320,14 @@ def test_a_rewritten_cache_entry_is_not_served(sales: Engine, cache: QueryCache)
     assert not cached
     assert again["rows"] == honest["rows"]
     assert QUERY_CACHE.labels("rejected")._value.get() == before + 1
+    # An honest entry kept past its time (stored again without a TTL) is not served either.
+    with monkeypatch.context() as past:
+        past.setattr(time, "time", lambda: 0.0)
+        cache.put(key, {**honest, "rows": []})
+    with sales.connect() as connection:
+        _, cached, _ = queries.answer(connection, cache, question, TIMEZONE, "scope-a", phi_allowed=True)
+    assert not cached
+    assert QUERY_CACHE.labels("rejected")._value.get() == before + 2
 
 
 def test_redis_down_answers_from_postgres(sales: Engine) -> None:

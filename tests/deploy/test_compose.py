@@ -129,6 +129,7 @@ def env_example(*, commented: bool = False) -> dict[str, str]:
 # What scripts/setup-local-env.sh writes into a new .env: compose has no defaults for these.
 CREDENTIALS = {
     "JWT_SECRET": "compose-test-jwt-secret-" + "j" * 24,
+    "DB_PASSWORD": "composetestdb",
     "REDIS_PASSWORD": "composetestredis",
     "MINIO_ROOT_USER": "composetestuser",
     "MINIO_ROOT_PASSWORD": "composetestpassword",

@@ -147,6 +147,7 @@ def test_setup_makes_env_with_its_own_secrets_and_the_log_folders(tmp_path: Path
     assert re.fullmatch(r"[A-Za-z0-9]{24}", made["BI_AGENT_ADMIN_PASSWORD"])
     generated = {
         "JWT_SECRET": 48,
+        "DB_PASSWORD": 32,
         "REDIS_PASSWORD": 32,
         "MINIO_ROOT_USER": 20,
         "MINIO_ROOT_PASSWORD": 40,

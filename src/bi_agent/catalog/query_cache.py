@@ -5,9 +5,10 @@ metrics' definitions and the caller's access scope: an import or a changed metri
 makes older answers unreachable (they expire), and two callers who may see different
 things never share an entry.
 Redis down means slower, never wrong or failing: errors count as misses.
-Every entry in Redis is sealed with an HMAC of its key and bytes under a key only the
-platform has (derived from its JWT secret): an entry that someone with access to Redis
-wrote or moved to another key fails the check, is never served, and counts as `rejected`.
+Every entry in Redis is sealed with an HMAC of its key, its expiry and its bytes under a
+key only the platform has (derived from its JWT secret): an entry that someone with access
+to Redis wrote, moved to another key or stored again past its time fails the check, is
+never served, and counts as `rejected`.
 
 In front of it, finished replies are kept by the exact request body, the caller's
 scope and the catalog epoch (infra/catalog_epoch.py), which any change of data,
@@ -22,6 +23,8 @@ import hashlib
 import hmac
 import json
 import logging
+import struct
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -37,6 +40,8 @@ PREFIX = "bi-agent:query:"
 REPLY_PREFIX = "bi-agent:query-reply:"
 TTL_SECONDS = 24 * 3600
 SEAL_BYTES = hashlib.sha256().digest_size
+# The seal's expiry: seconds since the epoch, 8 bytes big-endian, after the MAC.
+EXPIRY = struct.Struct(">Q")
 
 
 def access_scope(principal: Principal, *, min_cell_size: int | None = None) -> str:
@@ -100,20 +105,25 @@ class QueryCache:
         self.recent = recent
 
     def _seal(self, key: str, payload: bytes) -> bytes:
-        return self._mac(key, payload) + payload
+        expiry = EXPIRY.pack(int(time.time()) + TTL_SECONDS)
+        return self._mac(key, expiry, payload) + expiry + payload
 
     def _unseal(self, key: str, stored: bytes) -> bytes | None:
-        """The payload of an entry we wrote under `key`, or None (counted) for any other."""
-        seal, payload = stored[:SEAL_BYTES], stored[SEAL_BYTES:]
-        if hmac.compare_digest(seal, self._mac(key, payload)):
+        """The payload of an entry we wrote under `key` and whose time has not passed, or None
+        (counted) for any other."""
+        header = SEAL_BYTES + EXPIRY.size
+        seal, expiry, payload = stored[:SEAL_BYTES], stored[SEAL_BYTES:header], stored[header:]
+        sealed_here = len(expiry) == EXPIRY.size and hmac.compare_digest(seal, self._mac(key, expiry, payload))
+        if sealed_here and EXPIRY.unpack(expiry)[0] >= time.time():
             return payload
         QUERY_CACHE.labels("rejected").inc()
-        logger.warning("a query cache entry failed its integrity check; answering afresh")
+        logger.warning("a query cache entry failed its integrity check or outlived its time; answering afresh")
         return None
 
-    def _mac(self, key: str, payload: bytes) -> bytes:
+    def _mac(self, key: str, expiry: bytes, payload: bytes) -> bytes:
         mac = hmac.new(self.signing_key, key.encode(), hashlib.sha256)
         mac.update(b"\0")
+        mac.update(expiry)
         mac.update(payload)
         return mac.digest()
 

@@ -28,6 +28,8 @@ OWNER_ONLY_FOLDER = 0o700
 PASS_THROUGH_FOLDER = 0o711
 # What a process of ours creates (files 0600, folders 0700), inherited by its children.
 OWNER_ONLY_UMASK = 0o077
+# Shorter ones were not made here: generated secrets are 48 characters and more.
+MIN_SECRET_LENGTH = 32
 
 
 @dataclass(frozen=True)
@@ -50,22 +52,32 @@ class HomeSecrets:
             # Hex: it goes into redis:// URLs and config files without quoting.
             redis_password=secrets.token_hex(24),
             s3_access_key=f"bi-agent-{secrets.token_hex(8)}",
-            s3_secret_key=secrets.token_urlsafe(30),
+            s3_secret_key=secrets.token_urlsafe(36),
         )
 
     @classmethod
     def read(cls, home: Path) -> HomeSecrets | None:
-        """The home's credentials, or None when it has none yet."""
+        """The home's credentials, or None when it has none yet. A file someone else owns or
+        could have written, or with short secrets, is refused: its secret would be known."""
         path = cls.path(home)
         try:
+            status = path.stat()
             content = json.loads(path.read_text())
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
             raise ConfigurationError(f"{path} cannot be read as JSON; restore it or remove it") from None
+        if status.st_uid != os.geteuid() or status.st_mode & 0o077:
+            raise ConfigurationError(
+                f"{path} is not owned by this user with mode 0600 (it is {stat.S_IMODE(status.st_mode):o}); "
+                "credentials others could read or have written are not used: remove it to generate new ones"
+            )
         names = [field.name for field in fields(cls)]
         if not isinstance(content, dict) or not all(isinstance(content.get(name), str) for name in names):
             raise ConfigurationError(f"{path} lacks some of {', '.join(names)}; restore it or remove it")
+        short = [name for name in ("jwt_secret", "s3_secret_key") if len(content[name]) < MIN_SECRET_LENGTH]
+        if short:
+            raise ConfigurationError(f"{path}: {', '.join(short)} shorter than {MIN_SECRET_LENGTH}; remove the file")
         return cls(**{name: content[name] for name in names})
 
     @classmethod
@@ -74,11 +86,12 @@ class HomeSecrets:
         existing = cls.read(home)
         if existing is not None:
             return existing
-        home.mkdir(parents=True, exist_ok=True)
+        home.mkdir(mode=OWNER_ONLY_FOLDER, parents=True, exist_ok=True)
         generated = cls.generate()
         path = cls.path(home)
-        temporary = path.with_name(f".{SECRETS_FILE}.{os.getpid()}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, OWNER_ONLY_FILE)
+        temporary = path.with_name(f".{SECRETS_FILE}.{secrets.token_hex(8)}.tmp")
+        # A new file of ours, never one that is there already or a link placed in the way.
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, OWNER_ONLY_FILE)
         with os.fdopen(descriptor, "w") as file:
             json.dump(asdict(generated), file, indent=2)
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import psutil
@@ -49,6 +50,8 @@ class ServerRegistry:
 def without_password(address: str) -> str:
     """`scheme://user:password@host/...` without its password (and without `:password@`
     when there is no user); other addresses as they are."""
+    # A password given as a query parameter (redis://host/0?password=...) goes too.
+    address = re.sub(r"([?&])password=[^&]*&?", r"\1", address).rstrip("?&")
     scheme, separator, rest = address.partition("://")
     authority, slash, path = rest.partition("/")
     userinfo, at, host = authority.rpartition("@")
