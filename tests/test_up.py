@@ -144,6 +144,15 @@ def test_start_stop_start_keeps_data(up: Up) -> None:
     assert "seeded the demo dataset hospital_visits (60,000 rows)" in first_output
     assert "Admin login    admin / " in first_output
     assert "shown this once" in first_output
+    # The generated password is kept for the owner alone, and works.
+    kept = up.home / "initial-admin-password"
+    assert (kept.stat().st_mode & 0o777) == 0o600
+    login = httpx.post(
+        f"http://127.0.0.1:{up.api_port}/api/v1/auth/login",
+        json={"username": "admin", "password": kept.read_text().strip()},
+        timeout=10,
+    )
+    assert login.status_code == 200, login.text
 
     health = subprocess.run(
         [sys.executable, "-m", "bi_agent", "health"],

@@ -39,7 +39,7 @@ from bi_agent.infra import migrations, processes
 from bi_agent.infra.cache import create_redis_client
 from bi_agent.infra.db import create_database_engine, wait_for_database
 from bi_agent.infra.embedded import EmbeddedServers
-from bi_agent.infra.home import OWNER_ONLY_UMASK, HomeSecrets, lock_down
+from bi_agent.infra.home import OWNER_ONLY_UMASK, HomeSecrets, keep_admin_password, lock_down
 from bi_agent.infra.objects import create_s3_client, ensure_buckets
 from bi_agent.infra.ports import ensure_port_free
 from bi_agent.infra.registry import without_password
@@ -214,6 +214,7 @@ class Supervisor:
         self._readers: list[threading.Thread] = []
         self._stopping = False
         self.web = web_plan(settings)
+        self.admin_password_file: Path | None = None
 
     def say(self, message: str, style: str = "bold") -> None:
         self.console.print(
@@ -297,6 +298,8 @@ class Supervisor:
                 )
         finally:
             engine.dispose()
+        if bootstrap.generated_password is not None:
+            self.admin_password_file = keep_admin_password(self.settings.home, bootstrap.generated_password)
         s3 = create_s3_client(self.settings)
         created = ensure_buckets(s3, self.settings.buckets)
         if created:
@@ -406,7 +409,8 @@ class Supervisor:
         if bootstrap.generated_password is not None:
             self.say(
                 f"  Admin login    {bootstrap.username} / {bootstrap.generated_password}   "
-                "(shown this once; only its hash is stored)",
+                f"(shown this once, and kept in {self.admin_password_file} for you alone: "
+                "delete it once you have changed the password)",
                 "bold yellow",
             )
         elif bootstrap.created:

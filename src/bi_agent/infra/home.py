@@ -3,7 +3,8 @@
 No credential is written in the code or shared between installs. The first start of
 `bi-agent up` (or of the embedded servers) in a home generates `secrets.json` there,
 mode 0600: the JWT signing secret, the embedded Valkey's password and the embedded
-S3's keys, each random. Later starts, the platform's processes and every `bi-agent`
+S3's keys, each random; the first admin's generated password goes to
+`initial-admin-password` beside it (0600). Later starts, the platform's processes and every `bi-agent`
 command with the same BI_AGENT_HOME read them from there; a variable set in the
 environment (JWT_SECRET, MINIO_ROOT_USER...) wins over the file.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 from bi_agent.errors import ConfigurationError
 
 SECRETS_FILE = "secrets.json"
+ADMIN_PASSWORD_FILE = "initial-admin-password"  # noqa: S105 - a file name
 OWNER_ONLY_FILE = 0o600
 OWNER_ONLY_FOLDER = 0o700
 # A folder that a server running as another user must pass through (the embedded
@@ -104,6 +106,16 @@ class HomeSecrets:
         found = cls.read(home)
         assert found is not None
         return found
+
+
+def keep_admin_password(home: Path, password: str) -> Path:
+    """Keep the first admin's generated password (0600) beside the other credentials, for the
+    owner who did not see the banner (a start under nohup, a closed terminal)."""
+    path = home / ADMIN_PASSWORD_FILE
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, OWNER_ONLY_FILE)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(password + "\n")
+    return path
 
 
 def lock_down(home: Path) -> None:
