@@ -311,3 +311,47 @@ def test_a_path_that_is_not_a_uuid_is_refused(api: Api) -> None:
         response = call(api, "analyst", method, "/not-a-uuid", body)
         assert response.status_code == 422, (method, response.text)
         assert response.json()["errors"][0]["loc"] == ["path", "dashboard_id"]
+
+
+def test_tile_filters_on_phi_are_hidden_from_callers_without_phi_read(api: Api, metrics: None) -> None:
+    with api.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO bi.dataset_columns (dataset_id, name, position, source_name, data_type, role, phi) "
+                "SELECT d.id, c.name, c.position, c.name, 'text', 'dimension', c.phi FROM bi.datasets d, "
+                "(VALUES ('patient_name', 0, true), ('region', 1, false)) AS c(name, position, phi) "
+                "WHERE d.name = 'visits'"
+            )
+        )
+    jane = {"dimension": "patient_name", "op": "eq", "value": "Jane Roe"}
+    north = {"dimension": "region", "op": "eq", "value": "north"}
+    # On claims, patient_name is no PHI column: its filter is shown to all.
+    other = {"dimension": "patient_name", "op": "eq", "value": "Zed Public"}
+    tiles = [tile("Jane", filters=[jane, north]), tile("Claims", metric="claim_count", filters=[other])]
+    # An analyst may not save a PHI filter; an admin may, and shares the dashboard.
+    refused = call(api, "analyst", "POST", body=content(tiles=tiles))
+    assert refused.status_code == 403 and "tiles[0] 'Jane'" in refused.json()["detail"], refused.text
+    assert "PHI column patient_name" in refused.json()["detail"]
+    created = create(api, "admin", tiles=tiles, shared_with_roles=["viewer", "analyst"])
+    path = f"/{created['id']}"
+
+    for who, value in (("viewer", None), ("analyst", None), ("admin", "Jane Roe")):
+        for shown in (call(api, who, "GET", path).json(), call(api, who, "GET").json()["items"][0]):
+            filters = [item["query"]["filters"] for item in shown["tiles"]]
+            assert filters == [[{**jane, "value": value}, north], [other]], who
+        assert ("Jane Roe" in call(api, who, "GET").text) is (value is not None)
+
+    # An analyst's own dashboard an admin added the tile to: sent back as shown, it is refused
+    # naming the column, and the stored value stays; deleting it stays the owner's right.
+    owned = create(api, "analyst")
+    body = {**content(), "tiles": tiles}
+    assert call(api, "admin", "PUT", f"/{owned['id']}", body).status_code == 200
+    shown = call(api, "analyst", "GET", f"/{owned['id']}").json()
+    sent_back = {key: shown[key] for key in ("name", "description", "tiles", "shared_with_roles")}
+    for body in (sent_back, {**sent_back, "tiles": sent_back["tiles"][1:]}):
+        refused = call(api, "analyst", "PUT", f"/{owned['id']}", body)
+        assert refused.status_code == 403, refused.text
+        assert "PHI column patient_name" in refused.json()["detail"] and "Jane" not in refused.json()["detail"]
+    kept = call(api, "admin", "GET", f"/{owned['id']}").json()
+    assert kept["tiles"][0]["query"]["filters"] == [jane, north]
+    assert call(api, "analyst", "DELETE", f"/{owned['id']}").status_code == 204

@@ -1,15 +1,18 @@
 """PHI metrics: a metric whose definition shows values of a PHI column (min or max of one, a
-filter on one, a PHI time column) needs `phi:read` to be defined, changed, queried or read as a
-KPI, judged from the columns' flags at the time; min and max of text are no metrics at all;
-counts and distinct counts of a PHI column stay open."""
+filter on one, a PHI time column; a sum or average of one too) needs `phi:read` to be defined,
+changed, queried or read as a KPI, judged from the columns' flags at the time, and its answers
+are never cached in Redis; min and max of text are no metrics at all; counts and distinct
+counts of a PHI column stay open."""
 
 from __future__ import annotations
 
-from datetime import date
+import random
+from datetime import date, timedelta
 from typing import Any
 
 from bi_agent.catalog import kpis
 from tests.analytics_api.conftest import Api
+from tests.analytics_api.test_phi_leaks import everything_in
 from tests.catalog.conftest import Importer, load, s3  # noqa: F401 (fixtures used by the tests here)
 
 VISITS = (
@@ -144,3 +147,38 @@ def test_a_phi_flag_makes_existing_metrics_phi_metrics_at_once_kpis_too(api: Api
     assert query(api, "admin", "top_charge").status_code == 200
     listed = api.client.get("/api/v1/metrics/north_visits", headers=api.headers("viewer")).json()
     assert listed["filters"] == [{"dimension": "region", "op": "eq", "value": None}]
+
+
+def test_a_phi_metrics_answers_never_reach_redis_and_sums_of_phi_are_phi_metrics(api: Api, load: Importer) -> None:  # noqa: F811
+    # Canaries of this run only: the Redis is shared with other tests.
+    draw = random.Random()
+    mrns = [draw.randrange(10**8, 10**9) for _ in range(2)]
+    births = [date(1900, 1, 1) + timedelta(days=draw.randrange(365 * 40)) for _ in range(2)]
+    incomes = [draw.randrange(10**6, 10**7) for _ in range(2)]
+    lines = ["visit_date,date_of_birth,region,mrn,income"] + [
+        f"2024-0{index + 1}-03,{births[index]},north,{mrns[index]},{incomes[index]}" for index in range(2)
+    ]
+    load("visits", "visits.csv", ("\n".join(lines) + "\n").encode())
+    flag(api, "date_of_birth", "mrn", "income")
+
+    # A sum or an average of a PHI column is one record's value once the rows are one record's.
+    for aggregation in ("sum", "avg"):
+        body = metric(f"{aggregation}_income", aggregation, "income")
+        refused(define(api, "analyst", body), 403, "PHI column income", f"its {aggregation} can be one record")
+        assert define(api, "admin", body).status_code == 201
+        refused(query(api, "viewer", body["name"]), 403, "PHI column income", "phi:read")
+    assert define(api, "admin", metric("top_mrn", "max", "mrn")).status_code == 201
+    assert define(api, "admin", metric("births", time_column="date_of_birth")).status_code == 201
+
+    # The admin reads them all twice: neither cache keeps any of them.
+    by_birth = {"metric": "births", "grain": "day", "start": "1900-01-01", "end": "1950-01-01"}
+    for _ in range(2):
+        for name in ("sum_income", "avg_income", "top_mrn"):
+            answered = query(api, "admin", name)
+            assert answered.status_code == 200 and answered.headers["X-Cache"] == "MISS", answered.text
+        assert query(api, "admin", "top_mrn").json()["rows"] == [[f"2024-0{i + 1}-01", mrns[i]] for i in range(2)]
+        answered = api.client.post("/api/v1/query", headers=api.headers("admin"), json=by_birth)
+        assert answered.headers["X-Cache"] == "MISS" and str(min(births)) in answered.text
+    stored = everything_in(api.app.state.connections.redis)
+    for canary in (*mrns, *incomes, *births):
+        assert str(canary).encode() not in stored, f"{canary} is in Redis"

@@ -272,4 +272,7 @@ def test_hipaa_mode_a_forecast_of_phi_bearing_data_needs_a_purpose_and_hides_sma
     for role in ("viewer", "analyst"):
         denied = forecast(ml, phi_body, role=role, **{"X-Purpose": "OPERATIONS"})
         assert denied.status_code == 403 and "PHI column patient_name" in denied.json()["detail"], denied.text
-    assert forecast(ml, phi_body, role="admin", **{"X-Purpose": "OPERATIONS"}).status_code == 200
+    # Its forecast shows PHI: never kept in the cache, so asked again it is made again.
+    for _ in range(2):
+        answered = forecast(ml, phi_body, role="admin", **{"X-Purpose": "OPERATIONS"})
+        assert answered.status_code == 200 and answered.json()["cached"] is False, answered.text

@@ -4,6 +4,11 @@ A caller sees a dashboard they own, one shared with one of their roles, or, hold
 `users:manage`, every dashboard; only the owner or such an admin changes one. A
 dashboard the caller may not see is reported as missing, so its existence stays hidden.
 
+A tile's filter on a PHI column of its dataset (judged by the columns' flags now) shows a
+PHI value: a caller without `phi:read` is shown it with a null value (as a metric's
+definition is), may not save such a filter, and may not change a dashboard holding one
+(the value they were shown is not the one stored); deleting it stays theirs to do.
+
 Every function takes the caller's connection and leaves the transaction to it.
 """
 
@@ -12,7 +17,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -21,6 +26,7 @@ from sqlalchemy import Connection, text
 
 from bi_agent.catalog.query_spec import QuerySpec
 from bi_agent.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from bi_agent.security import phi_access
 from bi_agent.security.permissions import Permission, Principal
 
 GRID_COLUMNS = 12
@@ -120,9 +126,11 @@ _VISIBLE = (
 
 
 def create_dashboard(connection: Connection, content: DashboardContent, owner: Principal) -> Dashboard:
-    """A new dashboard owned by `owner`; InvalidInputError naming an unknown role or metric."""
+    """A new dashboard owned by `owner`; InvalidInputError naming an unknown role or metric,
+    PermissionDeniedError naming a tile's PHI filter column when `owner` lacks `phi:read`."""
     roles = _known_roles(connection, content.shared_with_roles)
     _check_metrics(connection, content.tiles)
+    _check_new_phi_filters(connection, content.tiles, owner)
     dashboard_id: uuid.UUID = connection.execute(
         text(
             "INSERT INTO bi.dashboards (name, description, tiles, owner_id) "
@@ -142,20 +150,35 @@ def list_dashboards(connection: Connection, viewer: Principal, limit: int, offse
         {**visible, "limit": limit, "offset": offset},
     ).all()
     total = connection.execute(text(f"{_COUNT_DASHBOARDS} WHERE {_VISIBLE}"), visible).scalar_one()
-    return DashboardPage(items=[_dashboard(row) for row in rows], total=total)
+    return DashboardPage(items=_as_shown(connection, [_dashboard(row) for row in rows], viewer), total=total)
 
 
 def get_dashboard(connection: Connection, dashboard_id: uuid.UUID, viewer: Principal) -> Dashboard:
-    return _visible_dashboard(connection, dashboard_id, viewer, lock=False)
+    """The dashboard as `viewer` is shown it (PHI filter values null without `phi:read`)."""
+    (dashboard,) = _as_shown(connection, [_visible_dashboard(connection, dashboard_id, viewer, lock=False)], viewer)
+    return dashboard
+
+
+def check_may_change(connection: Connection, dashboard_id: uuid.UUID, editor: Principal) -> None:
+    """What `replace_dashboard` checks of the stored dashboard, for a route to ask before it reads
+    the new content: a body sent back with the null PHI values it was shown is then refused
+    for what it is (403 naming the column), not as a malformed filter."""
+    stored = _visible_dashboard(connection, dashboard_id, editor, lock=False)
+    _check_may_change(stored, editor)
+    _check_stored_phi_filters(connection, stored, editor)
 
 
 def replace_dashboard(
     connection: Connection, dashboard_id: uuid.UUID, content: DashboardContent, editor: Principal
 ) -> Dashboard:
-    """Replace name, description, tiles and shares; the owner and created_at stay."""
-    _check_may_change(_visible_dashboard(connection, dashboard_id, editor, lock=True), editor)
+    """Replace name, description, tiles and shares; the owner and created_at stay. Without
+    `phi:read`, refused when the dashboard or the new content has a tile filtering on a PHI column."""
+    stored = _visible_dashboard(connection, dashboard_id, editor, lock=True)
+    _check_may_change(stored, editor)
+    _check_stored_phi_filters(connection, stored, editor)
     roles = _known_roles(connection, content.shared_with_roles)
     _check_metrics(connection, content.tiles)
+    _check_new_phi_filters(connection, content.tiles, editor)
     connection.execute(
         text(
             "UPDATE bi.dashboards SET name = :name, description = :description, tiles = CAST(:tiles AS jsonb), "
@@ -196,6 +219,84 @@ def _check_may_change(dashboard: Dashboard, principal: Principal) -> None:
     owns = dashboard.owner is not None and dashboard.owner.id == principal.user_id
     if not (owns or _sees_all(principal)):
         raise PermissionDeniedError("only the owner or an admin can change this dashboard")
+
+
+def _phi_columns_of_metrics(connection: Connection, names: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Each named metric that exists, with its dataset's PHI columns as flagged now."""
+    if not names:
+        return {}
+    rows = connection.execute(
+        text(
+            "SELECT m.name, ARRAY(SELECT c.name FROM bi.dataset_columns c WHERE c.dataset_id = m.dataset_id "
+            "AND c.phi ORDER BY c.name) AS phi_columns FROM bi.metrics m WHERE m.name = ANY(:names)"
+        ),
+        {"names": sorted(set(names))},
+    ).all()
+    return {row.name: tuple(row.phi_columns) for row in rows}
+
+
+def _tile_filters(tile: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(tile.get("query", {}).get("filters", []))
+
+
+def _tile_metrics(tile: dict[str, Any]) -> list[str]:
+    query = tile.get("query", {})
+    return list(query.get("metrics") or ([query["metric"]] if query.get("metric") else []))
+
+
+def _tile_phi_filters(tile: dict[str, Any], phi_by_metric: dict[str, tuple[str, ...]]) -> list[str]:
+    """The PHI columns a stored tile filters on. A tile whose metrics are all gone has no dataset
+    to judge by: every column it filters on counts (a metric deleted by migration 0016 was min or
+    max of a text column, maybe a PHI one)."""
+    filters = _tile_filters(tile)
+    known = [phi_by_metric[name] for name in _tile_metrics(tile) if name in phi_by_metric]
+    if not known:
+        return phi_access.phi_filter_columns(filters, {item["dimension"] for item in filters})
+    return phi_access.phi_filter_columns(filters, {column for columns in known for column in columns})
+
+
+def _as_shown(connection: Connection, shown: list[Dashboard], viewer: Principal) -> list[Dashboard]:
+    """The dashboards with their tiles' PHI filter values null, for a viewer without `phi:read`."""
+    if viewer.has(Permission.PHI_READ):
+        return shown
+    phi_by_metric = _phi_columns_of_metrics(
+        connection, [name for dashboard in shown for tile in dashboard.tiles for name in _tile_metrics(tile)]
+    )
+
+    def hidden(tile: dict[str, Any]) -> dict[str, Any]:
+        phi = _tile_phi_filters(tile, phi_by_metric)
+        if not phi:
+            return tile
+        filters = phi_access.hide_phi_filter_values(_tile_filters(tile), phi)
+        return {**tile, "query": {**tile["query"], "filters": filters}}
+
+    return [replace(dashboard, tiles=[hidden(tile) for tile in dashboard.tiles]) for dashboard in shown]
+
+
+def _check_stored_phi_filters(connection: Connection, stored: Dashboard, editor: Principal) -> None:
+    if editor.has(Permission.PHI_READ):
+        return
+    phi_by_metric = _phi_columns_of_metrics(connection, [name for tile in stored.tiles for name in _tile_metrics(tile)])
+    columns = list(dict.fromkeys(column for tile in stored.tiles for column in _tile_phi_filters(tile, phi_by_metric)))
+    if columns:
+        raise PermissionDeniedError(
+            f"a tile of this dashboard filters on the PHI column {', '.join(columns)}, whose value you are shown "
+            "as null: changing the dashboard needs the permission phi:read, which your roles lack"
+        )
+
+
+def _check_new_phi_filters(connection: Connection, tiles: Sequence[Tile], editor: Principal) -> None:
+    if editor.has(Permission.PHI_READ):
+        return
+    phi_by_metric = _phi_columns_of_metrics(connection, [name for tile in tiles for name in tile.query.metric_names])
+    for index, tile in enumerate(tiles):
+        phi = {column for name in tile.query.metric_names for column in phi_by_metric.get(name, ())}
+        columns = phi_access.phi_filter_columns([item.model_dump() for item in tile.query.filters], phi)
+        if columns:
+            raise PermissionDeniedError(
+                f"tiles[{index}] {tile.title[:80]!r} filters on the PHI column {', '.join(columns)}: "
+                "a filter on PHI needs the permission phi:read, which your roles lack"
+            )
 
 
 def _known_roles(connection: Connection, roles: Sequence[str]) -> list[str]:

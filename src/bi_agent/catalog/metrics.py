@@ -80,7 +80,7 @@ class Metric:
         shown = self.phi_shown
         filters = [item.model_dump(mode="json") for item in self.filters]
         if not phi_allowed:
-            filters = [item | {"value": None} if item["dimension"] in self.phi_in_dataset else item for item in filters]
+            filters = phi_access.hide_phi_filter_values(filters, self.phi_in_dataset)
         return {
             "id": str(self.id),
             "name": self.name,

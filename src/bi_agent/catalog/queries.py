@@ -413,6 +413,18 @@ def phi_reads(connection: Connection, metric_names: list[str], dimensions: Itera
     return reads
 
 
+def storable(checked: Plan) -> bool:
+    """Whether a cache (Redis) may keep this query's answer: not when it shows PHI values. That
+    is when a metric of it is a PHI metric (min, max, sum or avg of a PHI column is one record's
+    value or can be, a PHI time column's periods are its dates, a filter on one ties the answer
+    to its value) or when it is grouped or filtered by a PHI column (a group per value, or one
+    record's series)."""
+    if any(metric.phi_shown for metric in checked.metrics):
+        return False
+    named = [*checked.spec.group_by, *(item.dimension for item in checked.spec.filters)]
+    return not any(checked.columns[name].phi for name in named)
+
+
 class Answer(NamedTuple):
     result: dict[str, Any]
     cached: bool
@@ -434,7 +446,8 @@ def answer(
 
     The cache is asked after one catalog read (the dataset's version and the metrics'
     definitions, all a key needs); a miss then plans and runs the query in full. A result
-    grouped by a PHI column holds PHI values, which are never written to Redis.
+    that shows PHI values (`storable`: a PHI metric's, or one grouped or filtered by a PHI
+    column) is never written to Redis.
     """
     dataset, data_version, definitions = metrics.fingerprint(connection, spec.metric_names)
     # The row policies of `roles` (none for the system's own reads: KPIs, the CLI).
@@ -449,11 +462,11 @@ def answer(
     if spec.compare == "previous_period":
         result = _with_previous_period(connection, checked, result, timezone, min_cell_size)
     QUERIES.labels(result["source"]).inc()
-    storable = not any(checked.columns[name].phi for name in spec.group_by)
+    keep = storable(checked)
     # A version that moved between the two reads would file a newer answer under an older key.
-    if storable and checked.data_version == data_version:
+    if keep and checked.data_version == data_version:
         cache.put(key, result)
-    return Answer(result, cached=False, storable=storable)
+    return Answer(result, cached=False, storable=keep)
 
 
 def shift_period(value: date, grain: str, periods: int) -> date:

@@ -217,7 +217,8 @@ def forecast(
     policy: Sequence[Filter] = (),
     min_cell_size: int | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """The forecast reply and whether a cache may keep it (not when grouped by PHI)."""
+    """The forecast reply and whether a cache may keep it (`queries.storable`: not when it shows
+    PHI values)."""
     check_request(request)
     (metric,) = metrics.find_metrics(connection, [request.metric])
     grain = request.grain
@@ -271,8 +272,7 @@ def forecast(
     }
     if result.suppressed_cells is not None:
         reply["suppressed"] = bool(result.suppressed_cells)
-    storable = not any(checked.columns[name].phi for name in request.group_by)
-    return reply, storable
+    return reply, queries.storable(checked)
 
 
 def history_end(connection: Connection, metric: metrics.Metric, grain: Grain, timezone: str, today: date) -> date:

@@ -14,8 +14,8 @@ means nothing is served. Outside HIPAA mode nothing here applies.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
-from typing import NamedTuple
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine
 
@@ -23,7 +23,11 @@ from bi_agent.errors import PermissionDeniedError
 from bi_agent.security import audit
 from bi_agent.security.permissions import Principal
 
-# Aggregations whose value is one record's value, not a summary of many.
+# Aggregations of a column that are summaries of many records whatever the records: how many
+# there are, how many distinct values. Every other one (min, max, sum, avg) can be one record's
+# value: min and max always are, a sum or an average is as soon as the rows are narrowed to one.
+COUNTING_AGGREGATIONS = ("count", "count_distinct")
+# Of those, the ones whose value is one record's value on any rows.
 ROW_VALUE_AGGREGATIONS = ("min", "max")
 
 
@@ -36,18 +40,32 @@ def metric_phi_columns(
     phi_columns: Collection[str],
 ) -> dict[str, str]:
     """The PHI columns whose values a metric's definition shows, whoever queries it, each with
-    how: min and max are one record's value; a filter's answer tells whether a value occurs;
-    a time column gives a value per date. Counts and distinct counts of a PHI column (and
-    sums and averages) are aggregates, left to small-cell suppression."""
+    how: min and max are one record's value, a sum or an average can be (outside HIPAA mode
+    no small-cell rule stops a query narrowed to one record); a filter's answer tells whether a
+    value occurs; a time column gives a value per date. Only counts and distinct counts of a
+    PHI column are aggregates whatever the rows, left to small-cell suppression."""
     shown: dict[str, str] = {}
-    if aggregation in ROW_VALUE_AGGREGATIONS and column is not None and column in phi_columns:
-        shown[column] = f"its {aggregation} is one record's value"
+    if aggregation not in COUNTING_AGGREGATIONS and column is not None and column in phi_columns:
+        verb = "is" if aggregation in ROW_VALUE_AGGREGATIONS else "can be"
+        shown[column] = f"its {aggregation} {verb} one record's value"
     for name in filter_columns:
         if name in phi_columns:
             shown.setdefault(name, "it filters on its values")
     if time_column in phi_columns:
         shown.setdefault(time_column, "it is the time column, counted per date")
     return shown
+
+
+def phi_filter_columns(filters: Iterable[Mapping[str, Any]], phi_columns: Collection[str]) -> list[str]:
+    """The PHI columns these filters (as stored: `dimension`, `op`, `value`) filter on, once each."""
+    return list(dict.fromkeys(item["dimension"] for item in filters if item["dimension"] in phi_columns))
+
+
+def hide_phi_filter_values(filters: Iterable[Mapping[str, Any]], phi_columns: Collection[str]) -> list[dict[str, Any]]:
+    """Filters as a caller without `phi:read` is shown them, wherever they are stored (a metric's
+    definition, a dashboard tile's query): a filter on a PHI column keeps its dimension and op,
+    and its value is null."""
+    return [{**item, "value": None} if item["dimension"] in phi_columns else dict(item) for item in filters]
 
 
 def check_metric_phi(metric: str, shown: dict[str, str], *, phi_allowed: bool) -> None:

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, ConfigDict
 
 from bi_agent.catalog import dashboards
@@ -57,7 +57,8 @@ class DashboardList(BaseModel):
 def create_dashboard(body: DashboardContent, principal: CanWrite, connections: ConnectionsDep) -> DashboardReply:
     """A new dashboard owned by the caller. Tiles without an id get one. 422 naming an unknown
     role in `shared_with_roles`, or the tile whose query names an unknown metric or metrics of
-    more than one dataset."""
+    more than one dataset; 403 naming the tile and column when a tile filters on a PHI column
+    and the caller lacks `phi:read`."""
     with connections.engine.begin() as connection:
         dashboard = dashboards.create_dashboard(connection, body, principal)
     return DashboardReply.model_validate(dashboard)
@@ -71,7 +72,8 @@ def list_dashboards(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> DashboardList:
     """The dashboards the caller may see, by name: their own, those shared with one of their
-    roles, and every one for holders of `users:manage`."""
+    roles, and every one for holders of `users:manage`. Without `phi:read`, a tile's filter on
+    a PHI column of its dataset has `"value": null`."""
     with connections.engine.connect() as connection:
         page = dashboards.list_dashboards(connection, principal, limit, offset)
     return DashboardList(items=[DashboardReply.model_validate(item) for item in page.items], total=page.total)
@@ -79,18 +81,28 @@ def list_dashboards(
 
 @router.get("/{dashboard_id}", summary="Read a dashboard")
 def get_dashboard(dashboard_id: uuid.UUID, principal: CanRead, connections: ConnectionsDep) -> DashboardReply:
-    """One dashboard with its tiles; 404 when it does not exist or the caller may not see it."""
+    """One dashboard with its tiles; 404 when it does not exist or the caller may not see it.
+    Without `phi:read`, a tile's filter on a PHI column of its dataset has `"value": null`."""
     with connections.engine.connect() as connection:
         dashboard = dashboards.get_dashboard(connection, dashboard_id, principal)
     return DashboardReply.model_validate(dashboard)
 
 
-@router.put("/{dashboard_id}", summary="Replace a dashboard's content")
+def _may_change(dashboard_id: uuid.UUID, principal: CanWrite, connections: ConnectionsDep) -> None:
+    # A dependency runs before the body is validated: a tile sent back with the null PHI value
+    # it was shown is refused as a change this caller may not make, not as a bad filter.
+    with connections.engine.connect() as connection:
+        dashboards.check_may_change(connection, dashboard_id, principal)
+
+
+@router.put("/{dashboard_id}", summary="Replace a dashboard's content", dependencies=[Depends(_may_change)])
 def replace_dashboard(
     dashboard_id: uuid.UUID, body: DashboardContent, principal: CanWrite, connections: ConnectionsDep
 ) -> DashboardReply:
     """Name, description, tiles and shares become exactly these; fields left out take their
-    defaults. Only the owner or an admin may; 403 for others who can see it, 404 for the rest."""
+    defaults. Only the owner or an admin may; 403 for others who can see it, 404 for the rest.
+    Without `phi:read`: 403 naming the column when a tile, stored or sent, filters on a PHI
+    column (its value is shown to such callers as null, here and in every reply)."""
     with connections.engine.begin() as connection:
         dashboard = dashboards.replace_dashboard(connection, dashboard_id, body, principal)
     return DashboardReply.model_validate(dashboard)

@@ -1,6 +1,6 @@
 """Metrics: define, list, change and delete `aggregation(column)` over a dataset.
 
-A PHI metric (min or max of a PHI column, a filter on one, a PHI time column) needs
+A PHI metric (min, max, sum or avg of a PHI column, a filter on one, a PHI time column) needs
 `phi:read` to be defined, changed or queried; others see it listed with `"phi": true`,
 its PHI filter values null."""
 

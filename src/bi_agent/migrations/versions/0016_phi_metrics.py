@@ -12,7 +12,8 @@ is the stored state the rule cannot reach:
   calculation of every metric whenever it did not read as a number. They are deleted,
   their KPI snapshots with them (the foreign key cascades); each is named in the
   migration's log, and a dashboard tile that used one answers "unknown metric". A
-  dataset's rollup keeps the column's partials until its metrics next change.
+  dataset's rollup kept the column's min and max partials; migration 0017 rebuilds such
+  views without them.
 - Answers cached under the old rules (the query and reply caches in Redis) may hold a PHI
   metric's values for a caller who may no longer see them. Moving the catalog epoch makes
   every reply filed under it unreachable; query-cache keys now include the dataset's PHI
