@@ -208,6 +208,31 @@ def test_each_home_generates_its_own_credentials_once(tmp_path: Path) -> None:
     assert settings.s3_credentials() == (made.s3_access_key, made.s3_secret_key)
 
 
+def test_an_older_home_gets_the_credentials_it_lacks_and_keeps_its_own(tmp_path: Path) -> None:
+    # secrets.json as written before SeaweedFS had keys of its own.
+    older = {
+        "jwt_secret": "j" * 48,
+        "redis_password": "r" * 48,
+        "s3_access_key": "bi-agent-a",
+        "s3_secret_key": "s" * 40,
+    }
+    HomeSecrets.path(tmp_path).write_text(json.dumps(older))
+    HomeSecrets.path(tmp_path).chmod(0o600)
+    read = HomeSecrets.read(tmp_path)
+    assert read is not None and read.missing() == HomeSecrets.later_fields()
+    with pytest.raises(ConfigurationError, match="lack"):
+        read.seaweedfs_keys()
+    assert make_settings(bi_agent_home=tmp_path).signing_secret() == "j" * 48
+
+    upgraded = HomeSecrets.ensure(tmp_path)
+    assert not upgraded.missing()
+    assert {name: getattr(upgraded, name) for name in older} == older
+    assert len(set(upgraded.seaweedfs_keys().values())) == 4
+    assert HomeSecrets.read(tmp_path) == upgraded == HomeSecrets.ensure(tmp_path)
+    assert json.loads(HomeSecrets.path(tmp_path).read_text()).keys() >= older.keys()
+    assert (HomeSecrets.path(tmp_path).stat().st_mode & 0o777) == 0o600
+
+
 def test_the_environment_wins_over_the_home(tmp_path: Path) -> None:
     HomeSecrets.ensure(tmp_path)
     settings = make_settings(

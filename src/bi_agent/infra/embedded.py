@@ -9,6 +9,17 @@ clash with servers already on the machine, and recorded in the ServerRegistry.
 Nothing is open to other local users: Valkey takes the home's generated password, S3
 its generated keys (infra/home.py), PostgreSQL's socket lies in a folder only its
 owner enters, and the home is locked down owner-only once they run.
+
+SeaweedFS's parts behind the S3 gateway are closed too, by the security.toml written
+(0600) into its data folder, where every part reads it: the master's and the filer's
+HTTP APIs are off (-disableHttp); the volume server reads and writes a file only with a
+JWT signed by the home's keys, which the master and the filer hand out over gRPC only;
+every gRPC port (master, volume, filer, S3) takes only mutual TLS with the certificate
+of the home's own authority (made once with `openssl`, under s3/tls/, the authority's
+key thrown away). A guard white-list would not help: every caller is on the loopback.
+What stays open without credentials tells nothing of the data: the master's status page
+(`/`: the servers and volume counts), the volume server's `/status`
+(volume ids, sizes, collections, i.e. bucket names) and the S3 gateway's refusals.
 """
 
 from __future__ import annotations
@@ -41,6 +52,8 @@ logger = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
 MAX_RESTARTS = 3
 RESTART_WINDOW = 60.0
+# How long a token SeaweedFS's parts sign for one another stays good.
+SIGNED_REQUEST_SECONDS = 10
 
 
 class EmbeddedServer(Protocol):
@@ -209,11 +222,13 @@ class EmbeddedS3:
 
     name = "s3"
 
-    def __init__(self, home: Path, access_key: str, secret_key: str) -> None:
+    def __init__(self, home: Path, access_key: str, secret_key: str, signing_keys: dict[str, str]) -> None:
         self.data_dir = home / "s3"
         self.log = self.data_dir / "seaweedfs.log"
         self.access_key = access_key
         self.secret_key = secret_key
+        # The security.toml JWT keys by section (HomeSecrets.seaweedfs_keys).
+        self.signing_keys = signing_keys
         self._process: subprocess.Popen[bytes] | None = None
         self._s3_port = 0
 
@@ -227,6 +242,7 @@ class EmbeddedS3:
 
     def start(self) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._write_security()
         identities = self.data_dir / "s3-identities.json"
         # The file holds the S3 secret: readable by us only.
         identities.touch(mode=0o600)
@@ -269,6 +285,10 @@ class EmbeddedS3:
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
             "-master.telemetry=false",
+            # No HTTP API on the master or the filer: it takes no token, and the master's hands
+            # out write tokens and deletes collections to anyone. Nothing of ours needs them:
+            # the S3 gateway speaks gRPC to both, HTTP with tokens to the volume server only.
+            "-disableHttp",
             # A lone master that resumes its raft state waits ~15 s for an election it cannot lose;
             # the topology comes back from the volume server's heartbeat anyway.
             "-master.resumeState=false",
@@ -277,10 +297,82 @@ class EmbeddedS3:
             "-volume.preStopSeconds=0",
             *(f"-{name}={port}" for name, port in ports.items()),
         ]
+        # SeaweedFS takes WEED_* variables over security.toml: none of the caller's may weaken it.
+        environment = {name: value for name, value in os.environ.items() if not name.startswith("WEED_")}
         with _open_log(self.log) as log:
-            self._process = processes.spawn(argv, stdout=log, cwd=self.data_dir)
+            self._process = processes.spawn(argv, stdout=log, env=environment, cwd=self.data_dir)
         _wait_until(self._answers_s3, "embedded SeaweedFS", 60, self._process, self.log)
         return f"http://{LOOPBACK}:{self._s3_port}"
+
+    def _write_security(self) -> None:
+        # Read by every part from its working directory (the data folder), before
+        # $HOME/.seaweedfs and /etc/seaweedfs. The JWT keys make the volume server take reads
+        # and writes only with a token signed for that file (the master and the filer hand them
+        # out over gRPC), and the filer's HTTP API likewise (off anyway: -disableHttp); the
+        # volume UI and the filer's directory listings are off.
+        sections = [
+            f"[{section}]\nkey = {json.dumps(key)}\nexpires_after_seconds = {SIGNED_REQUEST_SECONDS}\n"
+            for section, key in self.signing_keys.items()
+        ]
+        sections += ["[access]\nui = false\n", "[filer.expose_directory_metadata]\nenabled = false\n"]
+        # gRPC (every part's second port) has no JWT: mutual TLS with a certificate of this
+        # home's own authority is what closes it. One certificate serves every part, as
+        # server and as client.
+        authority, certificate, key = self._ensure_certificates()
+        sections.append(f"[grpc]\nca = {json.dumps(str(authority))}\n")
+        sections += [
+            f"[grpc.{part}]\ncert = {json.dumps(str(certificate))}\nkey = {json.dumps(str(key))}\n"
+            for part in ("master", "volume", "filer", "s3", "client")
+        ]
+        security = self.data_dir / "security.toml"
+        # The file holds the keys: readable by us only, from its creation on.
+        descriptor = os.open(security, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write("\n".join(sections))
+        security.chmod(0o600)
+
+    def _ensure_certificates(self) -> tuple[Path, Path, Path]:
+        """This home's certificate authority, and a certificate and key it signed; made once.
+
+        The authority's key is thrown away once it has signed: nothing else is ever signed."""
+        folder = self.data_dir / "tls"
+        authority, certificate, key = (folder / name for name in ("ca.crt", "seaweedfs.crt", "seaweedfs.key"))
+        if authority.exists() and certificate.exists() and key.exists():
+            return authority, certificate, key
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            raise EmbeddedServerError(
+                "`openssl` is missing: the embedded SeaweedFS needs it once to make its certificates"
+            )
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        authority_key, request, extensions = (folder / name for name in ("ca.key", "seaweedfs.csr", "extensions"))
+        extensions.write_text(f"subjectAltName=IP:{LOOPBACK}\nextendedKeyUsage=serverAuth,clientAuth\n")
+        curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        days = ["-days", "36500"]
+        steps = [
+            ["req", "-x509", *curve, "-keyout", authority_key, "-out", authority, *days, "-subj", "/CN=bi-agent-ca"],
+            ["req", *curve, "-keyout", key, "-out", request, "-subj", "/CN=bi-agent-seaweedfs"],
+            [
+                *["x509", "-req", "-in", request, "-CA", authority, "-CAkey", authority_key, "-set_serial", "1"],
+                *["-out", certificate, *days, "-extfile", extensions],
+            ],
+        ]
+        try:
+            for step in steps:
+                # umask 077: the keys are born owner-only.
+                subprocess.run([openssl, *map(str, step)], check=True, capture_output=True, timeout=60, umask=0o077)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+            certificate.unlink(missing_ok=True)
+            output = getattr(error, "stderr", b"") or b""
+            raise EmbeddedServerError(
+                f"openssl could not make SeaweedFS's certificates: {output.decode(errors='replace')}"
+            ) from error
+        finally:
+            for leftover in (authority_key, request, extensions):
+                leftover.unlink(missing_ok=True)
+        for path in (authority, certificate, key):
+            path.chmod(0o600)
+        return authority, certificate, key
 
     def _answers_s3(self) -> bool:
         # The gateway answers 403 to an unsigned request once the filer behind it is up.
@@ -322,7 +414,7 @@ class EmbeddedServers:
         if settings.embeds_redis:
             self.servers.append(EmbeddedValkey(home, secrets.redis_password))
         if settings.embeds_s3:
-            self.servers.append(EmbeddedS3(home, *settings.s3_credentials()))
+            self.servers.append(EmbeddedS3(home, *settings.s3_credentials(), secrets.seaweedfs_keys()))
 
     def start(self) -> dict[str, str]:
         addresses: dict[str, str] = {}
