@@ -15,6 +15,7 @@ import psutil
 import pytest
 from bench.servers import http_service
 
+from bi_agent.settings import Settings
 from tests.analytics_api.conftest import Api, bearer
 from tests.conftest import EmbeddedStack
 
@@ -25,13 +26,18 @@ UNCOMPRESSED_LIMIT_MB = 64
 MEMORY_BOUND_BYTES = 256 << 20
 
 
-def service_env(home: Path, database: str, redis: str, s3: str) -> dict[str, str]:
+def service_env(home: Path, settings: Settings) -> dict[str, str]:
+    """The environment of an API with a home of its own on the servers and credentials of `settings`."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DB_", "REDIS_", "MINIO_"))}
+    access_key, secret_key = settings.s3_credentials()
     env.update(
         BI_AGENT_HOME=str(home),
-        DATABASE_URL=database,
-        REDIS_URL=redis,
-        MINIO_ENDPOINT=s3,
+        DATABASE_URL=str(settings.database_url),
+        REDIS_URL=settings.redis_address(),
+        MINIO_ENDPOINT=settings.s3_endpoint(),
+        MINIO_ROOT_USER=access_key,
+        MINIO_ROOT_PASSWORD=secret_key,
+        JWT_SECRET=settings.signing_secret(),
         HTTP_HEADER_TIMEOUT_SECONDS=str(TIMEOUT_SECONDS),
         HTTP_BODY_TIMEOUT_SECONDS=str(TIMEOUT_SECONDS),
         IMPORT_MAX_UPLOAD_MB=str(UPLOAD_LIMIT_MB),
@@ -43,7 +49,7 @@ def service_env(home: Path, database: str, redis: str, s3: str) -> dict[str, str
 @pytest.fixture
 def server(embedded: EmbeddedStack, tmp_path: Path) -> Iterator[tuple[str, psutil.Process]]:
     """The Analytics API on the embedded stack: the refusals here come before any database work."""
-    env = service_env(tmp_path, embedded.addresses["postgres"], embedded.addresses["redis"], embedded.addresses["s3"])
+    env = service_env(tmp_path, embedded.settings())
     with (
         (tmp_path / "api.log").open("wb") as log,
         http_service("bi_agent.analytics_api.app:create_app", "API", log, env) as running,
@@ -143,8 +149,7 @@ def test_a_gzip_bomb_is_refused_at_the_limit_in_bounded_memory(
     bomb = tmp_path / "bomb.csv.gz"
     gzip_bomb(bomb, (UNCOMPRESSED_LIMIT_MB + 32) << 20)
     assert bomb.stat().st_size < 1 << 20
-    settings = api.settings
-    env = service_env(tmp_path, str(settings.database_url), settings.redis_address(), settings.s3_endpoint())
+    env = service_env(tmp_path, api.settings)
     with (
         (tmp_path / "api.log").open("wb") as log,
         http_service("bi_agent.analytics_api.app:create_app", "API", log, env) as (base, process),
