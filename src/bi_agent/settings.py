@@ -128,12 +128,15 @@ class Settings(BaseSettings):
     # 0 turns the worker's /metrics off.
     worker_metrics_port: int = Field(default=9808, ge=0, le=65535)
     # Requests to both HTTP services: the body of a route without a limit of its own (all but an
-    # upload and a prediction batch), and the longest wait for the headers and for each part of a body.
+    # upload and a prediction batch), the longest wait for the headers and for each part of a body,
+    # and the slowest pace of a body on average (each byte buys 1/rate s after the body timeout; 0: none).
     http_max_json_body_kb: int = Field(default=1024, ge=1)
     http_header_timeout_seconds: float = Field(default=10.0, gt=0)
     http_body_timeout_seconds: float = Field(default=30.0, gt=0)
+    http_body_min_bytes_per_second: int = Field(default=1024, ge=0)
     import_max_upload_mb: int = Field(default=2048, ge=1)
-    # What a .gz upload may expand to: refused at this size while it is decompressed (API, worker, CLI).
+    # What an upload may expand to: a .gz as it is decompressed, a Parquet file as its pages are
+    # decompressed and its values decoded; refused at this size (API, worker, CLI).
     import_max_uncompressed_mb: int = Field(default=8192, ge=1)
     import_max_field_bytes: int = Field(default=256 * 1024, ge=1024)
     reporting_timezone: str = "UTC"

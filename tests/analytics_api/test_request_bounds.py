@@ -1,5 +1,6 @@
 """Bounded requests against a real uvicorn: bodies over their route's limit get 413 before they
-are read, slow clients are cut off, and a gzip bomb is refused at its limit in bounded memory."""
+are read, slow clients are cut off (a stalled body, and one that trickles in), and a gzip or
+Parquet bomb is refused at its limit in bounded memory."""
 
 from __future__ import annotations
 
@@ -12,28 +13,39 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from bench.servers import http_service
 
+from bi_agent.settings import Settings
 from tests.analytics_api.conftest import Api, bearer
 from tests.conftest import EmbeddedStack
 
 TIMEOUT_SECONDS = 2
+# A body has TIMEOUT_SECONDS, and 1/10 s more for each byte it sends.
+MIN_BYTES_PER_SECOND = 10
 UPLOAD_LIMIT_MB = 16
 UNCOMPRESSED_LIMIT_MB = 64
 # The most the API's memory may grow by during an upload.
 MEMORY_BOUND_BYTES = 256 << 20
 
 
-def service_env(home: Path, database: str, redis: str, s3: str) -> dict[str, str]:
+def service_env(home: Path, settings: Settings) -> dict[str, str]:
+    """The environment of an API with a home of its own on the servers and credentials of `settings`."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DB_", "REDIS_", "MINIO_"))}
+    access_key, secret_key = settings.s3_credentials()
     env.update(
         BI_AGENT_HOME=str(home),
-        DATABASE_URL=database,
-        REDIS_URL=redis,
-        MINIO_ENDPOINT=s3,
+        DATABASE_URL=str(settings.database_url),
+        REDIS_URL=settings.redis_address(),
+        MINIO_ENDPOINT=settings.s3_endpoint(),
+        MINIO_ROOT_USER=access_key,
+        MINIO_ROOT_PASSWORD=secret_key,
+        JWT_SECRET=settings.signing_secret(),
         HTTP_HEADER_TIMEOUT_SECONDS=str(TIMEOUT_SECONDS),
         HTTP_BODY_TIMEOUT_SECONDS=str(TIMEOUT_SECONDS),
+        HTTP_BODY_MIN_BYTES_PER_SECOND=str(MIN_BYTES_PER_SECOND),
         IMPORT_MAX_UPLOAD_MB=str(UPLOAD_LIMIT_MB),
         IMPORT_MAX_UNCOMPRESSED_MB=str(UNCOMPRESSED_LIMIT_MB),
     )
@@ -43,7 +55,7 @@ def service_env(home: Path, database: str, redis: str, s3: str) -> dict[str, str
 @pytest.fixture
 def server(embedded: EmbeddedStack, tmp_path: Path) -> Iterator[tuple[str, psutil.Process]]:
     """The Analytics API on the embedded stack: the refusals here come before any database work."""
-    env = service_env(tmp_path, embedded.addresses["postgres"], embedded.addresses["redis"], embedded.addresses["s3"])
+    env = service_env(tmp_path, embedded.settings())
     with (
         (tmp_path / "api.log").open("wb") as log,
         http_service("bi_agent.analytics_api.app:create_app", "API", log, env) as running,
@@ -115,6 +127,39 @@ def test_slow_headers_and_a_stalled_body_are_cut_off(server: tuple[str, psutil.P
     assert TIMEOUT_SECONDS - 0.5 < seconds < TIMEOUT_SECONDS + 3
 
 
+def test_a_body_that_trickles_in_is_cut_off_at_its_pace(server: tuple[str, psutil.Process]) -> None:
+    # A byte every half second: never a stall as long as the body timeout, but 2 bytes a second
+    # against the 10 asked, so the body's time (2 s and 0.1 s a byte) runs out after about 2.5 s.
+    base, _ = server
+    host, port = base.removeprefix("http://").split(":")
+    head = b"POST /api/v1/query HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    started = time.monotonic()
+    sent = 0
+    reply = b""
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(head)
+        connection.settimeout(0.5)
+        while time.monotonic() - started < 15:
+            try:
+                chunk = connection.recv(65536)
+            except TimeoutError:
+                try:
+                    connection.sendall(b" ")
+                    sent += 1
+                except OSError:
+                    break
+                continue
+            if not chunk:
+                break
+            reply += chunk
+    seconds = time.monotonic() - started
+    assert reply.startswith(b"HTTP/1.1 408 "), reply[:200]
+    assert b"the body came slower than 10 bytes a second on average" in reply, reply
+    assert b"(HTTP_BODY_MIN_BYTES_PER_SECOND, after HTTP_BODY_TIMEOUT_SECONDS)" in reply
+    assert sent >= 3, "the stall timeout, not the pace, would have cut it off"
+    assert TIMEOUT_SECONDS < seconds < TIMEOUT_SECONDS + 3
+
+
 def gzip_bomb(path: Path, size: int) -> None:
     """A CSV of one column, `size` bytes once decompressed, written a megabyte at a time."""
     compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
@@ -134,17 +179,34 @@ def peak_rss(process: psutil.Process) -> int:
     raise AssertionError("no VmHWM in /proc/<pid>/status")
 
 
+def parquet_bomb(path: Path, size: int) -> None:
+    """A Parquet file of one text column, `size` bytes once decoded, from a few hundred bytes:
+    one 200 KB value (under the field limit), dictionary-encoded, its indices run-length encoded,
+    zstd-compressed. Written without the Arrow schema, the column reads back as plain text."""
+    rows = size // 200_000
+    column = pa.DictionaryArray.from_arrays(pa.array([0] * rows, pa.int32()), pa.array(["x" * 200_000]))
+    pq.write_table(pa.table({"a": column}), path, compression="zstd", store_schema=False)
+
+
+BOMBS = {
+    "bomb.csv.gz": (gzip_bomb, "gzip data"),
+    # Below what would endanger the machine running the tests on a build without the bound.
+    "bomb.parquet": (parquet_bomb, "Parquet data"),
+}
+
+
 @pytest.mark.parametrize("postgres", ["postgres18"], indirect=True)
 @pytest.mark.parametrize("redis_url", ["valkey"], indirect=True)
-def test_a_gzip_bomb_is_refused_at_the_limit_in_bounded_memory(
-    postgres: object, redis_url: str, api: Api, tmp_path: Path
+@pytest.mark.parametrize("filename", BOMBS)
+def test_a_bomb_is_refused_at_the_limit_in_bounded_memory(
+    postgres: object, redis_url: str, api: Api, tmp_path: Path, filename: str
 ) -> None:
     # One database and one Redis: the bound does not depend on which.
-    bomb = tmp_path / "bomb.csv.gz"
-    gzip_bomb(bomb, (UNCOMPRESSED_LIMIT_MB + 32) << 20)
+    make, data = BOMBS[filename]
+    bomb = tmp_path / filename
+    make(bomb, (UNCOMPRESSED_LIMIT_MB + 32) << 20)
     assert bomb.stat().st_size < 1 << 20
-    settings = api.settings
-    env = service_env(tmp_path, str(settings.database_url), settings.redis_address(), settings.s3_endpoint())
+    env = service_env(tmp_path, api.settings)
     with (
         (tmp_path / "api.log").open("wb") as log,
         http_service("bi_agent.analytics_api.app:create_app", "API", log, env) as (base, process),
@@ -155,13 +217,13 @@ def test_a_gzip_bomb_is_refused_at_the_limit_in_bounded_memory(
                 f"{base}/api/v1/datasets",
                 headers=bearer(api.token(api.accounts["analyst"])),
                 data={"name": "bomb"},
-                files={"file": ("bomb.csv.gz", content, "application/gzip")},
+                files={"file": (filename, content, "application/octet-stream")},
                 timeout=60,
             )
         growth = peak_rss(process) - before
     assert reply.status_code == 413, reply.text
     assert reply.json()["detail"] == (
-        f"bomb.csv.gz: the gzip data expands to more than {UNCOMPRESSED_LIMIT_MB} MB, the most a file may hold "
+        f"{filename}: the {data} expands to more than {UNCOMPRESSED_LIMIT_MB} MB, the most a file may hold "
         "uncompressed (IMPORT_MAX_UNCOMPRESSED_MB); split the file"
     )
     assert growth < MEMORY_BOUND_BYTES, f"the API grew by {growth >> 20} MB"

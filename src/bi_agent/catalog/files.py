@@ -9,7 +9,10 @@ A file is read as a stream of record batches, so a check that keeps no rows (the
 before it queues the import) needs a few blocks of memory whatever the file's size.
 Gzip is decompressed as it is read and refused (PayloadTooLargeError) the moment it
 expands past the caller's limit, so a small file that inflates to gigabytes costs no
-more than the limit's worth of reading.
+more than the limit's worth of reading. Parquet's own compression and encodings are held
+to the same limit: a file whose metadata says it must expand past it is refused before a
+value is read, and otherwise its text is read as dictionaries (what the file holds, not
+what it expands to) while the decoded size is counted, batch by batch, against the limit.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
+from bi_agent.catalog.columns import postgres_type
 from bi_agent.catalog.names import MAX_IDENTIFIER_LENGTH, normalise_header
 from bi_agent.errors import InvalidInputError, PayloadTooLargeError
 
@@ -44,7 +48,12 @@ SKIPPED_SAMPLE_SIZE = 20
 # The first rows are kept in every read, for what judges a column by its values (PHI detection).
 HEAD_ROWS = 1000
 PARQUET_BATCH_ROWS = 64 * 1024
+# About what one Parquet batch may hold as read: a row group's batches each take their share of it.
+PARQUET_BATCH_BYTES = 64 << 20
 COPY_CHUNK_BYTES = 1 << 20
+# A CSV whose inferred types meet a later value they cannot hold is read again with that column
+# as text; all the reads of one file together may read this many times the file.
+CSV_READS = 4
 
 
 class FileFormat(StrEnum):
@@ -107,15 +116,18 @@ class _Rows:
         self.batches: list[pa.RecordBatch] = []
         self.schema: pa.Schema | None = None
 
-    def add(self, batch: pa.RecordBatch) -> None:
+    def add(self, batch: pa.RecordBatch, schema: pa.Schema | None = None) -> None:
+        """Check and count `batch`; the rows kept (the head, and all when asked) are cast to `schema`
+        when given (text read as dictionaries is decoded only for them)."""
         self.schema = batch.schema
         _check_field_sizes(batch, self.filename, self.max_field_bytes, first_row=self.count)
         self.count += batch.num_rows
         if self.head_rows < HEAD_ROWS and batch.num_rows:
-            self.head.append(batch.slice(0, HEAD_ROWS - self.head_rows))
+            head = batch.slice(0, HEAD_ROWS - self.head_rows)
+            self.head.append(head if schema is None else head.cast(schema))
             self.head_rows += self.head[-1].num_rows
         if self.keep_rows:
-            self.batches.append(batch)
+            self.batches.append(batch if schema is None else batch.cast(schema))
 
     def parsed(self, kind: FileKind, mapping: dict[str, str], schema: pa.Schema, **skips: Any) -> ParsedFile:
         names = list(mapping.values())
@@ -191,6 +203,10 @@ class _BoundedGzip(io.RawIOBase):
         self._limit = limit
         self._produced = 0
 
+    @property
+    def produced(self) -> int:
+        return self._produced
+
     def readable(self) -> bool:
         return True
 
@@ -207,9 +223,9 @@ class _BoundedGzip(io.RawIOBase):
         super().close()
 
 
-def uncompressed_too_large(filename: str, limit: int) -> PayloadTooLargeError:
+def uncompressed_too_large(filename: str, limit: int, data: str = "gzip data") -> PayloadTooLargeError:
     message = (
-        f"the gzip data expands to more than {limit >> 20} MB, the most a file may hold uncompressed "
+        f"the {data} expands to more than {limit >> 20} MB, the most a file may hold uncompressed "
         "(IMPORT_MAX_UNCOMPRESSED_MB); split the file"
     )
     return PayloadTooLargeError(f"{filename}: {message}", errors=[{"loc": ["file"], "msg": message, "file": filename}])
@@ -240,6 +256,13 @@ def _input_stream(path: Path, filename: str, kind: FileKind, max_uncompressed_by
     return pa.input_stream(str(path))
 
 
+def _bytes_read(source: Any) -> int:
+    """How much of the content `source` (from `_input_stream`) has read, decompressed."""
+    if isinstance(source, io.BufferedReader) and isinstance(source.raw, _BoundedGzip):
+        return source.raw.produced
+    return int(source.tell())
+
+
 def _stream_into(reader: Any, rows: _Rows) -> pa.Schema:
     schema: pa.Schema = reader.schema
     for batch in reader:
@@ -268,32 +291,42 @@ def _read_csv(
     # Line numbers of bad rows are only known to the single-threaded reader; it is used
     # when rows may be skipped, and again to name the line when a bad row is found.
     use_threads = on_error is OnError.FAIL
+    # What the reads so far took, and the most one took (the whole content, for a plain file).
+    read_total = 0
+    one_read = 0 if kind.gzipped else path.stat().st_size
     for _ in range(len(headers) + 1):
         skipped.clear()
         rows.reset()
+        inferred: pa.Schema | None = None
         try:
             with _input_stream(path, filename, kind, max_uncompressed_bytes) as source:
-                reader = pa_csv.open_csv(
-                    source,
-                    read_options=pa_csv.ReadOptions(use_threads=use_threads, block_size=BLOCK_SIZE),
-                    parse_options=pa_csv.ParseOptions(
-                        newlines_in_values=True, invalid_row_handler=_row_handler(on_error, skipped)
-                    ),
-                    convert_options=pa_csv.ConvertOptions(
-                        column_types=types_by_header,
-                        null_values=[""],
-                        strings_can_be_null=True,
-                        quoted_strings_can_be_null=False,
-                        true_values=["true", "True", "TRUE"],
-                        false_values=["false", "False", "FALSE"],
-                    ),
-                )
-                if any(pa.types.is_binary(column_type) for column_type in reader.schema.types):
-                    # Arrow keeps bytes that are not UTF-8 as a binary column rather than failing.
-                    raise _csv_error(
-                        "invalid UTF8", filename, path, kind, headers, mapping, None, max_uncompressed_bytes
+                try:
+                    reader = pa_csv.open_csv(
+                        source,
+                        read_options=pa_csv.ReadOptions(use_threads=use_threads, block_size=BLOCK_SIZE),
+                        parse_options=pa_csv.ParseOptions(
+                            newlines_in_values=True, invalid_row_handler=_row_handler(on_error, skipped)
+                        ),
+                        convert_options=pa_csv.ConvertOptions(
+                            column_types=types_by_header,
+                            null_values=[""],
+                            strings_can_be_null=True,
+                            quoted_strings_can_be_null=False,
+                            true_values=["true", "True", "TRUE"],
+                            false_values=["false", "False", "FALSE"],
+                        ),
                     )
-                schema = _stream_into(reader, rows)
+                    inferred = reader.schema
+                    if any(pa.types.is_binary(column_type) for column_type in reader.schema.types):
+                        # Arrow keeps bytes that are not UTF-8 as a binary column rather than failing.
+                        raise _csv_error(
+                            "invalid UTF8", filename, path, kind, headers, mapping, None, max_uncompressed_bytes
+                        )
+                    schema = _stream_into(reader, rows)
+                finally:
+                    read = _bytes_read(source)
+                    read_total += read
+                    one_read = max(one_read, read)
         except pa.ArrowInvalid as error:
             if skipped and on_error is OnError.FAIL:
                 bad = skipped[0]
@@ -309,6 +342,16 @@ def _read_csv(
             if conversion and column_types is None and "UTF8" not in message:
                 # Inference looked at the first block only; a later value says the column is text.
                 types_by_header[headers[int(conversion.group(1))]] = pa.string()
+                # Columns empty in the first block become text once they hold a value, and hold no
+                # other type if they never do: one more read settles them all.
+                if inferred is not None:
+                    types_by_header.update(
+                        (header, pa.string())
+                        for header, column_type in zip(headers, inferred.types, strict=False)
+                        if pa.types.is_null(column_type)
+                    )
+                if read_total > (CSV_READS - 1) * one_read:
+                    raise _csv_reads_spent(filename, [mapping[header] for header in types_by_header]) from None
                 continue
             raise _csv_error(
                 message, filename, path, kind, headers, mapping, conversion, max_uncompressed_bytes
@@ -317,6 +360,15 @@ def _read_csv(
             kind, mapping, schema, rows_skipped=len(skipped), skipped_sample=skipped[:SKIPPED_SAMPLE_SIZE]
         )
     raise file_error(filename, "the column types could not be inferred")
+
+
+def _csv_reads_spent(filename: str, columns: list[str]) -> InvalidInputError:
+    return file_error(
+        filename,
+        f"the column types are still changing after {CSV_READS} reads of the file: columns {', '.join(columns)} "
+        f"hold values after the first {BLOCK_SIZE >> 20} MB that are not of the type of their first values "
+        "(text after numbers, say); put such a row near the top, or send the file as Parquet",
+    )
 
 
 def _row_handler(on_error: OnError, skipped: list[dict[str, Any]]) -> Callable[[Any], str]:
@@ -392,21 +444,116 @@ def _read_parquet(path: Path, filename: str, kind: FileKind, rows: _Rows, max_un
                 plain = Path(folder) / "content.parquet"
                 with _open_text(path, filename, kind, max_uncompressed_bytes) as source, plain.open("wb") as target:
                     shutil.copyfileobj(source, target, COPY_CHUNK_BYTES)
-                return _read_parquet_file(plain, filename, kind, rows)
-        return _read_parquet_file(path, filename, kind, rows)
+                return _read_parquet_file(plain, filename, kind, rows, max_uncompressed_bytes)
+        return _read_parquet_file(path, filename, kind, rows, max_uncompressed_bytes)
     except (pa.ArrowException, OSError, EOFError) as error:
         if isinstance(error, OSError) and not isinstance(error, pa.ArrowException) and kind.gzipped:
             raise
         raise file_error(filename, f"not a readable Parquet file ({type(error).__name__})") from None
 
 
-def _read_parquet_file(path: Path, filename: str, kind: FileKind, rows: _Rows) -> ParsedFile:
-    with pq.ParquetFile(str(path)) as reader:
-        schema = reader.schema_arrow
-        mapping = _column_mapping(list(schema.names), filename)
-        for batch in reader.iter_batches(batch_size=PARQUET_BATCH_ROWS):
-            rows.add(batch)
+def _read_parquet_file(
+    path: Path, filename: str, kind: FileKind, rows: _Rows, max_uncompressed_bytes: int
+) -> ParsedFile:
+    """Read row group by row group, in batches that hold at most about PARQUET_BATCH_BYTES of
+    what the pages decompress to. Text is read as dictionaries, so repeated values (dictionary
+    and run-length encoding) stay in memory once however many rows repeat them; each batch's
+    decoded size counts against `max_uncompressed_bytes` before any of it is decoded."""
+    with pq.ParquetFile(str(path)) as probe:
+        schema = probe.schema_arrow
+        metadata = probe.metadata
+    mapping = _column_mapping(list(schema.names), filename)
+    for field_ in schema:
+        if pa.types.is_nested(field_.type):
+            # A dataset cannot hold it, and a row of a list may repeat values without bound: refused unread.
+            postgres_type(field_.type, mapping[field_.name], filename)
+    if _parquet_size_floor(metadata, schema) > max_uncompressed_bytes:
+        raise uncompressed_too_large(filename, max_uncompressed_bytes, "Parquet data")
+    text = [field_.name for field_ in schema if _is_bytes(field_.type)]
+    decoded = 0
+    with pq.ParquetFile(str(path), read_dictionary=text) as reader:
+        for group in range(metadata.num_row_groups):
+            batch_rows = _parquet_batch_rows(metadata.row_group(group), schema)
+            for batch in reader.iter_batches(batch_size=batch_rows, row_groups=[group]):
+                decoded += _decoded_bytes(batch)
+                if decoded > max_uncompressed_bytes:
+                    raise uncompressed_too_large(filename, max_uncompressed_bytes, "Parquet data")
+                rows.add(batch, schema)
     return rows.parsed(kind, mapping, schema)
+
+
+def _is_bytes(data_type: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_string(data_type)
+        or pa.types.is_large_string(data_type)
+        or pa.types.is_binary(data_type)
+        or pa.types.is_large_binary(data_type)
+    )
+
+
+def _fixed_bits(data_type: pa.DataType) -> int | None:
+    """Bits a value of `data_type` takes in Arrow (a dictionary's: its values'), None for variable widths."""
+    if pa.types.is_dictionary(data_type):
+        return _fixed_bits(data_type.value_type)
+    try:
+        return int(data_type.bit_width)
+    except ValueError:
+        return None
+
+
+def _parquet_size_floor(metadata: pq.FileMetaData, schema: pa.Schema) -> int:
+    """Bytes the file must expand to, from its metadata alone: each column chunk counts what its
+    pages decompress to, or what its values decode to when that is known to be more (a fixed
+    width times the values; text whose statistics say every value is the same)."""
+    total = 0
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for index in range(row_group.num_columns):
+            chunk = row_group.column(index)
+            floor = 0
+            bits = _fixed_bits(schema.field(index).type) if index < len(schema) else None
+            if bits is not None:
+                floor = chunk.num_values * bits // 8
+            elif chunk.is_stats_set and chunk.physical_type == "BYTE_ARRAY":
+                statistics = chunk.statistics
+                if statistics.has_min_max and statistics.has_null_count and statistics.min_raw == statistics.max_raw:
+                    floor = (chunk.num_values - statistics.null_count) * len(statistics.min_raw)
+            total += max(chunk.total_uncompressed_size, floor)
+    return total
+
+
+def _parquet_batch_rows(row_group: pq.RowGroupMetaData, schema: pa.Schema) -> int:
+    """Rows per batch so that a batch holds about PARQUET_BATCH_BYTES: its share of what the row
+    group's pages decompress to (text is read as dictionaries, so a row holds no more than its
+    share of the pages), and no more than that of fixed-width values however they are encoded."""
+    widths = sum(-(-(_fixed_bits(field_.type) or 64) // 8) for field_ in schema)
+    share = int(row_group.num_rows) * PARQUET_BATCH_BYTES // max(int(row_group.total_byte_size), 1)
+    return max(1, min(PARQUET_BATCH_ROWS, share, PARQUET_BATCH_BYTES // max(widths, 1)))
+
+
+def _value_lengths(column: pa.Array) -> pa.Array | None:
+    """The byte length of each value of a text or binary column (as read, or as a dictionary), else None."""
+    if pa.types.is_dictionary(column.type):
+        if not _is_bytes(column.type.value_type):
+            return None
+        return pc.take(pc.binary_length(column.dictionary), column.indices)
+    if _is_bytes(column.type):
+        return pc.binary_length(column)
+    return None
+
+
+def _decoded_bytes(batch: pa.RecordBatch) -> int:
+    """What `batch` takes once decoded: dictionaries count each row's value, not the dictionary."""
+    total = 0
+    for column in batch.columns:
+        lengths = _value_lengths(column)
+        if lengths is not None:
+            total += (pc.sum(lengths).as_py() or 0) + 4 * (len(column) + 1)
+        elif pa.types.is_dictionary(column.type):
+            total += len(column) * (_fixed_bits(column.type) or 64) // 8
+        else:
+            total += column.nbytes
+    return total
 
 
 _JSON_ROW = re.compile(r"in row (\d+)")
@@ -473,9 +620,10 @@ def _column_mapping(headers: list[str], filename: str) -> dict[str, str]:
 
 def _check_field_sizes(batch: pa.RecordBatch, filename: str, max_field_bytes: int, *, first_row: int) -> None:
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
-        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        value_type = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+        lengths = _value_lengths(column)
+        if lengths is None or not (pa.types.is_string(value_type) or pa.types.is_large_string(value_type)):
             continue
-        lengths = pc.binary_length(column)
         longest = pc.max(lengths).as_py()
         if longest is not None and longest > max_field_bytes:
             row = first_row + pc.index(lengths, longest).as_py()

@@ -63,6 +63,7 @@ def create_service(
         default=BodyLimit("*", "*", resolved.http_max_json_body_kb << 10, "HTTP_MAX_JSON_BODY_KB"),
         limits=body_limits(resolved),
         body_timeout_seconds=resolved.http_body_timeout_seconds,
+        body_min_bytes_per_second=resolved.http_body_min_bytes_per_second,
     )
     install_request_metrics(app, name)
     install_catalog_catch_up(app)
