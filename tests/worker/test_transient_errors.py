@@ -50,7 +50,8 @@ def test_redis_cut_off_mid_import_retries_and_succeeds(platform: Platform, big_f
         TcpProxy(platform.postgres_socket(), rate=SLOW_POSTGRES) as postgres,
     ):
         worker = platform.start_worker(
-            REDIS_URL=f"redis://127.0.0.1:{proxy.port}/{address.database}",
+            # The embedded Valkey's password goes through the proxy with the rest.
+            REDIS_URL=f"redis://:{address.password}@127.0.0.1:{proxy.port}/{address.database}",
             DATABASE_URL=_through(postgres, str(platform.settings.database_url)),
         )
         request = {"dataset": "orders", **platform.put_file(big_file)}
