@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from bi_agent.errors import ConflictError
 from bi_agent.security import users
@@ -32,29 +33,39 @@ def test_last_admin_cannot_be_disabled_or_demoted_by_anyone(engine: Engine) -> N
     assert (user.is_active, user.roles) == (True, ("admin",))
 
 
-def test_two_admins_disabling_each_other_at_once_leave_one(engine: Engine) -> None:
-    first = add(engine, "first-admin", ["admin"])
-    second = add(engine, "second-admin", ["admin"])
+def refused_while_the_other_is_uncommitted(
+    engine: Engine, committed: Callable[[Connection], object], racing: Callable[[Connection], object]
+) -> None:
+    """`racing` starts while `committed` is not committed yet: it waits for it, then is refused."""
     outcome: list[BaseException | None] = []
 
-    def second_disables_first() -> None:
+    def race() -> None:
         try:
             with engine.begin() as connection:
-                users.update_user(connection, first, acting_user_id=second, is_active=False)
+                racing(connection)
             outcome.append(None)
         except ConflictError as error:
             outcome.append(error)
 
     with engine.begin() as connection:
-        users.update_user(connection, second, acting_user_id=first, is_active=False)
-        # The other change starts while this one is not committed yet: it waits for it.
-        racer = threading.Thread(target=second_disables_first)
+        committed(connection)
+        racer = threading.Thread(target=race)
         racer.start()
         racer.join(timeout=0.5)
         assert racer.is_alive()
     racer.join(timeout=10)
     assert len(outcome) == 1
     assert isinstance(outcome[0], ConflictError)
+
+
+def test_two_admins_disabling_each_other_at_once_leave_one(engine: Engine) -> None:
+    first = add(engine, "first-admin", ["admin"])
+    second = add(engine, "second-admin", ["admin"])
+    refused_while_the_other_is_uncommitted(
+        engine,
+        lambda connection: users.update_user(connection, second, acting_user_id=first, is_active=False),
+        lambda connection: users.update_user(connection, first, acting_user_id=second, is_active=False),
+    )
     with engine.connect() as connection:
         assert users.get_user(connection, first).is_active
         assert not users.get_user(connection, second).is_active
@@ -63,25 +74,11 @@ def test_two_admins_disabling_each_other_at_once_leave_one(engine: Engine) -> No
 def test_two_admins_demoting_each_other_at_once_leave_one(engine: Engine) -> None:
     first = add(engine, "first-demoter", ["admin"])
     second = add(engine, "second-demoter", ["admin", "analyst"])
-    outcome: list[BaseException | None] = []
-
-    def second_demotes_first() -> None:
-        try:
-            with engine.begin() as connection:
-                users.set_roles(connection, first, ["viewer"], acting_user_id=second)
-            outcome.append(None)
-        except ConflictError as error:
-            outcome.append(error)
-
-    with engine.begin() as connection:
-        users.set_roles(connection, second, ["analyst"], acting_user_id=first)
-        racer = threading.Thread(target=second_demotes_first)
-        racer.start()
-        racer.join(timeout=0.5)
-        assert racer.is_alive()
-    racer.join(timeout=10)
-    assert len(outcome) == 1
-    assert isinstance(outcome[0], ConflictError)
+    refused_while_the_other_is_uncommitted(
+        engine,
+        lambda connection: users.set_roles(connection, second, ["analyst"], acting_user_id=first),
+        lambda connection: users.set_roles(connection, first, ["viewer"], acting_user_id=second),
+    )
     with engine.connect() as connection:
         assert users.get_user(connection, first).roles == ("admin",)
         assert users.get_user(connection, second).roles == ("analyst",)
