@@ -67,6 +67,22 @@ class EmbeddedStack:
     home: Path
     addresses: dict[str, str]
 
+    def service_environment(self, home: Path, **values: str) -> dict[str, str]:
+        """The environment of a process with a home of its own on these servers: their addresses
+        and credentials (the JWT secret of stack.settings() too), and `values` (setting names)."""
+        env = {key: value for key, value in os.environ.items() if not key.startswith(("DB_", "REDIS_", "MINIO_"))}
+        env.update(
+            BI_AGENT_HOME=str(home),
+            DATABASE_URL=self.addresses["postgres"],
+            REDIS_URL=self.addresses["redis"],
+            MINIO_ENDPOINT=self.addresses["s3"],
+            MINIO_ROOT_USER=self.secrets.s3_access_key,
+            MINIO_ROOT_PASSWORD=self.secrets.s3_secret_key,
+            JWT_SECRET=self.secrets.jwt_secret,
+        )
+        env.update(values)
+        return env
+
     @property
     def secrets(self) -> HomeSecrets:
         """The credentials the servers were started with (the Valkey password, the S3 keys)."""

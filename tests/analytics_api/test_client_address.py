@@ -4,7 +4,6 @@ believed from the peers in FORWARDED_ALLOW_IPS only, the loopback included."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,14 +30,7 @@ def analytics_api(embedded: EmbeddedStack, database: str, tmp_path: Path, **sett
     Valkey (the machine's Redis is shared with other test runs, whose loopback it would be)."""
     migrations.upgrade(create_engine(database))
     redis_url = embedded.addresses["redis"]
-    env = {
-        **os.environ,
-        "DATABASE_URL": database,
-        "REDIS_URL": redis_url,
-        "MINIO_ENDPOINT": embedded.addresses["s3"],
-        "BI_AGENT_HOME": str(tmp_path / "home"),
-        **settings,
-    }
+    env = embedded.service_environment(tmp_path / "home", DATABASE_URL=database, **settings)
     client = redis.Redis.from_url(redis_url)
     try:
         with (

@@ -12,7 +12,7 @@ import pytest
 from bench.servers import http_service
 
 from bi_agent.infra.log_format import JsonFormatter, log_to_folder
-from tests.conftest import TEST_JWT_SECRET, EmbeddedStack
+from tests.conftest import EmbeddedStack
 
 
 def test_a_record_is_one_json_object_with_its_trace() -> None:
@@ -37,7 +37,7 @@ def test_a_service_logs_json_lines_uvicorns_included(
         "MINIO_ENDPOINT": embedded.addresses["s3"],
         "MINIO_ROOT_USER": embedded.secrets.s3_access_key,
         "MINIO_ROOT_PASSWORD": embedded.secrets.s3_secret_key,
-        "JWT_SECRET": TEST_JWT_SECRET,
+        "JWT_SECRET": embedded.secrets.jwt_secret,
         "BI_AGENT_HOME": str(tmp_path / "home"),
         "LOG_FORMAT": "json",
     }
