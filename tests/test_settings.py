@@ -158,6 +158,7 @@ def test_production_accepts_own_secrets(monkeypatch: pytest.MonkeyPatch, tmp_pat
         ({"MINIO_ROOT_PASSWORD": ""}, "MINIO_ROOT_PASSWORD"),
         ({"JWT_SECRET": "short"}, "JWT_SECRET"),
         ({"DB_PASSWORD": "postgres"}, "DB_PASSWORD"),
+        ({"DB_PASSWORD": ""}, "DB_PASSWORD"),
         ({"MINIO_ROOT_PASSWORD": "minioadmin"}, "MINIO_ROOT_PASSWORD"),
         ({"DATABASE_URL": "postgresql://bi:postgres@db/analytics_db"}, "DATABASE_URL"),
         ({"DATABASE_URL": "postgresql://bi@db/analytics_db"}, "DATABASE_URL"),
@@ -170,6 +171,12 @@ def test_production_refuses_default_secrets(
     with pytest.raises(ConfigurationError) as caught:
         load(monkeypatch, tmp_path, **{**PRODUCTION_SAFE, **override})
     assert variable in str(caught.value)
+
+
+def test_there_is_no_default_database_password(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    settings = load(monkeypatch, tmp_path, DB_HOST="db.internal")
+    assert settings.db_password is None
+    assert settings.postgres_url().password is None
 
 
 def test_there_is_no_default_jwt_secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

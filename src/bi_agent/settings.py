@@ -25,8 +25,8 @@ from bi_agent.errors import ConfigurationError
 from bi_agent.infra.home import HomeSecrets
 from bi_agent.infra.registry import ServerRegistry
 
-# The database password of a DB_HOST without DB_PASSWORD (a local server's), refused in production.
-DEFAULT_DB_PASSWORD = "postgres"  # noqa: S105
+# PostgreSQL images' and tutorials' password, refused in production.
+PUBLISHED_DB_PASSWORD = "postgres"  # noqa: S105 - refused, never used
 # Credentials published in documentation, old .env files and images: never accepted.
 PUBLISHED_JWT_SECRETS = frozenset({"dev-only-jwt-secret-change-me-in-production-0123456789"})
 # MinIO's image default (user and password), refused in every mode.
@@ -57,7 +57,8 @@ class Settings(BaseSettings):
     db_port: int = Field(default=5432, ge=1, le=65535)
     db_name: str = "analytics_db"
     db_user: str = "postgres"
-    db_password: SecretStr = SecretStr(DEFAULT_DB_PASSWORD)
+    # Unset: none is sent (the server trusts the client, or libpq finds one in ~/.pgpass).
+    db_password: SecretStr | None = None
     db_pool_size: int = Field(default=5, ge=1)
     db_connect_timeout_seconds: int = Field(default=5, ge=1)
 
@@ -152,6 +153,7 @@ class Settings(BaseSettings):
         "redis_url",
         "redis_host",
         "redis_password",
+        "db_password",
         "minio_endpoint",
         "minio_root_user",
         "minio_root_password",
@@ -270,10 +272,12 @@ class Settings(BaseSettings):
         if self.minio_endpoint and self.minio_root_password is None:
             raise ValueError("MINIO_ROOT_PASSWORD is unset; set keys of your own in production")
         if self.database_url is not None:
-            if make_url(self.database_url).password in (None, "", DEFAULT_DB_PASSWORD):
+            if make_url(self.database_url).password in (None, "", PUBLISHED_DB_PASSWORD):
                 raise ValueError("DATABASE_URL carries no password or the development default one")
-        elif self.db_host is not None and self.db_password.get_secret_value() in ("", DEFAULT_DB_PASSWORD):
-            raise ValueError("DB_PASSWORD is empty or the development default; change it in production")
+        elif self.db_host is not None and (
+            self.db_password is None or self.db_password.get_secret_value() == PUBLISHED_DB_PASSWORD
+        ):
+            raise ValueError("DB_PASSWORD is unset or the published `postgres`; set your own in production")
         if self.bi_agent_admin_password is not None and len(self.bi_agent_admin_password) < 12:
             raise ValueError("BI_AGENT_ADMIN_PASSWORD must be at least 12 characters in production")
         return self
@@ -332,7 +336,7 @@ class Settings(BaseSettings):
             return URL.create(
                 "postgresql+psycopg",
                 username=self.db_user,
-                password=self.db_password.get_secret_value(),
+                password=self.db_password.get_secret_value() if self.db_password is not None else None,
                 host=self.db_host,
                 port=self.db_port,
                 database=self.db_name,

@@ -27,8 +27,6 @@ from typing import Any
 
 from bi_agent.errors import ConfigurationError
 
-SECRETS_FILE = "secrets.json"
-ADMIN_PASSWORD_FILE = "initial-admin-password"  # noqa: S105 - a file name
 OWNER_ONLY_FILE = 0o600
 OWNER_ONLY_FOLDER = 0o700
 # A folder that a server running as another user must pass through (the embedded
@@ -57,7 +55,7 @@ class HomeSecrets:
 
     @staticmethod
     def path(home: Path) -> Path:
-        return home / SECRETS_FILE
+        return home / "secrets.json"
 
     @classmethod
     def generate(cls) -> HomeSecrets:
@@ -147,7 +145,7 @@ class HomeSecrets:
 
     @staticmethod
     def _write_temporary(path: Path, content: dict[str, Any]) -> Path:
-        temporary = path.with_name(f".{SECRETS_FILE}.{secrets.token_hex(8)}.tmp")
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
         # A new file of ours, never one that is there already or a link placed in the way.
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, OWNER_ONLY_FILE)
         with os.fdopen(descriptor, "w") as file:
@@ -170,7 +168,7 @@ class HomeSecrets:
 def keep_admin_password(home: Path, password: str) -> Path:
     """Keep the first admin's generated password (0600) beside the other credentials, for the
     owner who did not see the banner (a start under nohup, a closed terminal)."""
-    path = home / ADMIN_PASSWORD_FILE
+    path = home / "initial-admin-password"
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, OWNER_ONLY_FILE)
     with os.fdopen(descriptor, "w") as file:
         file.write(password + "\n")
