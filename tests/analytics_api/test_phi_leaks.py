@@ -87,8 +87,11 @@ def fail_training_on(api: Api, column: str, catalog_type: str) -> str:
             ),
             {"type": catalog_type, "column": column},
         )
-        request = {"model": f"on_{column}", "dataset": "visits", "target": "charges", "task": "regression",
-                   "features": [column], "may_read_phi": True}  # fmt: skip
+    # The catalog change commits before the job is queued: a worker quick enough to plan it
+    # before the commit would otherwise read the column as text and fail on the row count.
+    request = {"model": f"on_{column}", "dataset": "visits", "target": "charges", "task": "regression",
+               "features": [column], "may_read_phi": True}  # fmt: skip
+    with api.engine.begin() as connection:
         return jobs.submit(
             api.app.state.connections.celery, connection, "train_model", [request], {"model": request["model"]}, None
         )
