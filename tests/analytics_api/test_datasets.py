@@ -27,7 +27,7 @@ def test_upload_import_read_and_drop(api: Api, worker: None) -> None:
     assert [(c["name"], c["type"], c["role"], c["phi"]) for c in detail["columns"]] == [
         ("visit_date", "date", "time", False),
         ("region", "text", "dimension", False),
-        ("charges", "double precision", "measure", False),
+        ("charges", "numeric", "measure", False),
         ("length_of_stay", "bigint", "measure", False),
     ]
     assert detail["imports"][0]["column_mapping"]["Visit Date"] == "visit_date"

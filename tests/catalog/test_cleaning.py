@@ -4,6 +4,7 @@ with a new data_version and the rollups built again; a second run changes nothin
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine, text
@@ -49,7 +50,7 @@ def test_clean_trims_drops_duplicates_and_types_columns(load: Importer, engine: 
         "duplicates_dropped": 3,
         # ward 1, beds 2, ratio 2, admitted 2, code 2, note 2 (a trailing space and a cell of spaces)
         "cells_trimmed": 11,
-        "columns_coerced": {"beds": "bigint", "ratio": "double precision", "admitted": "timestamptz"},
+        "columns_coerced": {"beds": "bigint", "ratio": "numeric", "admitted": "timestamptz"},
         "data_version": 2,
         "changed": True,
     }
@@ -57,15 +58,15 @@ def test_clean_trims_drops_duplicates_and_types_columns(load: Importer, engine: 
     assert column_types(engine, "wards") == {
         "ward": "text",
         "beds": "bigint",
-        "ratio": "double precision",
+        "ratio": "numeric",
         "admitted": "timestamptz",
         "code": "text",
         "note": "text",
     }
     assert table_rows(engine, "wards") == [
         ("east", 7, None, None, None, "n/a"),
-        ("north", 12, 0.5, datetime(2024, 1, 5, tzinfo=UTC), "007", "ok"),
-        ("south", None, 1.25, datetime(2024, 2, 1, 10, 30, tzinfo=UTC), "012", None),
+        ("north", 12, Decimal("0.5"), datetime(2024, 1, 5, tzinfo=UTC), "007", "ok"),
+        ("south", None, Decimal("1.25"), datetime(2024, 2, 1, 10, 30, tzinfo=UTC), "012", None),
     ]
     with engine.connect() as connection:
         summary = datasets.get_dataset(connection, "wards")
@@ -108,8 +109,9 @@ def test_values_that_only_look_typed_keep_the_column_text(load: Importer, engine
     outcome = cleaning.clean_dataset(engine, "odd")
 
     # A date pattern does not make a date: PostgreSQL must accept the cast of every value.
-    assert outcome.columns_coerced == {"big": "double precision"}
-    assert column_types(engine, "odd") == {"seen": "text", "big": "double precision", "mixed": "text"}
+    # Past 18 digits a whole number is numeric: exact, where bigint would overflow.
+    assert outcome.columns_coerced == {"big": "numeric"}
+    assert column_types(engine, "odd") == {"seen": "text", "big": "numeric", "mixed": "text"}
     assert outcome.cells_trimmed == 3 and outcome.rows_after == 3
 
 

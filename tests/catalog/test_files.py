@@ -172,36 +172,43 @@ def test_one_enormous_line_is_refused_at_the_block_size(
         read(path, keep_rows=False, limit=64 << 20)
 
 
-def late_text_csv(path: Path, columns: int, late: int, *, empty: int = 0) -> None:
-    """More than a block of numbers in `columns` columns (and `empty` columns left empty), then one
+def late_text_csv(path: Path, columns: int, late: int, *, empty: int = 0, value: str = "1") -> None:
+    """More than a block of `value` in `columns` columns (and `empty` columns left empty), then one
     row per column for the first `late` columns where it holds text."""
     names = [f"n{i}" for i in range(columns)] + [f"e{i}" for i in range(empty)]
-    number = ",".join(["1"] * columns + [""] * empty) + "\n"
+    number = ",".join([value] * columns + [""] * empty) + "\n"
     with path.open("w") as target:
         target.write(",".join(names) + "\n")
         target.write(number * ((files.BLOCK_SIZE + (1 << 20)) // len(number)))
         for column in range(late):
-            target.write(",".join(["t" if i == column else "1" for i in range(columns)] + ["x"] * empty) + "\n")
+            target.write(",".join(["t" if i == column else value for i in range(columns)] + ["x"] * empty) + "\n")
 
 
-def test_late_text_in_a_few_columns_makes_them_text(tmp_path: Path) -> None:
-    # Each late value costs a reread; columns empty in the first block are settled with the first.
+@pytest.mark.parametrize(("value", "data_type"), [("1", "bigint"), ("2024-01-01", "date")])
+def test_late_text_in_a_few_columns_makes_them_text(tmp_path: Path, value: str, data_type: str) -> None:
+    # Numbers are typed from all their values in one read; a late value in a date column costs a
+    # reread; columns empty in the first block are read as text (or numbers) from the start.
     path = tmp_path / "late.csv"
-    late_text_csv(path, columns=6, late=2, empty=8)
+    late_text_csv(path, columns=6, late=2, empty=8, value=value)
     parsed = read(path, keep_rows=False, limit=64 << 20)
-    types = {field.name: str(field.type) for field in parsed.head.schema}
-    assert types == {
-        **{f"n{i}": "string" if i < 2 else "int64" for i in range(6)},
-        **{f"e{i}": "string" for i in range(8)},
+    assert parsed.data_types == {
+        **{f"n{i}": "text" if i < 2 else data_type for i in range(6)},
+        **{f"e{i}": "text" for i in range(8)},
     }
 
 
 def test_rereads_for_late_types_are_bounded(tmp_path: Path) -> None:
-    # Every column changes type at the end: one read per column before, at most CSV_READS now.
+    # Every date column changes type at the end: one read per column before, at most CSV_READS now.
     path = tmp_path / "late.csv"
-    late_text_csv(path, columns=8, late=8)
+    late_text_csv(path, columns=8, late=8, value="2024-01-01")
     with pytest.raises(InvalidInputError, match=r"the column types are still changing after 4 reads of the file"):
         read(path, keep_rows=False, limit=64 << 20)
+
+
+def test_late_text_in_number_columns_costs_no_reread(tmp_path: Path) -> None:
+    path = tmp_path / "late.csv"
+    late_text_csv(path, columns=8, late=8)
+    assert set(read(path, keep_rows=False, limit=64 << 20).data_types.values()) == {"text"}
 
 
 def test_a_jsonl_file_reads(tmp_path: Path) -> None:

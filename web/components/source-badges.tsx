@@ -1,9 +1,19 @@
 import type { QueryResult } from "@/lib/types";
 
-/** Where an answer came from: the daily rollup or the table, and whether from the cache. */
-export function SourceBadges({ result }: { result: Pick<QueryResult, "source" | "cached" | "data_version"> }) {
+/** Where an answer came from: the daily rollup or the table, whether from the cache, and
+ * whether it holds only the first rows of a larger result. */
+export function SourceBadges({
+  result,
+}: {
+  result: Pick<QueryResult, "source" | "cached" | "data_version" | "truncated" | "limit">;
+}) {
   return (
     <p className="row small" aria-label="Answer source">
+      {result.truncated ? (
+        <span className="badge badge-warn" role="status" data-testid="answer-truncated">
+          showing the first {result.limit.toLocaleString("en-US")} rows
+        </span>
+      ) : null}
       <span className="badge" data-testid="answer-source">
         from the {result.source}
       </span>

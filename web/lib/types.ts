@@ -49,6 +49,9 @@ export interface QueryResult {
   dataset: string;
   data_version: number;
   cached: boolean;
+  /** More rows matched than `limit`: `rows` holds the first `limit` of them. */
+  truncated: boolean;
+  limit: number;
   suppressed_cells?: [number, number][];
 }
 

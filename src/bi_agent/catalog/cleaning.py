@@ -6,9 +6,10 @@ lock, as a replace import does: one transaction, a new data_version, the rollups
 again. Cleaning is idempotent: a second run finds nothing to change, and a clean that
 would change nothing leaves the table and its data_version as they are.
 
-Only ISO-8601 dates and timestamps become dates (the server's DateStyle never decides
-what 01/02/2024 means), and a number written with a leading zero (a ZIP code, an MRN)
-stays text, since as a number it would lose its zeros.
+Numbers follow the rules an import's do (number_text.py): a number written with a leading
+zero (a ZIP code, an MRN) stays text, since as a number it would lose its zeros, and
+money with at most four decimals becomes `numeric`. Only ISO-8601 dates and timestamps
+become dates (the server's DateStyle never decides what 01/02/2024 means).
 """
 
 from __future__ import annotations
@@ -24,16 +25,23 @@ from bi_agent.catalog import datasets
 from bi_agent.catalog.columns import ColumnSpec, DataType, default_role
 from bi_agent.catalog.imports import check_metrics_fit, lock_dataset, replace_from_staging, staging_table_name
 from bi_agent.catalog.names import check_identifier
+from bi_agent.catalog.number_text import (
+    EXACT_DECIMAL,
+    INTEGER,
+    LEADING_ZERO,
+    NUMBER,
+    SIGNED,
+    NumberTextStats,
+    number_type,
+)
 from bi_agent.errors import InvalidInputError
 from bi_agent.infra.db import psycopg_connection
 
 # ASCII whitespace and the no-break space that spreadsheets leave behind.
 WHITESPACE = " \t\n\r\f\v\u00a0"
-# Tried in this order; the first type whose pattern every value matches, and whose cast
-# PostgreSQL then accepts for every value, is the column's new type.
+# Tried in this order after the number types; the first type whose pattern every value
+# matches, and whose cast PostgreSQL then accepts for every value, is the column's new type.
 COERCIONS: tuple[tuple[DataType, str], ...] = (
-    ("bigint", r"^[+-]?(0|[1-9][0-9]{0,18})$"),
-    ("double precision", r"^[+-]?((0|[1-9][0-9]*)(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"),
     ("date", r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
     (
         "timestamptz",
@@ -73,6 +81,7 @@ class CleaningOutcome:
 class _TextColumnStats:
     trimmed: int
     values: int
+    numbers: NumberTextStats
     matches: tuple[bool, ...]  # per entry of COERCIONS
 
 
@@ -124,7 +133,7 @@ def _text_column_stats(
     connection: Connection, table: sql.Composable, columns: list[ColumnSpec]
 ) -> tuple[int, dict[str, _TextColumnStats]]:
     """The row count and, in the same scan, per text column: the cells trimming changes, the
-    values left, and whether every value matches each type's pattern."""
+    values left, what they are as numbers, and whether every value matches each type's pattern."""
     texts = [column for column in columns if column.data_type == "text"]
     selected: list[sql.Composable] = [sql.SQL("count(*)")]
     for column in texts:
@@ -134,6 +143,20 @@ def _text_column_stats(
         )
         selected.append(sql.SQL("count({})").format(trimmed))
         selected.extend(
+            sql.SQL("count(*) FILTER (WHERE {} ~ {})").format(trimmed, sql.Literal(pattern))
+            for pattern in (NUMBER, INTEGER, EXACT_DECIMAL)
+        )
+        selected.extend(
+            sql.SQL("coalesce(bool_or({} ~ {}), false)").format(trimmed, sql.Literal(pattern))
+            for pattern in (LEADING_ZERO, SIGNED)
+        )
+        selected.extend(
+            sql.SQL("{}(length({})) FILTER (WHERE {} ~ {})").format(
+                sql.SQL(extreme), trimmed, trimmed, sql.Literal(INTEGER)
+            )
+            for extreme in ("min", "max")
+        )
+        selected.extend(
             sql.SQL("coalesce(bool_and({} ~ {}), false)").format(trimmed, sql.Literal(pattern))
             for _, pattern in COERCIONS
         )
@@ -142,10 +165,13 @@ def _text_column_stats(
         row = cursor.fetchone()
     assert row is not None
     stats = {}
-    width = 2 + len(COERCIONS)
+    width = 9 + len(COERCIONS)
     for index, column in enumerate(texts):
-        start = 1 + index * width
-        stats[column.name] = _TextColumnStats(row[start], row[start + 1], tuple(row[start + 2 : start + width]))
+        trimmed, values, numbers, integers, exact, leading_zero, signed, shortest, longest, *matches = row[
+            1 + index * width : 1 + (index + 1) * width
+        ]
+        as_numbers = NumberTextStats(values, numbers, integers, exact, leading_zero, signed, shortest, longest)
+        stats[column.name] = _TextColumnStats(trimmed, values, as_numbers, tuple(matches))
     return row[0], stats
 
 
@@ -156,6 +182,10 @@ def _coercions(
     coerced: dict[str, DataType] = {}
     for name, column in stats.items():
         if not column.values:
+            continue
+        number = number_type(name, column.numbers)
+        if number != "text" and _casts(connection, table, name, number):
+            coerced[name] = number
             continue
         for (data_type, _), matches in zip(COERCIONS, column.matches, strict=True):
             if matches and _casts(connection, table, name, data_type):

@@ -16,11 +16,13 @@ from bi_agent.errors import InvalidInputError
 
 DataType = Literal["bigint", "double precision", "numeric", "boolean", "date", "timestamptz", "text"]
 Role = Literal["time", "dimension", "measure"]
+NUMBER_TYPES: tuple[DataType, ...] = ("bigint", "double precision", "numeric")
 
-# Types an append may bring for a column of another type, because COPY converts them exactly.
+# Types an append may bring for a column of another type, because COPY converts their text
+# exactly (a number's text is what reaches PostgreSQL, not a binary float).
 WIDENINGS: dict[DataType, set[DataType]] = {
-    "double precision": {"bigint"},
-    "numeric": {"bigint"},
+    "double precision": {"bigint", "numeric"},
+    "numeric": {"bigint", "double precision"},
     "timestamptz": {"date"},
     "text": {"bigint", "double precision", "numeric", "boolean", "date", "timestamptz"},
 }

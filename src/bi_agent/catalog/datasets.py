@@ -5,9 +5,11 @@ Data rows live in `analytics.<name>`; this module keeps what is known about them
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -228,6 +230,29 @@ def preview_rows(
         masked=masked,
         total=total,
     )
+
+
+def export_csv(
+    connection: Connection, name: str, *, phi_allowed: bool, policy: Sequence[Filter] = ()
+) -> Iterator[bytes]:
+    """Every row the caller's row policy lets through, as CSV in table order: a header of the
+    file's own column names, then each value as PostgreSQL writes it (numbers and text exactly
+    as stored, times in UTC). Without `phi_allowed`, PHI columns are empty (not read at all).
+    Streams: the rows are never all in memory."""
+    columns = get_columns(connection, name)
+    table, kept = _within_policy(name, columns, policy)
+    selected = [sa.null().label(c.name) if c.phi and not phi_allowed else table.c[c.name] for c in columns]
+    compiled = sa.select(*selected).where(*kept).compile(dialect=connection.dialect)
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow([column.source_name for column in columns])
+    yield header.getvalue().encode()
+    raw = psycopg_connection(connection)
+    raw.execute("SET LOCAL TimeZone = 'UTC'")
+    # The statement's values are bound by psycopg on the client: COPY takes no server-side parameters.
+    statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(sql.SQL(str(compiled)))
+    with raw.cursor() as cursor, cursor.copy(statement, compiled.params) as copy:
+        for chunk in copy:
+            yield bytes(chunk)
 
 
 def visible_row_count(connection: Connection, name: str, policy: Sequence[Filter] = ()) -> int:

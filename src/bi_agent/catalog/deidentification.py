@@ -36,7 +36,7 @@ from psycopg import sql
 from sqlalchemy import Connection, Engine, text
 
 from bi_agent.catalog import datasets
-from bi_agent.catalog.columns import ColumnSpec, DataType
+from bi_agent.catalog.columns import NUMBER_TYPES, ColumnSpec, DataType
 from bi_agent.catalog.imports import check_metrics_fit, lock_dataset, replace_from_staging, staging_table_name
 from bi_agent.catalog.names import MAX_IDENTIFIER_LENGTH, check_identifier
 from bi_agent.catalog.phi import AGE, BIRTH, DATE_NAME, DIRECT_IDENTIFIER, ZIP
@@ -51,7 +51,6 @@ RESTRICTED_ZIP3 = (
     "036", "059", "063", "102", "203", "556", "692", "790", "821",
     "823", "830", "831", "878", "879", "884", "890", "893",
 )  # fmt: skip
-NUMBER_TYPES: tuple[DataType, ...] = ("bigint", "double precision", "numeric")
 DATE_TYPES: tuple[DataType, ...] = ("date", "timestamptz")
 
 

@@ -36,8 +36,9 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
-from bi_agent.catalog.columns import postgres_type
+from bi_agent.catalog.columns import DataType, postgres_type
 from bi_agent.catalog.names import MAX_IDENTIFIER_LENGTH, normalise_header
+from bi_agent.catalog.number_text import NumberTextStats, number_type
 from bi_agent.errors import InvalidInputError, PayloadTooLargeError
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -51,6 +52,8 @@ PARQUET_BATCH_ROWS = 64 * 1024
 # About what one Parquet batch may hold as read: a row group's batches each take their share of it.
 PARQUET_BATCH_BYTES = 64 << 20
 COPY_CHUNK_BYTES = 1 << 20
+# PostgreSQL's limit for a table: a wider file could only fail later, in the worker.
+MAX_COLUMNS = 1600
 # A CSV whose inferred types meet a later value they cannot hold is read again with that column
 # as text; all the reads of one file together may read this many times the file.
 CSV_READS = 4
@@ -88,6 +91,7 @@ class ParsedFile:
     mapping: dict[str, str]  # header in the file -> column name
     num_rows: int
     head: pa.Table  # the first HEAD_ROWS rows, every column
+    data_types: dict[str, DataType]  # column name -> what it is stored as
     rows_skipped: int = 0
     skipped_sample: list[dict[str, Any]] = field(default_factory=list)
     table: pa.Table | None = None  # every row; None when the file was only checked
@@ -101,12 +105,13 @@ class ParsedFile:
 
 class _Rows:
     """Collects the batches of one read: counts them, keeps the head, checks field sizes,
-    and keeps every batch only when asked."""
+    types the numbers written as text (a CSV's) and keeps every batch only when asked."""
 
     def __init__(self, filename: str, max_field_bytes: int, *, keep_rows: bool) -> None:
         self.filename = filename
         self.max_field_bytes = max_field_bytes
         self.keep_rows = keep_rows
+        self.types_text = False
         self.reset()
 
     def reset(self) -> None:
@@ -115,6 +120,7 @@ class _Rows:
         self.head_rows = 0
         self.batches: list[pa.RecordBatch] = []
         self.schema: pa.Schema | None = None
+        self.number_texts: dict[str, NumberTextStats] = {}
 
     def add(self, batch: pa.RecordBatch, schema: pa.Schema | None = None) -> None:
         """Check and count `batch`; the rows kept (the head, and all when asked) are cast to `schema`
@@ -122,6 +128,10 @@ class _Rows:
         self.schema = batch.schema
         _check_field_sizes(batch, self.filename, self.max_field_bytes, first_row=self.count)
         self.count += batch.num_rows
+        if self.types_text:
+            for name, column in zip(batch.schema.names, batch.columns, strict=True):
+                if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+                    self.number_texts.setdefault(name, NumberTextStats()).add(column)
         if self.head_rows < HEAD_ROWS and batch.num_rows:
             head = batch.slice(0, HEAD_ROWS - self.head_rows)
             self.head.append(head if schema is None else head.cast(schema))
@@ -133,7 +143,13 @@ class _Rows:
         names = list(mapping.values())
         head = pa.Table.from_batches(self.head, schema=schema).rename_columns(names)
         table = pa.Table.from_batches(self.batches, schema=schema).rename_columns(names) if self.keep_rows else None
-        return ParsedFile(kind, mapping, self.count, head, table=table, **skips)
+        data_types = {}
+        for field_, name in zip(schema, names, strict=True):
+            stats = self.number_texts.get(field_.name)
+            data_types[name] = (
+                number_type(name, stats) if stats is not None else postgres_type(field_.type, name, self.filename)
+            )
+        return ParsedFile(kind, mapping, self.count, head, data_types, table=table, **skips)
 
 
 def detect_kind(filename: str, head: bytes) -> FileKind:
@@ -288,13 +304,16 @@ def _read_csv(
     if column_types is not None:
         types_by_header = {header: column_types[name] for header, name in mapping.items() if name in column_types}
     skipped: list[dict[str, Any]] = []
+    changed: list[str] = []  # the columns whose type a later value changed
     # Line numbers of bad rows are only known to the single-threaded reader; it is used
     # when rows may be skipped, and again to name the line when a bad row is found.
     use_threads = on_error is OnError.FAIL
+    rows.types_text = True
     # What the reads so far took, and the most one took (the whole content, for a plain file).
     read_total = 0
     one_read = 0 if kind.gzipped else path.stat().st_size
-    for _ in range(len(headers) + 1):
+    # One read per column that can change its type, and one that pins the numbers as text.
+    for _ in range(len(headers) + 2):
         skipped.clear()
         rows.reset()
         inferred: pa.Schema | None = None
@@ -317,6 +336,16 @@ def _read_csv(
                         ),
                     )
                     inferred = reader.schema
+                    numbers = [
+                        header
+                        for header, column_type in zip(headers, inferred.types, strict=False)
+                        if header not in types_by_header and _may_be_number(column_type)
+                    ]
+                    if numbers:
+                        # Numbers are read as written and typed from all their values (number_text.py):
+                        # Arrow would turn 05415 into 5415 and 0.1 into a binary float.
+                        types_by_header.update((header, pa.string()) for header in numbers)
+                        continue
                     if any(pa.types.is_binary(column_type) for column_type in reader.schema.types):
                         # Arrow keeps bytes that are not UTF-8 as a binary column rather than failing.
                         raise _csv_error(
@@ -340,26 +369,81 @@ def _read_csv(
             message = str(error)
             conversion = _CONVERSION_ERROR.search(message)
             if conversion and column_types is None and "UTF8" not in message:
-                # Inference looked at the first block only; a later value says the column is text.
-                types_by_header[headers[int(conversion.group(1))]] = pa.string()
-                # Columns empty in the first block become text once they hold a value, and hold no
-                # other type if they never do: one more read settles them all.
-                if inferred is not None:
-                    types_by_header.update(
-                        (header, pa.string())
-                        for header, column_type in zip(headers, inferred.types, strict=False)
-                        if pa.types.is_null(column_type)
-                    )
+                # Inference looked at the first block only; a later value says the column is text
+                # (a date or a boolean: numbers and columns empty at first are read as text already).
+                changed.append(headers[int(conversion.group(1))])
+                types_by_header[changed[-1]] = pa.string()
                 if read_total > (CSV_READS - 1) * one_read:
-                    raise _csv_reads_spent(filename, [mapping[header] for header in types_by_header]) from None
+                    raise _csv_reads_spent(filename, [mapping[header] for header in changed]) from None
                 continue
             raise _csv_error(
                 message, filename, path, kind, headers, mapping, conversion, max_uncompressed_bytes
             ) from None
+        _check_quotes_closed(path, filename, kind, max_uncompressed_bytes)
         return rows.parsed(
             kind, mapping, schema, rows_skipped=len(skipped), skipped_sample=skipped[:SKIPPED_SAMPLE_SIZE]
         )
     raise file_error(filename, "the column types could not be inferred")
+
+
+def _check_quotes_closed(path: Path, filename: str, kind: FileKind, max_uncompressed_bytes: int) -> None:
+    """Refuse a quoted field that is never closed. Arrow closes it at the end of the file, so
+    every line after the quote would be folded into one field of one row. Closed quotes come in
+    pairs (a doubled quote inside a field too): only a file with an odd count is read again,
+    quote by quote, to tell an unclosed quote from a stray one inside an unquoted field (5")."""
+    odd = False
+    with _open_text(path, filename, kind, max_uncompressed_bytes) as stream:
+        for chunk in iter(lambda: stream.read(COPY_CHUNK_BYTES), b""):
+            odd ^= chunk.count(b'"') % 2 == 1
+    if not odd:
+        return
+    line = _unclosed_quote_line(path, filename, kind, max_uncompressed_bytes)
+    if line is not None:
+        raise file_error(
+            filename,
+            f"line {line}: a quoted field opens here and is never closed, so every line after it would "
+            'become part of that field; close the quote, and double any quote inside a field ("")',
+            line=line,
+        )
+
+
+def _unclosed_quote_line(path: Path, filename: str, kind: FileKind, max_uncompressed_bytes: int) -> int | None:
+    """The line where a quoted field opens and is still open at the end of the file, as Arrow's
+    parser reads quotes: one opens a field only at its start, `""` inside is a quote, and one
+    elsewhere in an unquoted field is a character like any other."""
+    in_quotes = False
+    opened_line = 0
+    lines = 0  # newlines before `data`
+    before = ord("\n")  # the byte before `data`: the content starts a field
+    leftover = b""
+    with _open_text(path, filename, kind, max_uncompressed_bytes) as stream:
+        while True:
+            chunk = stream.read(COPY_CHUNK_BYTES)
+            data = leftover + chunk
+            # The last byte waits for the next chunk: a quote there may be the first of a doubled one.
+            end = len(data) if not chunk else len(data) - 1
+            position = 0
+            while (quote := data.find(b'"', position, end)) >= 0:
+                if in_quotes:
+                    if quote + 1 < len(data) and data[quote + 1] == ord('"'):
+                        position = quote + 2
+                        continue
+                    in_quotes = False
+                elif (data[quote - 1] if quote else before) in b",\r\n":
+                    in_quotes = True
+                    opened_line = lines + data.count(b"\n", 0, quote) + 1
+                position = quote + 1
+            if not chunk:
+                return opened_line if in_quotes else None
+            cut = max(position, end)
+            lines += data.count(b"\n", 0, cut)
+            before = data[cut - 1] if cut else before
+            leftover = data[cut:]
+
+
+def _may_be_number(column_type: pa.DataType) -> bool:
+    """What Arrow's inference calls a number, or cannot tell yet (a column empty in the first block)."""
+    return bool(pa.types.is_integer(column_type) or pa.types.is_floating(column_type) or pa.types.is_null(column_type))
 
 
 def _csv_reads_spent(filename: str, columns: list[str]) -> InvalidInputError:
@@ -596,7 +680,14 @@ def file_error(filename: str, message: str, *, line: int | None = None, column: 
 
 
 def _column_mapping(headers: list[str], filename: str) -> dict[str, str]:
-    """Headers to identifiers, refusing blank, overlong and colliding names."""
+    """Headers to identifiers, refusing blank, overlong and colliding names, and more columns
+    than a table can have."""
+    if len(headers) > MAX_COLUMNS:
+        raise file_error(
+            filename,
+            f"the file has {len(headers)} columns; a dataset holds at most {MAX_COLUMNS} (PostgreSQL's "
+            "limit for a table): split it into datasets of fewer columns",
+        )
     mapping: dict[str, str] = {}
     taken: dict[str, str] = {}
     for position, header in enumerate(headers, start=1):

@@ -34,7 +34,7 @@ from psycopg import sql
 from sqlalchemy import Connection, Engine, text
 
 from bi_agent.catalog import datasets, metrics, rollups
-from bi_agent.catalog.columns import ARROW_TYPES, WIDENINGS, ColumnSpec, default_role, postgres_type
+from bi_agent.catalog.columns import ARROW_TYPES, NUMBER_TYPES, WIDENINGS, ColumnSpec, default_role
 from bi_agent.catalog.files import OnError, ParsedFile, read_file
 from bi_agent.catalog.names import check_identifier
 from bi_agent.catalog.phi import SAMPLE_SIZE, phi_reason
@@ -125,7 +125,13 @@ def check_file(
     with engine.connect() as connection:
         existing = datasets.find_columns(connection, dataset)
     appending = existing if mode == "append" and existing is not None else None
-    pinned = {column.name: ARROW_TYPES[column.data_type] for column in appending} if appending else None
+    # A number column is read as text, as a new file's are, so its values reach it as written.
+    pinned = (
+        {column.name: pa.string() if column.data_type in NUMBER_TYPES else ARROW_TYPES[column.data_type]
+         for column in appending}
+        if appending
+        else None
+    )  # fmt: skip
     parsed = read_file(
         path,
         filename,
@@ -373,7 +379,7 @@ def _column_specs(parsed: ParsedFile, filename: str, *, detect_phi: bool) -> lis
     source_names = {name: header for header, name in parsed.mapping.items()}
     specs = []
     for field in parsed.head.schema:
-        data_type = postgres_type(field.type, field.name, filename)
+        data_type = parsed.data_types[field.name]
         source = source_names.get(field.name, field.name)
         phi = False
         if detect_phi:

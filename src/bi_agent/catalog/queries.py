@@ -41,6 +41,9 @@ class QueryResult:
     source: str  # "rollup" or "table"
     dataset: str
     data_version: int
+    limit: int
+    # More rows matched than `limit`: `rows` holds the first `limit` of them.
+    truncated: bool = False
     # With small-cell suppression on: [row, column] of each value hidden; None when off.
     suppressed_cells: list[list[int]] | None = None
 
@@ -51,6 +54,8 @@ class QueryResult:
             "source": self.source,
             "dataset": self.dataset,
             "data_version": self.data_version,
+            "limit": self.limit,
+            "truncated": self.truncated,
         }
         if self.suppressed_cells is not None:
             reply["suppressed"] = bool(self.suppressed_cells)
@@ -212,7 +217,9 @@ def run(connection: Connection, checked: Plan, timezone: str, *, min_cell_size: 
         if checked.rollup is not None
         else _table_statement(checked, timezone, with_records=counted)
     )
-    rows = [[json_value(value) for value in row] for row in connection.execute(statement).all()]
+    # The statement asks for one row more than the limit: whether it came says the result was cut.
+    found = connection.execute(statement).fetchmany(checked.spec.limit + 1)
+    rows = [[json_value(value) for value in row] for row in found[: checked.spec.limit]]
     names = [PERIOD, *checked.spec.group_by, *(metric.name for metric in checked.metrics)]
     suppressed: list[list[int]] | None = None
     if min_cell_size is not None:
@@ -223,6 +230,8 @@ def run(connection: Connection, checked: Plan, timezone: str, *, min_cell_size: 
         source="rollup" if checked.rollup is not None else "table",
         dataset=checked.dataset,
         data_version=checked.data_version,
+        limit=checked.spec.limit,
+        truncated=len(found) > checked.spec.limit,
         suppressed_cells=suppressed,
     )
 
@@ -395,7 +404,7 @@ def _finish(statement: sa.Select[Any], spec: QuerySpec, key_count: int) -> sa.Se
             f'"{item.field}"'
         )  # a result column whose name _check_order allowed
         order.append(column.desc() if item.direction == "desc" else column.asc())
-    return statement.group_by(*positions).order_by(*order, *positions).limit(spec.limit)
+    return statement.group_by(*positions).order_by(*order, *positions).limit(spec.limit + 1)
 
 
 def phi_reads(connection: Connection, metric_names: list[str], dimensions: Iterable[str]) -> list[PhiRead]:

@@ -33,7 +33,7 @@ from sklearn.model_selection import train_test_split
 from sqlalchemy import Engine, text
 
 from bi_agent.catalog import datasets
-from bi_agent.catalog.columns import ColumnSpec, DataType
+from bi_agent.catalog.columns import NUMBER_TYPES, ColumnSpec
 from bi_agent.catalog.names import IDENTIFIER, check_identifier
 from bi_agent.errors import BIAgentError, InvalidInputError, NotFoundError, PermissionDeniedError
 from bi_agent.infra import error_text
@@ -74,7 +74,6 @@ MAX_FEATURES = 500
 MAX_TRAINING_ROWS = 2_000_000
 READ_BATCH_ROWS = 50_000
 SPLIT_SEED = RANDOM_STATE
-NUMBER_TYPES: tuple[DataType, ...] = ("bigint", "double precision", "numeric")
 
 
 def no_progress(stage: str, done: int, total: int) -> None:

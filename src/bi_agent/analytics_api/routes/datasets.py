@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
@@ -272,6 +273,50 @@ def preview(
         "limit": limit,
         "offset": offset,
     }
+
+
+@router.get(
+    "/{name}/export",
+    summary="Download a dataset's rows as CSV",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "The rows, a header line first"}},
+)
+def export(request: Request, principal: CanRead, connections: ConnectionsDep, name: str) -> StreamingResponse:
+    """Every row within the caller's row policy, as CSV: the file's own column names, then each
+    value exactly as stored (a code keeps its leading zeros, `0.50` stays `0.50`; times in UTC).
+    PHI columns are empty for a caller without `phi:read`, and named in `X-Masked-Columns`. In
+    HIPAA mode a dataset with PHI columns needs the header `X-Purpose`, and each export is audited."""
+    check_identifier(name, "dataset name")
+    phi_allowed = principal.has(Permission.PHI_READ)
+    with connections.engine.connect() as connection:
+        datasets.get_dataset(connection, name)  # 404 before anything else
+        phi_columns = [column.name for column in datasets.get_columns(connection, name) if column.phi]
+        policy = row_policies.filters_for(connection, principal.roles, name)
+    check_phi_read(
+        connections.engine,
+        principal,
+        request_info(request),
+        hipaa_mode=connections.settings.hipaa_mode,
+        action=audit.Action.EXPORT,
+        resource=f"/api/v1/datasets/{name}/export",
+        dataset=name,
+        phi_columns=phi_columns,
+        touched=phi_columns if phi_allowed else (),
+    )
+
+    def rows() -> Iterator[bytes]:
+        with connections.engine.begin() as connection:
+            yield from datasets.export_csv(connection, name, phi_allowed=phi_allowed, policy=policy)
+
+    masked = [] if phi_allowed else phi_columns
+    return StreamingResponse(
+        rows(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}.csv"',
+            "X-Masked-Columns": ",".join(masked),
+        },
+    )
 
 
 @router.get("/{name}/profile", summary="A dataset's profile")

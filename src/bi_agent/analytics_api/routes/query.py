@@ -35,8 +35,10 @@ CanQuery = Annotated[Principal, require(Permission.QUERIES_RUN)]
 
 @router.post("/query", summary="Run a query", response_class=JSONResponse)
 async def run_query(request: Request, principal: CanQuery, connections: ConnectionsDep, body: QuerySpec) -> Response:
-    """`{"columns", "rows", "source": "rollup"|"table", "cached", "data_version"}`; the header
-    `X-Cache` says HIT or MISS. `start` is included and `end` is not; dates and times without a
+    """`{"columns", "rows", "source": "rollup"|"table", "cached", "data_version", "limit",
+    "truncated"}`; the header `X-Cache` says HIT or MISS. When more rows match than `limit`
+    (10,000 unless asked), `rows` holds the first `limit` of them, `truncated` is true and so
+    is the header `X-Result-Truncated`. `start` is included and `end` is not; dates and times without a
     zone are read in REPORTING_TIMEZONE. In HIPAA mode, for a caller without `phi:read`, a value
     built from fewer than HIPAA_MIN_CELL_SIZE records is null, with `"suppressed": true` and its
     `[row, column]` in `suppressed_cells`; and a query of a dataset with PHI columns needs the
@@ -58,7 +60,9 @@ async def run_query(request: Request, principal: CanQuery, connections: Connecti
     if key is not None:
         reply = await cache.get_reply(key)
         if reply is not None:
-            return Response(reply, media_type="application/json", headers={"X-Cache": "HIT"})
+            return Response(
+                reply, media_type="application/json", headers={"X-Cache": "HIT", **_truncation_header(reply)}
+            )
 
     def answer() -> queries.Answer:
         with connections.engine.connect() as connection:
@@ -76,7 +80,16 @@ async def run_query(request: Request, principal: CanQuery, connections: Connecti
     result, cached, storable = await run_in_threadpool(answer)
     if key is not None and storable:
         await cache.put_reply(key, bytes(JSONResponse({**result, "cached": True}).body))
-    return JSONResponse({**result, "cached": cached}, headers={"X-Cache": "HIT" if cached else "MISS"})
+    return JSONResponse(
+        {**result, "cached": cached},
+        headers={"X-Cache": "HIT" if cached else "MISS", "X-Result-Truncated": str(result["truncated"]).lower()},
+    )
+
+
+def _truncation_header(reply: bytes) -> dict[str, str]:
+    """X-Result-Truncated of a stored reply, without parsing it: in compact JSON the key with its
+    value can only be the reply's own (a quote inside a text value is escaped)."""
+    return {"X-Result-Truncated": "true" if b'"truncated":true' in reply else "false"}
 
 
 def _check_phi_read(connections: Connections, principal: Principal, info: RequestInfo, body: QuerySpec) -> None:
