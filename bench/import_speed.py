@@ -52,7 +52,7 @@ def baseline_copy(settings: Settings, path: Path) -> float:
         connection.execute("DROP TABLE IF EXISTS public.bench_copy_baseline")
         connection.execute(
             "CREATE TABLE public.bench_copy_baseline (visit_time timestamptz, region text, department text, "
-            "payer text, charges double precision, length_of_stay bigint, patient_name text)"
+            "payer text, charges numeric, length_of_stay bigint, patient_name text)"
         )
     started = time.perf_counter()
     psql = shutil.which("psql")

@@ -5,7 +5,9 @@ Needs `bi-agent up` running (embedded servers) or DATABASE_URL/REDIS_URL/MINIO_E
 Imports the rows into dataset `bench_queries` (a re-run with the same rows reuses them),
 defines three metrics on it, refreshes their rollup and analyzes both. For each query,
 both paths must give the same rows; then both times are printed with their ratio; the
-target is at least 10.
+target is at least 10. Last, what `numeric` costs: the import stores charges (two decimals)
+as numeric, so sums are exact; the same aggregation over a copy with charges as double
+precision is timed beside it (no target: the price of exact sums, said in the README).
 """
 
 from __future__ import annotations
@@ -162,6 +164,52 @@ def measure(connection: Connection, label: str, spec: QuerySpec, timezone: str, 
     return ratio
 
 
+NUMERIC_COST_SQL = """
+SELECT date_trunc('month', visit_time) AS month, region, sum(charges), avg(charges), count(*)
+FROM analytics.{table} WHERE visit_time >= '2024-01-01' AND visit_time < '2025-01-01' GROUP BY 1, 2
+"""
+
+
+def measure_numeric_cost(connection: Connection, repeat: int) -> float:
+    """The table path's aggregation of charges as numeric (what the import makes of money)
+    against the same rows with charges as double precision, medians in turns."""
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    charges_type = raw.execute(
+        "SELECT data_type FROM information_schema.columns "
+        "WHERE table_schema = 'analytics' AND table_name = %s AND column_name = 'charges'",
+        [DATASET],
+    ).fetchone()
+    assert charges_type is not None and charges_type[0] == "numeric", charges_type
+    twin = f"{DATASET}_float"
+    raw.execute(sql.SQL("DROP TABLE IF EXISTS analytics.{}").format(sql.Identifier(twin)))
+    raw.execute(
+        sql.SQL(
+            "CREATE TABLE analytics.{} AS SELECT visit_time, region, charges::float8 AS charges FROM analytics.{}"
+        ).format(sql.Identifier(twin), sql.Identifier(DATASET))
+    )
+    raw.execute(sql.SQL("ANALYZE analytics.{}").format(sql.Identifier(twin)))
+    statements = {name: NUMERIC_COST_SQL.format(table=name) for name in (DATASET, twin)}
+    times: dict[str, list[float]] = {name: [] for name in statements}
+    def run(statement: str) -> None:
+        raw.execute(statement).fetchall()
+
+    for _ in range(repeat + 1):  # the first round warms the buffer cache
+        for name, statement in statements.items():
+            started = time.perf_counter()
+            run(statement)
+            times[name].append((time.perf_counter() - started) * 1000)
+    numeric_ms, float_ms = (statistics.median(times[name][1:]) for name in (DATASET, twin))
+    raw.execute(sql.SQL("DROP TABLE analytics.{}").format(sql.Identifier(twin)))
+    raw.commit()
+    ratio = numeric_ms / float_ms
+    print("\nnumeric cost, sum and avg of charges by month x region over 2024 from the table:")
+    print(f"  numeric (exact)    {numeric_ms:9.2f} ms  (median of {repeat})")
+    print(f"  double precision   {float_ms:9.2f} ms")
+    print(f"  ratio              {ratio:9.2f}  (what exact sums cost on the table path)")
+    return ratio
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -185,6 +233,8 @@ def main() -> None:
             measure(connection, label, spec, settings.reporting_timezone, arguments.repeat)
             for label, spec in QUERIES.items()
         ]
+    with connections.engine.connect() as connection:
+        measure_numeric_cost(connection, arguments.repeat)
     connections.close()
     # The machine may be shared; a busy one slows both paths, not always alike.
     print(f"\n{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")

@@ -1,3 +1,4 @@
+import { truncationNote } from "@/lib/format";
 import type { QueryResult } from "@/lib/types";
 
 /** Where an answer came from: the daily rollup or the table, whether from the cache, and
@@ -7,11 +8,12 @@ export function SourceBadges({
 }: {
   result: Pick<QueryResult, "source" | "cached" | "data_version" | "truncated" | "limit">;
 }) {
+  const note = truncationNote(result);
   return (
     <p className="row small" aria-label="Answer source">
-      {result.truncated ? (
+      {note ? (
         <span className="badge badge-warn" role="status" data-testid="answer-truncated">
-          showing the first {result.limit.toLocaleString("en-US")} rows
+          {note}
         </span>
       ) : null}
       <span className="badge" data-testid="answer-source">

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { changeDirection, formatChange, formatValue } from "./format";
+import { changeDirection, formatChange, formatValue, truncationNote } from "./format";
 
 describe("format", () => {
   it("follows the metric's format", () => {
@@ -15,5 +15,10 @@ describe("format", () => {
     expect(formatChange(6.1)).toBe("+6.10%");
     expect(formatChange(null)).toBe("no previous period");
     expect(changeDirection(0)).toBe("flat");
+  });
+
+  it("says when a result holds only its first rows", () => {
+    expect(truncationNote({ truncated: true, limit: 10000 })).toBe("showing the first 10,000 rows");
+    expect(truncationNote({ truncated: false, limit: 10000 })).toBeNull();
   });
 });

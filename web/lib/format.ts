@@ -25,3 +25,9 @@ export function changeDirection(changePct: number | null | undefined): "up" | "d
   if (changePct === null || changePct === undefined || changePct === 0) return "flat";
   return changePct > 0 ? "up" : "down";
 }
+
+/** What a result cut at its limit says on the page; null when nothing was cut. */
+export function truncationNote(result: { truncated?: boolean; limit?: number }): string | null {
+  if (!result.truncated || result.limit === undefined) return null;
+  return `showing the first ${new Intl.NumberFormat("en-US").format(result.limit)} rows`;
+}
