@@ -191,6 +191,7 @@ def measure_numeric_cost(connection: Connection, repeat: int) -> float:
     raw.execute(sql.SQL("ANALYZE analytics.{}").format(sql.Identifier(twin)))
     statements = {name: NUMERIC_COST_SQL.format(table=name) for name in (DATASET, twin)}
     times: dict[str, list[float]] = {name: [] for name in statements}
+
     def run(statement: str) -> None:
         raw.execute(statement).fetchall()
 

@@ -12,6 +12,7 @@ import os
 import secrets
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,17 +146,46 @@ def postgres(request: pytest.FixtureRequest) -> PostgresServer:
     return PostgresServer("postgres18", url.render_as_string(hide_password=False))
 
 
-@pytest.fixture
-def database(postgres: PostgresServer) -> Iterator[str]:
-    """A new, empty database on `postgres`, dropped afterwards; yields its SQLAlchemy URL."""
-    name = f"bi_test_{uuid.uuid4().hex[:12]}"
+@contextmanager
+def new_database(postgres: PostgresServer, prefix: str, template: str | None = None) -> Iterator[str]:
+    """A new database on `postgres` (a copy of `template`, else empty), dropped afterwards; yields its name."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        statement = sql.SQL("{} TEMPLATE {}").format(statement, sql.Identifier(template))
     with psycopg.connect(postgres.admin_url, autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        connection.execute(statement)
     try:
-        yield postgres.sqlalchemy_url(name)
+        yield name
     finally:
         with psycopg.connect(postgres.admin_url, autocommit=True) as connection:
             connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def migrated_template(postgres: PostgresServer) -> Iterator[str]:
+    """A database at the newest revision, migrated once per session and server: each test's
+    database is a copy of it (a file copy in PostgreSQL, a tenth of what migrating costs)."""
+    with new_database(postgres, "bi_template") as name:
+        engine = create_engine(postgres.sqlalchemy_url(name))
+        migrations.upgrade(engine)
+        # No connection may stay open on a template while it is copied.
+        engine.dispose()
+        yield name
+
+
+@pytest.fixture
+def database(postgres: PostgresServer, migrated_template: str) -> Iterator[str]:
+    """A new database on `postgres` at the newest revision, dropped afterwards; yields its SQLAlchemy URL."""
+    with new_database(postgres, "bi_test", migrated_template) as name:
+        yield postgres.sqlalchemy_url(name)
+
+
+@pytest.fixture
+def empty_database(postgres: PostgresServer) -> Iterator[str]:
+    """A new, empty database on `postgres` (for migrations from nothing), dropped afterwards."""
+    with new_database(postgres, "bi_empty") as name:
+        yield postgres.sqlalchemy_url(name)
 
 
 @pytest.fixture(scope="session", params=["redis7", "valkey"])
@@ -175,8 +205,7 @@ def redis_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def engine(database: str) -> Iterator[Engine]:
-    """An engine on `database`, migrated to the newest revision."""
+    """An engine on `database`, at the newest revision."""
     created = create_engine(database)
-    migrations.upgrade(created)
     yield created
     created.dispose()

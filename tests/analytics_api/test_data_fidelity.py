@@ -101,7 +101,8 @@ def test_a_file_wider_than_a_table_is_refused_in_the_request(api: Api) -> None:
 
 def test_a_result_past_its_limit_says_it_was_cut(api: Api, worker: None) -> None:
     days = "".join(f"2025-03-{day:02d},{day}\n" for day in range(1, 21)).encode()
-    assert wait_for_job(api, upload(api, "daily", "daily.csv", b"day,n\n" + days).json()["job_id"])["state"] == "SUCCESS"
+    job = wait_for_job(api, upload(api, "daily", "daily.csv", b"day,n\n" + days).json()["job_id"])
+    assert job["state"] == "SUCCESS", job
     metric = {"name": "n_total", "dataset": "daily", "aggregation": "sum", "column": "n", "time_column": "day",
               "dimensions": []}  # fmt: skip
     assert api.client.post("/api/v1/metrics", headers=api.headers("analyst"), json=metric).status_code == 201

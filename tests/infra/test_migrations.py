@@ -15,8 +15,8 @@ from tests.conftest import PostgresServer
 
 
 @pytest.fixture
-def engine(database: str) -> Iterator[Engine]:
-    created = create_engine(database)
+def engine(empty_database: str) -> Iterator[Engine]:
+    created = create_engine(empty_database)
     yield created
     created.dispose()
 
