@@ -106,7 +106,7 @@ def test_deidentify_job_needs_phi_read_and_writes_a_copy_without_identifiers(api
         ("age", "text", False),
         ("visit_date", "bigint", False),
         ("department", "text", False),
-        ("charges", "double precision", False),
+        ("charges", "numeric", False),
     ]
     copy = api.client.get("/api/v1/datasets/visits_deid/rows", headers=api.headers("viewer")).json()
     assert sorted(copy["rows"], key=str) == [

@@ -3,8 +3,12 @@ dates as years, ZIP codes as three digits (000 where few people live), ages over
 
 from __future__ import annotations
 
-from datetime import date
+import io
+from datetime import date, datetime
+from decimal import Decimal
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import Engine, text
 
@@ -73,9 +77,9 @@ def test_deidentified_copy_of_hospital_visits(load: Importer, engine: Engine) ->
     }
     # 1930 implies an age over 89 in 2025; 036 is a ZIP area of few people; 95 is over 89.
     assert rows_by(engine, "visits_deid", "charges") == [
-        (1960, "941", "64", 2025, "cardiology", 99.9),
+        (1960, "941", "64", 2025, "cardiology", Decimal("99.9")),
         (1984, "100", "40", 2024, "oncology", 830.0),
-        (None, "000", "90+", 2024, "cardiology", 1200.5),
+        (None, "000", "90+", 2024, "cardiology", Decimal("1200.5")),
     ]
     with engine.connect() as connection:
         columns = datasets.get_columns(connection, "visits_deid")
@@ -88,7 +92,7 @@ def test_deidentified_copy_of_hospital_visits(load: Importer, engine: Engine) ->
         ("age", "text", "dimension", False),
         ("visit_date", "bigint", "dimension", False),
         ("department", "text", "dimension", False),
-        ("charges", "double precision", "measure", False),
+        ("charges", "numeric", "measure", False),
     ]
     assert summary.description == "HIPAA Safe Harbor de-identified copy of visits"
     assert copied_metrics == [] and views == []
@@ -119,13 +123,21 @@ def test_no_identifier_of_the_source_is_anywhere_in_the_copy(load: Importer, eng
 
 
 def test_numeric_zip_codes_text_ages_and_timestamps(load: Importer, engine: Engine) -> None:
-    content = (
-        b"admitted_at,zip_code,patient_age,score\n"
-        b"2024-12-31T23:30:00Z,03601,95,1\n"
-        b"2024-06-01T12:00:00Z,10001,unknown,2\n"
-        b"2024-06-02T12:00:00Z,501,89,3\n"
+    # A CSV keeps a ZIP code's zeros as text; a Parquet file's writer may have made it a number.
+    table = pa.table(
+        {
+            "admitted_at": pa.array(
+                [datetime(2024, 12, 31, 23, 30), datetime(2024, 6, 1, 12), datetime(2024, 6, 2, 12)],
+                pa.timestamp("s", tz="UTC"),
+            ),
+            "zip_code": pa.array([3601, 10001, 501], pa.int64()),
+            "patient_age": ["95", "unknown", "89"],
+            "score": pa.array([1, 2, 3], pa.int64()),
+        }
     )
-    load("stays", "stays.csv", content)
+    content = io.BytesIO()
+    pq.write_table(table, content)
+    load("stays", "stays.parquet", content.getvalue())
     with engine.connect() as connection:
         types = [column.data_type for column in datasets.get_columns(connection, "stays")]
     assert types == ["timestamptz", "bigint", "text", "bigint"]  # the ZIP codes lost their leading zeros
