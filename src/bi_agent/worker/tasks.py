@@ -94,10 +94,11 @@ def refresh_analytics_views(dataset: str | None = None) -> dict[str, Any]:
 
 @shared_task(name="calculate_kpis")  # type: ignore[untyped-decorator]
 def calculate_kpis() -> dict[str, Any]:
-    """Store every metric's current-against-previous value at every grain (upserted by period)."""
+    """Store every metric's current-against-previous value at every grain (upserted by period);
+    `failed` names the metrics that could not be calculated (their cards say why)."""
     settings = get_settings()
-    stored = kpis.calculate_all(connections().engine, datetime.now(UTC).date(), settings.reporting_timezone)
-    return {"snapshots": stored}
+    run = kpis.calculate_all(connections().engine, datetime.now(UTC).date(), settings.reporting_timezone)
+    return {"snapshots": run.stored, "failed": run.failed}
 
 
 @shared_task(name="train_model", bind=True)  # type: ignore[untyped-decorator]
