@@ -61,4 +61,3 @@ def test_every_list_route_refuses_a_page_out_of_bounds(api: Api, embedded: Embed
                     assert sorted(error["loc"] for error in reply.json()["errors"]) == locations, reply.text
                 checked.append(where)
     assert {"GET /api/v1/datasets/{name}/rows", "GET /api/v1/audit", "GET /api/v1/models"} <= set(checked)
-    assert len(checked) == 8, checked

@@ -106,7 +106,10 @@ def test_a_metric_that_fails_leaves_the_others_their_kpis(load: Importer, engine
     assert run == kpis.KpiRun(5, ["last_day", "latest_note", "note_total"])
     with engine.connect() as connection:
         cards = {card["metric"]: card for card in kpis.latest(connection, "month", phi_allowed=True)}
+        small = {card["metric"]: card for card in kpis.latest(connection, "month", phi_allowed=True, min_cell_size=11)}
     assert cards["amount_sum"]["value"] == 4.0 and cards["amount_sum"]["error"] is None
+    # Of one record, the value is hidden in HIPAA mode; a card without one has nothing to hide.
+    assert (small["amount_sum"]["suppressed"], small["last_day"]["suppressed"]) == (True, False)
     assert cards["latest_note"]["error"].startswith("column note is text: max of text returns one record's value")
     assert cards["note_total"]["error"] == "column note is text; sum needs a number column"
     assert cards["last_day"]["error"] == "metric last_day (max of day) has values that are not numbers"

@@ -237,6 +237,10 @@ def _small(records: int | None, min_cell_size: int) -> bool:
 def _suppressed(item: dict[str, Any], row: Any, min_cell_size: int | None) -> dict[str, Any]:
     if min_cell_size is None:
         return item
+    if row["computed_at"] is None:
+        # The card of a metric that failed before any snapshot: no value to hide.
+        item["suppressed"] = False
+        return item
     hide_value, hide_previous = _small(row["records"], min_cell_size), _small(row["previous_records"], min_cell_size)
     if hide_value:
         item["value"] = None
