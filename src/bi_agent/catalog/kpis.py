@@ -150,10 +150,11 @@ def calculate_all(engine: Engine, today: date, timezone: str) -> KpiRun:
                 raise
             failed.append(metric.name)
             with engine.begin() as connection:
+                # From bi.metrics: a metric deleted since the list was read gets no row.
                 connection.execute(
                     text(
-                        "INSERT INTO bi.kpi_errors (metric_id, error) VALUES (:id, :error) ON CONFLICT (metric_id) "
-                        "DO UPDATE SET error = :error, failed_at = now()"
+                        "INSERT INTO bi.kpi_errors (metric_id, error) SELECT id, :error FROM bi.metrics WHERE id = :id "
+                        "ON CONFLICT (metric_id) DO UPDATE SET error = :error, failed_at = now()"
                     ),
                     {"id": metric.id, "error": error_text.describe(error)},
                 )
