@@ -17,6 +17,8 @@ class BIAgentError(Exception):
 
     status_code = 500
     title = "Internal error"
+    # When the same request may succeed again (a problem detail's Retry-After); None: not by waiting.
+    retry_after_seconds: int | None = None
 
     def __init__(self, *args: object, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(*args)
@@ -34,6 +36,9 @@ class DependencyUnavailableError(BIAgentError):
 
     status_code = 503
     title = "Service unavailable"
+    # A restart of PostgreSQL or Redis takes a few seconds; a client that waits this long
+    # mostly finds it back, and one that comes sooner only adds to the load.
+    retry_after_seconds = 5
 
 
 class EmbeddedServerError(BIAgentError):
@@ -106,6 +111,7 @@ class ArtifactIntegrityError(BIAgentError):
 class TooManyRequestsError(BIAgentError):
     status_code = 429
     title = "Too many requests"
+    retry_after_seconds: int
 
     def __init__(self, message: str, retry_after_seconds: int) -> None:
         super().__init__(message)

@@ -11,9 +11,7 @@ import httpx2
 import pytest
 from sqlalchemy import text
 
-from bi_agent.errors import InvalidInputError, NotFoundError
 from bi_agent.infra import jobs
-from bi_agent.worker import tasks
 from tests.analytics_api.conftest import Api, upload, wait_for_job
 
 WARDS = b"day,ward,beds\n2024-01-01, north ,12\n2024-01-01,north,12\n2024-01-02,south,  \n"
@@ -172,6 +170,13 @@ def test_a_task_with_bad_arguments_fails_at_once(api: Api, worker: None, argumen
     assert "RETRY" not in seen
 
 
-def test_bad_input_is_not_a_transient_error() -> None:
-    assert not issubclass(InvalidInputError, tasks.TRANSIENT_ERRORS)
-    assert not issubclass(NotFoundError, tasks.TRANSIENT_ERRORS)
+@pytest.mark.parametrize("postgres", ["postgres18"], indirect=True)
+@pytest.mark.parametrize("redis_url", ["valkey"], indirect=True)
+def test_a_task_that_postgresql_refuses_fails_at_once(api: Api, worker: None) -> None:
+    # More columns than a PostgreSQL table can have: every try would fail the same way.
+    header = ",".join(["day", *(f"c{index}" for index in range(1600))])
+    row = ",".join(["2024-01-01", *("1" for _ in range(1600))])
+    job_id = upload(api, "wide", "wide.csv", f"{header}\n{row}\n".encode()).json()["job_id"]
+    seen, job = states_until_done(api, job_id, timeout=20)
+    assert job["state"] == "FAILURE" and "RETRY" not in seen, seen
+    assert "TooManyColumns: tables can have at most (SQLSTATE 54011)" in job["error"], job["error"]

@@ -1,14 +1,18 @@
 """An unexpected error in either HTTP service: a 500 that says nothing of its cause, and log
-lines (the 500 handler's and the server's) that name it without the value it failed on."""
+lines (the 500 handler's and the server's) that name it without the value it failed on. An
+outage of a dependency: a 503 with Retry-After."""
 
 from __future__ import annotations
 
 import logging
 import traceback
 
+import psycopg
 import pytest
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
+from psycopg import errors
+from sqlalchemy.exc import DataError
 
 from bi_agent.errors import UnexpectedError
 from bi_agent.http.service import create_service
@@ -22,6 +26,16 @@ router = APIRouter()
 @router.get("/fails")
 def fails() -> float:
     return float(VALUE)
+
+
+@router.get("/refused")
+def refused() -> None:
+    raise DataError("SELECT", {}, errors.InvalidTextRepresentation(f'invalid input syntax for type integer: "{VALUE}"'))
+
+
+@router.get("/lost")
+def lost() -> None:
+    raise psycopg.OperationalError("consuming input failed: server closed the connection unexpectedly")
 
 
 def test_a_500_logs_no_value(caplog: pytest.LogCaptureFixture) -> None:
@@ -38,3 +52,15 @@ def test_a_500_logs_no_value(caplog: pytest.LogCaptureFixture) -> None:
     records = [formatter.format(record) for record in caplog.records]
     assert any("unhandled error on GET /api/v1/fails" in record for record in records), records
     assert not any(VALUE in record for record in [told, *records])
+
+
+def test_an_outage_is_a_503_and_a_refused_value_a_500() -> None:
+    client = TestClient(
+        create_service("ml-service", "ML", "outages", [router], make_settings()), raise_server_exceptions=False
+    )
+    lost = client.get("/api/v1/lost")
+    assert lost.status_code == 503 and lost.headers["retry-after"] == "5", lost.text
+    assert lost.headers["content-type"] == "application/problem+json"
+    assert lost.json()["detail"] == "PostgreSQL is unavailable for now (OperationalError: consuming input failed)"
+    refused = client.get("/api/v1/refused")
+    assert refused.status_code == 500 and "retry-after" not in refused.headers and VALUE not in refused.text

@@ -208,6 +208,30 @@ def test_a_metric_without_a_complete_period_is_refused(ml: Api, load: Importer, 
     )
 
 
+@pytest.mark.parametrize("postgres", ["postgres18"], indirect=True)
+@pytest.mark.parametrize("redis_url", ["valkey"], indirect=True)
+def test_a_metric_that_cannot_be_forecast_is_refused_saying_why(ml: Api, load: Importer, engine: Engine) -> None:
+    load("sales", "sales.csv", sales_csv(date(2025, 1, 1), date(2025, 4, 30)))
+    # Written to the catalog directly, past the checks that refuse the first one now.
+    with engine.begin() as connection:
+        for name, column in (("last_region", "region"), ("last_sale", "sold_at")):
+            connection.execute(
+                text(
+                    "INSERT INTO bi.metrics (name, dataset_id, aggregation, column_name, time_column) "
+                    "SELECT :name, id, 'max', :column, 'sold_at' FROM bi.datasets WHERE name = 'sales'"
+                ),
+                {"name": name, "column": column},
+            )
+    text_extreme = forecast(ml, {"metric": "last_region", "horizon": 3})
+    assert text_extreme.status_code == 422, text_extreme.text
+    assert text_extreme.json()["detail"].startswith(
+        "metric last_region cannot be forecast: column region is text: max of text returns one record's value"
+    )
+    latest_date = forecast(ml, {"metric": "last_sale", "horizon": 3})
+    assert latest_date.status_code == 422, latest_date.text
+    assert latest_date.json()["detail"] == "metric last_sale (max of sold_at) has values that are not numbers"
+
+
 def test_a_forecast_needs_a_token_and_the_right_to_query(ml: Api, revenue: str) -> None:
     assert ml.client.post("/api/v1/forecast", json={"metric": revenue, "horizon": 3}).status_code == 401
     nobody = ml.add_account("nobody", [])

@@ -7,6 +7,11 @@ tenth of a month is set against the first ten days of the month before. Values c
 through the query router, so a fresh rollup answers them. Snapshots are computed for every
 metric; a PHI metric's are served only to callers with `phi:read`, judged when they are
 read, from the columns' flags then (security/phi_access).
+
+Each metric is calculated on its own: one that fails (a definition its dataset no longer
+answers, a value that is no number, a query PostgreSQL refuses) keeps its last snapshots and
+gets the reason in `bi.kpi_errors`, shown on its card, and the others are stored all the
+same. Only an outage stops the run, so that the task retries it whole.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from zoneinfo import ZoneInfo
 from psycopg import sql
 from sqlalchemy import Connection, Engine, text
 
-from bi_agent.catalog import metrics, queries
+from bi_agent.catalog import datasets, metrics, queries
 from bi_agent.catalog.query_spec import Grain, QuerySpec
+from bi_agent.errors import InvalidInputError
+from bi_agent.infra import error_text, outages
 from bi_agent.infra.db import psycopg_connection
 from bi_agent.security.phi_access import metric_phi_columns
 
@@ -77,7 +84,26 @@ def _total(
 ) -> tuple[float | None, int]:
     checked = queries.plan(connection, QuerySpec(metric=metric.name, start=start, end=end), timezone, phi_allowed=True)
     value, records = queries.totals(connection, checked, timezone, with_records=True)
-    return (None if value is None else float(value)), int(records or 0)
+    return number(metric, value), int(records or 0)
+
+
+def number(metric: metrics.Metric, value: Any) -> float | None:
+    """A value of the metric as the number KPIs and forecasts work with. InvalidInputError for
+    one that is no number: the min or max of a date, or of text in a definition from before
+    those were refused."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInputError(
+            f"metric {metric.name} ({metric.aggregation} of {metric.column}) has values that are not numbers"
+        )
+    return float(value)
+
+
+def check_answerable(connection: Connection, metric: metrics.Metric) -> None:
+    """Refuse a stored metric its dataset cannot answer as it is now, saying why, as a new
+    definition would be refused: one stored before a check existed, or changed in the catalog."""
+    metrics.check_definition(metric, datasets.get_columns(connection, metric.dataset))
 
 
 def compute(connection: Connection, metric: metrics.Metric, grain: Grain, today: date, timezone: str) -> Kpi | None:
@@ -99,57 +125,94 @@ def compute(connection: Connection, metric: metrics.Metric, grain: Grain, today:
     return Kpi(metric.name, grain, start, end, value, previous, change, data_version, records, previous_records)
 
 
-def calculate_all(engine: Engine, today: date, timezone: str) -> int:
-    """Compute and store every metric's KPI at every grain; returns how many were stored."""
-    stored = 0
-    with engine.begin() as connection:
+@dataclass(frozen=True)
+class KpiRun:
+    stored: int
+    # The metrics whose KPIs could not be calculated, by name; why is in bi.kpi_errors.
+    failed: list[str]
+
+
+def calculate_all(engine: Engine, today: date, timezone: str) -> KpiRun:
+    """Compute and store every metric's KPI at every grain, each metric in a transaction of
+    its own; how many snapshots were stored, and which metrics failed."""
+    with engine.connect() as connection:
         everything, _ = metrics.list_metrics(connection, limit=10_000, offset=0)
-        for metric in everything:
-            for grain in GRAINS:
-                kpi = compute(connection, metric, grain, today, timezone)
-                if kpi is None:
-                    continue
+    stored = 0
+    failed: list[str] = []
+    for metric in everything:
+        try:
+            with engine.begin() as connection:
+                stored += _store(connection, metric, today, timezone)
+                connection.execute(text("DELETE FROM bi.kpi_errors WHERE metric_id = :id"), {"id": metric.id})
+        except Exception as error:
+            # Whatever one metric fails on is that metric's alone, but an outage is everyone's.
+            if outages.outage(error) is not None:
+                raise
+            failed.append(metric.name)
+            with engine.begin() as connection:
+                # From bi.metrics: a metric deleted since the list was read gets no row.
                 connection.execute(
                     text(
-                        "INSERT INTO bi.kpi_snapshots (metric_id, grain, period_start, value, previous_value, "
-                        "change_pct, data_version, records, previous_records) VALUES (:metric, :grain, :start, "
-                        ":value, :previous, :change, :version, :records, :previous_records) "
-                        "ON CONFLICT (metric_id, grain, period_start) DO UPDATE SET value = :value, "
-                        "previous_value = :previous, change_pct = :change, data_version = :version, "
-                        "records = :records, previous_records = :previous_records, computed_at = now()"
+                        "INSERT INTO bi.kpi_errors (metric_id, error) SELECT id, :error FROM bi.metrics WHERE id = :id "
+                        "ON CONFLICT (metric_id) DO UPDATE SET error = :error, failed_at = now()"
                     ),
-                    {
-                        "metric": metric.id,
-                        "grain": grain,
-                        "start": kpi.period_start,
-                        "value": kpi.value,
-                        "previous": kpi.previous_value,
-                        "change": kpi.change_pct,
-                        "version": kpi.data_version,
-                        "records": kpi.records,
-                        "previous_records": kpi.previous_records,
-                    },
+                    {"id": metric.id, "error": error_text.describe(error)},
                 )
-                stored += 1
+    return KpiRun(stored, failed)
+
+
+def _store(connection: Connection, metric: metrics.Metric, today: date, timezone: str) -> int:
+    check_answerable(connection, metric)
+    stored = 0
+    for grain in GRAINS:
+        kpi = compute(connection, metric, grain, today, timezone)
+        if kpi is None:
+            continue
+        connection.execute(
+            text(
+                "INSERT INTO bi.kpi_snapshots (metric_id, grain, period_start, value, previous_value, "
+                "change_pct, data_version, records, previous_records) VALUES (:metric, :grain, :start, "
+                ":value, :previous, :change, :version, :records, :previous_records) "
+                "ON CONFLICT (metric_id, grain, period_start) DO UPDATE SET value = :value, "
+                "previous_value = :previous, change_pct = :change, data_version = :version, "
+                "records = :records, previous_records = :previous_records, computed_at = now()"
+            ),
+            {
+                "metric": metric.id,
+                "grain": grain,
+                "start": kpi.period_start,
+                "value": kpi.value,
+                "previous": kpi.previous_value,
+                "change": kpi.change_pct,
+                "version": kpi.data_version,
+                "records": kpi.records,
+                "previous_records": kpi.previous_records,
+            },
+        )
+        stored += 1
     return stored
 
 
 def latest(
     connection: Connection, grain: Grain, *, phi_allowed: bool, min_cell_size: int | None = None
 ) -> list[dict[str, Any]]:
-    """Each metric's newest snapshot at this grain, and whether newer data has come since.
-    Without `phi_allowed`, PHI metrics are left out. With `min_cell_size` (HIPAA mode), a value
-    of fewer records (or of an unknown number, from before records were kept) is null, and
-    `suppressed` says so."""
+    """Each metric's newest snapshot at this grain, and whether newer data has come since; and
+    `error`, why its last calculation failed (null when it did not), the card of a metric that
+    never got a snapshot included. Without `phi_allowed`, PHI metrics are left out. With
+    `min_cell_size` (HIPAA mode), a value of fewer records (or of an unknown number, from
+    before records were kept) is null, and `suppressed` says so."""
     rows = connection.execute(
         text(
-            "SELECT DISTINCT ON (m.name) m.name, m.description, m.format, m.aggregation, d.name AS dataset, "
+            "SELECT m.name, m.description, m.format, m.aggregation, d.name AS dataset, "
             "m.column_name, m.time_column, m.filters, ARRAY(SELECT c.name FROM bi.dataset_columns c "
             "WHERE c.dataset_id = d.id AND c.phi) AS phi_columns, "
             "k.period_start, k.value, k.previous_value, k.change_pct, k.data_version, k.records, k.previous_records, "
-            "d.data_version AS current_version, "
-            "k.computed_at FROM bi.kpi_snapshots k JOIN bi.metrics m ON m.id = k.metric_id "
-            "JOIN bi.datasets d ON d.id = m.dataset_id WHERE k.grain = :grain ORDER BY m.name, k.period_start DESC"
+            "d.data_version AS current_version, k.computed_at, e.error, e.failed_at "
+            "FROM bi.metrics m JOIN bi.datasets d ON d.id = m.dataset_id "
+            "LEFT JOIN LATERAL (SELECT * FROM bi.kpi_snapshots s WHERE s.metric_id = m.id AND s.grain = :grain "
+            "ORDER BY s.period_start DESC LIMIT 1) k ON true "
+            "LEFT JOIN bi.kpi_errors e ON e.metric_id = m.id "
+            "WHERE k.metric_id IS NOT NULL OR e.metric_id IS NOT NULL ORDER BY m.name"
         ),
         {"grain": grain},
     ).mappings()
@@ -175,6 +238,10 @@ def _small(records: int | None, min_cell_size: int) -> bool:
 def _suppressed(item: dict[str, Any], row: Any, min_cell_size: int | None) -> dict[str, Any]:
     if min_cell_size is None:
         return item
+    if row["computed_at"] is None:
+        # The card of a metric that failed before any snapshot: no value to hide.
+        item["suppressed"] = False
+        return item
     hide_value, hide_previous = _small(row["records"], min_cell_size), _small(row["previous_records"], min_cell_size)
     if hide_value:
         item["value"] = None
@@ -194,10 +261,16 @@ def _item(row: Any, grain: Grain) -> dict[str, Any]:
         "format": row["format"],
         "aggregation": row["aggregation"],
         "grain": grain,
-        "period_start": row["period_start"].isoformat(),
+        "period_start": _iso(row["period_start"]),
         "value": row["value"],
         "previous_value": row["previous_value"],
         "change_pct": row["change_pct"],
         "stale": row["data_version"] != row["current_version"],
-        "computed_at": row["computed_at"].isoformat(),
+        "computed_at": _iso(row["computed_at"]),
+        "error": row["error"],
+        "failed_at": _iso(row["failed_at"]),
     }
+
+
+def _iso(moment: date | None) -> str | None:
+    return None if moment is None else moment.isoformat()

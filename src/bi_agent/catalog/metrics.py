@@ -110,8 +110,9 @@ def phi_shown(definition: Metric | MetricDefinition, phi_columns: Collection[str
     )
 
 
-def check_definition(definition: MetricDefinition, columns: list[ColumnSpec]) -> None:
-    """Refuse a metric its dataset cannot answer, naming the column and why."""
+def check_definition(definition: Metric | MetricDefinition, columns: list[ColumnSpec]) -> None:
+    """Refuse a metric its dataset cannot answer, naming the column and why: a new definition,
+    or a stored one against its dataset as it is now."""
     check_identifier(definition.name, "metric name")
     types = {column.name: column.data_type for column in columns}
     where = f"dataset {definition.dataset}"

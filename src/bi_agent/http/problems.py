@@ -1,7 +1,8 @@
 """Errors as problem details (RFC 9457), the one error shape of both HTTP services.
 
 Every BIAgentError maps to its status here; request validation becomes 422 with
-each bad field's location; anything unexpected becomes a 500 that says nothing
+each bad field's location; an outage of PostgreSQL, Redis or S3 (infra/outages.py)
+becomes a 503 with Retry-After; anything unexpected becomes a 500 that says nothing
 about its cause (the log has it, with the trace id, retold without its values by
 ValueFreeErrors).
 """
@@ -18,8 +19,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bi_agent.errors import AuthenticationError, BIAgentError, TooManyRequestsError
-from bi_agent.infra import error_text
+from bi_agent.errors import AuthenticationError, BIAgentError
+from bi_agent.infra import error_text, outages
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +43,18 @@ async def _bi_agent_error(request: Request, error: Exception) -> JSONResponse:
     response = problem(error.status_code, error.title, str(error), error.errors)
     if isinstance(error, AuthenticationError):
         response.headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(error, TooManyRequestsError):
+    if error.retry_after_seconds is not None:
         response.headers["Retry-After"] = str(error.retry_after_seconds)
     return response
+
+
+async def _client_error(request: Request, error: Exception) -> JSONResponse:
+    """An error of the PostgreSQL, Redis or S3 client: a 503 while the dependency is out, and
+    otherwise on to the 500 handler, which logs it without its values (ValueFreeErrors)."""
+    unavailable = outages.outage(error)
+    if unavailable is None:
+        raise error
+    return await _bi_agent_error(request, unavailable)
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
@@ -98,6 +108,8 @@ def _title(status: int) -> str:
 
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(BIAgentError, _bi_agent_error)
+    for client_error in outages.CLIENT_ERRORS:
+        app.add_exception_handler(client_error, _client_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from bi_agent import __version__
 from bi_agent.http import health, metrics
 from bi_agent.http.catalog_catch_up import install_catalog_catch_up
 from bi_agent.http.metrics import install_request_metrics
+from bi_agent.http.nul_bytes import refuse_nul_bytes
 from bi_agent.http.problems import ValueFreeErrors, install_problem_handlers
 from bi_agent.http.request_bounds import BodyLimit, RequestBounds
 from bi_agent.infra.catalog_epoch import CatalogEpoch
@@ -54,7 +55,14 @@ def create_service(
             app.state.catalog_epoch.stop()
             await app.state.connections.aclose()
 
-    app = FastAPI(title=title, description=description, version=__version__, lifespan=lifespan)
+    # Before the routers are included: each of their routes gets the app's dependencies then.
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=__version__,
+        lifespan=lifespan,
+        dependencies=[Depends(refuse_nul_bytes)],
+    )
     app.state.settings = resolved
     install_problem_handlers(app)
     # Inside the request metrics and tracing, so refusals are counted and traced too.

@@ -221,6 +221,10 @@ def forecast(
     PHI values)."""
     check_request(request)
     (metric,) = metrics.find_metrics(connection, [request.metric])
+    try:
+        kpis.check_answerable(connection, metric)
+    except InvalidInputError as error:
+        raise InvalidInputError(f"metric {metric.name} cannot be forecast: {error}") from None
     grain = request.grain
     end = history_end(connection, metric, grain, timezone, today)
     start = queries.shift_period(end, grain, -MAX_HISTORY[grain])
@@ -235,7 +239,7 @@ def forecast(
     )
     checked = queries.plan(connection, spec, timezone, phi_allowed=phi_allowed, policy=policy)
     result = queries.run(connection, checked, timezone, min_cell_size=min_cell_size)
-    histories = _histories(result.rows, len(request.group_by))
+    histories = _histories(metric, result.rows, len(request.group_by))
     if not histories:
         raise InvalidInputError(
             f"metric {metric.name} has no values before {end.isoformat()} at grain {grain}: nothing to forecast from"
@@ -284,13 +288,12 @@ def history_end(connection: Connection, metric: metrics.Metric, grain: Grain, ti
     return min(kpis.period_start(latest + timedelta(days=1), grain), kpis.period_start(today, grain))
 
 
-def _histories(rows: list[list[Any]], group_count: int) -> list[_History]:
+def _histories(metric: metrics.Metric, rows: list[list[Any]], group_count: int) -> list[_History]:
     by_group: dict[tuple[Any, ...], _History] = {}
     for row in rows:
         group = tuple(row[1 : 1 + group_count])
-        value = row[1 + group_count]
         history = by_group.setdefault(group, _History(group))
-        history.values[date.fromisoformat(row[0])] = None if value is None else float(value)
+        history.values[date.fromisoformat(row[0])] = kpis.number(metric, row[1 + group_count])
     return list(by_group.values())
 
 

@@ -50,8 +50,8 @@ def create_celery(settings: Settings, *, runs_tasks: bool = False) -> Celery:
         broker=redis_address,
         backend=redis_address,
         include=["bi_agent.worker.tasks"],
-        # Failures and retries without the values they failed on (task_base.py).
-        task_cls="bi_agent.worker.task_base:ValueFreeTask",
+        # Outages retried, and failures and retries without the values they failed on (task_base.py).
+        task_cls="bi_agent.worker.task_base:PlatformTask",
     )
     # kombu's Redis transport, mended to survive a Redis outage during a task (see broker.py).
     celery.conf.broker_transport = "bi_agent.worker.broker:Transport"

@@ -1,9 +1,9 @@
 """The Celery tasks, named as users see them. Each is thin: it calls one domain function.
 
-Bad input (InvalidInputError, NotFoundError and the rest of the domain's errors) fails the
-task at once with the domain's message; only a lost connection to PostgreSQL, Redis or S3
-is retried, with exponential backoff. Any other error fails the task told without the value
-it failed on (task_base.py).
+Every task is a PlatformTask (task_base.py): an outage of PostgreSQL, Redis or S3 is retried
+with exponential backoff; bad input (InvalidInputError, NotFoundError and the rest of the
+domain's errors) fails the task at once with the domain's message, and any other error fails
+it at once told without the value it failed on.
 """
 
 from __future__ import annotations
@@ -15,12 +15,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-import psycopg
-from botocore.exceptions import BotoCoreError, EndpointConnectionError
 from celery import Task, shared_task
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import OperationalError
 
 from bi_agent.catalog import cleaning, deidentification, kpis, profiles, rollups
 from bi_agent.catalog.files import OnError
@@ -29,25 +24,6 @@ from bi_agent.errors import InvalidInputError
 from bi_agent.infra.connections import Connections
 from bi_agent.settings import get_settings
 
-# SQLAlchemy's OperationalError wraps a lost connection; COPY and the pipelines speak
-# psycopg directly, whose own OperationalError is the same loss unwrapped.
-TRANSIENT_ERRORS = (
-    OperationalError,
-    psycopg.OperationalError,
-    RedisConnectionError,
-    RedisTimeoutError,
-    EndpointConnectionError,
-    BotoCoreError,
-)
-# Exponential backoff (1, 2, 4... seconds, at most five minutes) with full jitter: each wait
-# is drawn between 0 and its bound, so five tries could all come within a second or two; ten
-# wait about seven minutes in all, and a ten-second outage fails a task once in a billion.
-RETRY_TRANSIENT: dict[str, Any] = {
-    "autoretry_for": TRANSIENT_ERRORS,
-    "retry_backoff": True,
-    "retry_backoff_max": 300,
-    "max_retries": 10,
-}
 # The pipelines of process_data, as the jobs route offers them.
 PIPELINES = ("profile", "clean", "deidentify")
 # Progress is written to Redis at most this often, so a fast import is not slowed by it.
@@ -76,11 +52,7 @@ def _progress_reporter(task: Task) -> Callable[[str, int, int], None]:
     return report
 
 
-@shared_task(  # type: ignore[untyped-decorator]
-    name="import_data",
-    bind=True,
-    **RETRY_TRANSIENT,
-)
+@shared_task(name="import_data", bind=True)  # type: ignore[untyped-decorator]
 def import_data(self: Task, request: dict[str, Any]) -> dict[str, Any]:
     """Import a file waiting in bucket `datasets` into a dataset."""
     settings = get_settings()
@@ -112,10 +84,7 @@ def import_data(self: Task, request: dict[str, Any]) -> dict[str, Any]:
     return outcome.as_dict()
 
 
-@shared_task(  # type: ignore[untyped-decorator]
-    name="refresh_analytics_views",
-    **RETRY_TRANSIENT,
-)
+@shared_task(name="refresh_analytics_views")  # type: ignore[untyped-decorator]
 def refresh_analytics_views(dataset: str | None = None) -> dict[str, Any]:
     """Refresh the stale rollups of one dataset, or of all; then the KPIs follow."""
     refreshed = rollups.refresh_stale(connections().engine, dataset)
@@ -123,22 +92,16 @@ def refresh_analytics_views(dataset: str | None = None) -> dict[str, Any]:
     return {"refreshed": refreshed}
 
 
-@shared_task(  # type: ignore[untyped-decorator]
-    name="calculate_kpis",
-    **RETRY_TRANSIENT,
-)
+@shared_task(name="calculate_kpis")  # type: ignore[untyped-decorator]
 def calculate_kpis() -> dict[str, Any]:
-    """Store every metric's current-against-previous value at every grain (upserted by period)."""
+    """Store every metric's current-against-previous value at every grain (upserted by period);
+    `failed` names the metrics that could not be calculated (their cards say why)."""
     settings = get_settings()
-    stored = kpis.calculate_all(connections().engine, datetime.now(UTC).date(), settings.reporting_timezone)
-    return {"snapshots": stored}
+    run = kpis.calculate_all(connections().engine, datetime.now(UTC).date(), settings.reporting_timezone)
+    return {"snapshots": run.stored, "failed": run.failed}
 
 
-@shared_task(  # type: ignore[untyped-decorator]
-    name="train_model",
-    bind=True,
-    **RETRY_TRANSIENT,
-)
+@shared_task(name="train_model", bind=True)  # type: ignore[untyped-decorator]
 def train_model(self: Task, request: dict[str, Any]) -> dict[str, Any]:
     """Train and register a new version of a model; the result is the version with its metrics.
 
@@ -159,7 +122,7 @@ def train_model(self: Task, request: dict[str, Any]) -> dict[str, Any]:
     return version.as_dict()
 
 
-@shared_task(name="update_ml_models", bind=True, **RETRY_TRANSIENT)  # type: ignore[untyped-decorator]
+@shared_task(name="update_ml_models", bind=True)  # type: ignore[untyped-decorator]
 def update_ml_models(self: Task) -> dict[str, Any]:
     """Retrain every model whose dataset changed; promote a new version only when it is no worse
     than production on the same held-out rows. The result lists each model's action and reason.
@@ -181,7 +144,7 @@ def update_ml_models(self: Task) -> dict[str, Any]:
     return {"models": [outcome.as_dict() for outcome in outcomes]}
 
 
-@shared_task(name="process_data", **RETRY_TRANSIENT)  # type: ignore[untyped-decorator]
+@shared_task(name="process_data")  # type: ignore[untyped-decorator]
 def process_data(dataset: str, pipeline: str, user_id: str | None = None) -> dict[str, Any]:
     """Run a data pipeline on a dataset: `profile`; `clean`, which rewrites it in place; or
     `deidentify`, which writes its Safe Harbor copy `<dataset>_deid`. What a pipeline changed

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bi_agent.http.audit_context import RequestInfoDep
 from bi_agent.http.auth import ConnectionsDep, require
+from bi_agent.http.pages import PageDep
 from bi_agent.security import audit
 from bi_agent.security.audit import AuditFilter, Outcome
 from bi_agent.security.permissions import Permission, Principal
@@ -57,6 +58,7 @@ def list_audit_records(
     principal: Auditor,
     connections: ConnectionsDep,
     info: RequestInfoDep,
+    page: PageDep,
     user: Annotated[str | None, Query(max_length=128, description="A username or a user id")] = None,
     action: Annotated[str | None, Query(max_length=63, description="e.g. auth.login, user.roles, query")] = None,
     dataset: Annotated[str | None, Query(max_length=63)] = None,
@@ -66,13 +68,11 @@ def list_audit_records(
     ] = None,
     until: Annotated[datetime | None, Query(description="Before this time, excluded")] = None,
     phi: Annotated[bool | None, Query(description="Only records that did (true) or did not (false) touch PHI")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> AuditList:
     """Records matching every filter given, a page at a time, with the total. Each carries its
     hash and the previous record's; `bi-agent audit verify` checks the whole chain."""
     filters = AuditFilter(user=user, action=action, dataset=dataset, outcome=outcome, since=since, until=until, phi=phi)
     with connections.engine.begin() as connection:
-        page = audit.list_records(connection, filters, limit=limit, offset=offset)
+        listed = audit.list_records(connection, filters, limit=page.limit, offset=page.offset)
         audit.record_access(connection, principal, info, action=audit.Action.AUDIT_READ)
-    return AuditList(items=[AuditRecordReply.model_validate(entry) for entry in page.items], total=page.total)
+    return AuditList(items=[AuditRecordReply.model_validate(entry) for entry in listed.items], total=listed.total)

@@ -6,12 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Response, status
 from pydantic import BaseModel, ConfigDict
 
 from bi_agent.catalog import dashboards
 from bi_agent.catalog.dashboards import Chart, DashboardContent, Layout
 from bi_agent.http.auth import ConnectionsDep, require
+from bi_agent.http.pages import PageDep
 from bi_agent.security.permissions import Permission, Principal
 
 router = APIRouter(prefix="/dashboards", tags=["dashboards"])
@@ -68,15 +69,14 @@ def create_dashboard(body: DashboardContent, principal: CanWrite, connections: C
 def list_dashboards(
     principal: CanRead,
     connections: ConnectionsDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    page: PageDep,
 ) -> DashboardList:
     """The dashboards the caller may see, by name: their own, those shared with one of their
     roles, and every one for holders of `users:manage`. Without `phi:read`, a tile's filter on
     a PHI column of its dataset has `"value": null`."""
     with connections.engine.connect() as connection:
-        page = dashboards.list_dashboards(connection, principal, limit, offset)
-    return DashboardList(items=[DashboardReply.model_validate(item) for item in page.items], total=page.total)
+        listed = dashboards.list_dashboards(connection, principal, page.limit, page.offset)
+    return DashboardList(items=[DashboardReply.model_validate(item) for item in listed.items], total=listed.total)
 
 
 @router.get("/{dashboard_id}", summary="Read a dashboard")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
@@ -21,6 +21,7 @@ from bi_agent.catalog.names import check_identifier
 from bi_agent.errors import PayloadTooLargeError, PermissionDeniedError
 from bi_agent.http.audit_context import request_info
 from bi_agent.http.auth import ConnectionsDep, require
+from bi_agent.http.pages import Page, PageDep, paging
 from bi_agent.http.request_bounds import BodyLimit
 from bi_agent.infra import jobs
 from bi_agent.security import audit
@@ -140,13 +141,12 @@ def _save(upload: UploadFile, path: Path, limit: int, filename: str) -> tuple[st
 def list_datasets(
     principal: CanRead,
     connections: ConnectionsDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    page: PageDep,
 ) -> dict[str, Any]:
     """Datasets by name, with row count and data version. Under a row policy, `row_count` is
     the rows the caller may see, and `row_policy` is true."""
     with connections.engine.connect() as connection:
-        items, total = datasets.list_datasets(connection, limit, offset)
+        items, total = datasets.list_datasets(connection, page.limit, page.offset)
         limited = row_policies.restricted_datasets(connection, principal.roles)
         counts = {item.name: _visible_rows(connection, principal, item.name) for item in items if item.name in limited}
     return {"items": [_summary(item, counts.get(item.name)) for item in items], "total": total}
@@ -233,8 +233,7 @@ def preview(
     principal: CanRead,
     connections: ConnectionsDep,
     name: str,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    page: Annotated[Page, paging(default_limit=100, max_limit=1000)],
 ) -> dict[str, Any]:
     """A page of rows in table order, with the column names, within the caller's row policy
     (`total` counts what it lets through). PHI columns are null for a caller without
@@ -257,21 +256,21 @@ def preview(
         touched=phi_columns if phi_allowed else (),
     )
     with connections.engine.connect() as connection:
-        page = datasets.preview_rows(
+        rows = datasets.preview_rows(
             connection,
             name,
-            limit,
-            offset,
+            page.limit,
+            page.offset,
             phi_allowed=phi_allowed,
             policy=row_policies.filters_for(connection, principal.roles, name),
         )
     return {
-        "columns": page.columns,
-        "rows": page.rows,
-        "masked": page.masked,
-        "total": page.total,
-        "limit": limit,
-        "offset": offset,
+        "columns": rows.columns,
+        "rows": rows.rows,
+        "masked": rows.masked,
+        "total": rows.total,
+        "limit": page.limit,
+        "offset": page.offset,
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,6 +13,7 @@ from bi_agent.catalog.names import check_identifier
 from bi_agent.errors import InvalidInputError, PermissionDeniedError
 from bi_agent.http.auth import ConnectionsDep, require
 from bi_agent.http.catalog_catch_up import mark_catalog_changed
+from bi_agent.http.pages import Page, paging
 from bi_agent.infra import jobs
 from bi_agent.security.permissions import Permission, Principal
 
@@ -25,12 +26,11 @@ CanRun = Annotated[Principal, require(Permission.JOBS_RUN)]
 def list_jobs(
     principal: CanRun,
     connections: ConnectionsDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    page: Annotated[Page, paging(max_limit=200)],
 ) -> dict[str, Any]:
     """Newest first, each with its state."""
     with connections.engine.connect() as connection:
-        items, total = jobs.recent(connections.celery, connection, limit, offset)
+        items, total = jobs.recent(connections.celery, connection, page.limit, page.offset)
     return {"items": [item.as_dict() for item in items], "total": total}
 
 

@@ -21,7 +21,9 @@ def list_kpis(
     principal: CanRead, connections: ConnectionsDep, grain: Annotated[Grain, Query()] = "month"
 ) -> dict[str, Any]:
     """Per metric: the current period's value (to the latest data), the same span of the period
-    before, and the change in percent; `stale` when data has arrived since they were computed.
+    before, and the change in percent; `stale` when data has arrived since they were computed;
+    `error` when the metric's last calculation failed, saying why (its values, if any, are from
+    the calculation before; the other metrics' are not held back by it).
     KPIs are computed over every row: those of datasets a row policy limits for the caller are
     left out (their metrics can still be queried, within the policy). PHI metrics' KPIs are
     left out for callers without `phi:read`. In HIPAA mode a value of fewer than

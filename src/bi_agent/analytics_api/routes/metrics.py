@@ -16,6 +16,7 @@ from bi_agent.catalog.metrics import Aggregation, MetricDefinition
 from bi_agent.catalog.names import check_identifier
 from bi_agent.catalog.query_spec import Filter
 from bi_agent.http.auth import ConnectionsDep, require
+from bi_agent.http.pages import Page, paging
 from bi_agent.security.permissions import Permission, Principal
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
@@ -58,15 +59,14 @@ def create_metric(principal: CanWrite, connections: ConnectionsDep, body: Metric
 def list_metrics(
     principal: CanRead,
     connections: ConnectionsDep,
+    page: Annotated[Page, paging(default_limit=100)],
     dataset: Annotated[str | None, Query(description="Only the metrics of this dataset")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Metrics by name. `phi` marks a PHI metric (`phi_columns` says which columns make it one):
     querying it needs `phi:read`, and for a caller without it the value of a filter on a PHI
     column is null."""
     with connections.engine.connect() as connection:
-        items, total = metrics.list_metrics(connection, limit, offset, dataset)
+        items, total = metrics.list_metrics(connection, page.limit, page.offset, dataset)
     phi_allowed = principal.has(Permission.PHI_READ)
     return {"items": [item.as_dict(phi_allowed=phi_allowed) for item in items], "total": total}
 

@@ -12,11 +12,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from bi_agent.http.audit_context import RequestInfoDep
 from bi_agent.http.auth import ConnectionsDep, require
+from bi_agent.http.pages import PageDep
 from bi_agent.security import audit, users
 from bi_agent.security.permissions import Permission, Principal
 from bi_agent.security.users import MAX_PASSWORD_LENGTH
@@ -85,13 +86,12 @@ def create_user(body: NewUser, principal: UserManager, connections: ConnectionsD
 def list_users(
     principal: UserManager,
     connections: ConnectionsDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    page: PageDep,
 ) -> UserList:
     """Users in username order, a page at a time, with the total count."""
     with connections.engine.connect() as connection:
-        page = users.list_users(connection, limit=limit, offset=offset)
-    return UserList(items=[UserReply.model_validate(user) for user in page.items], total=page.total)
+        listed = users.list_users(connection, limit=page.limit, offset=page.offset)
+    return UserList(items=[UserReply.model_validate(user) for user in listed.items], total=listed.total)
 
 
 @router.get("/{user_id}", summary="Read a user")

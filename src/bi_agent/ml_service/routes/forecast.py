@@ -52,9 +52,11 @@ def forecast(
     Each series has the backtest of its model on its latest periods beside the naive
     forecast (last value) and the seasonal naive one. Model: statsmodels' ETS with additive
     errors, a damped trend and the grain's season when two seasons of history exist.
-    422 for an unknown metric or dimension, a horizon too long for the grain, or fewer than
-    10 periods of history. Row policies apply as in a query; in HIPAA mode a metric of a
-    PHI-bearing dataset needs the header `X-Purpose`, and small cells are hidden."""
+    422 for an unknown metric or dimension, a horizon too long for the grain, fewer than
+    10 periods of history, or a metric that cannot be forecast (its dataset no longer answers
+    its definition, or its values are no numbers: the latest of a date, say). Row policies
+    apply as in a query; in HIPAA mode a metric of a PHI-bearing dataset needs the header
+    `X-Purpose`, and small cells are hidden."""
     settings = connections.settings
     timezone = settings.reporting_timezone
     phi_allowed = principal.has(Permission.PHI_READ)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from bi_agent.http.auth import ConnectionsDep, require
+from bi_agent.http.pages import PageDep
 from bi_agent.ml import registry
 from bi_agent.security.permissions import Permission, Principal
 
@@ -22,12 +23,11 @@ Version = Annotated[int, Path(ge=1, description="A version number")]
 def list_models(
     principal: CanRead,
     connections: ConnectionsDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    page: PageDep,
 ) -> dict[str, Any]:
     """Models by name: task, target, latest version, aliases, and the latest version's metrics."""
     with connections.engine.connect() as connection:
-        items, total = registry.list_models(connection, limit, offset)
+        items, total = registry.list_models(connection, page.limit, page.offset)
     return {"items": [item.as_dict() for item in items], "total": total}
 
 
