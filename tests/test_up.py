@@ -28,9 +28,11 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 
 from bi_agent import supervisor
+from bi_agent.errors import ProcessFailedError
 from bi_agent.infra.home import HomeSecrets
 from bi_agent.infra.objects import create_s3_client
 from bi_agent.infra.ports import free_port
+from bi_agent.infra.restarts import RestartPolicy
 from bi_agent.settings import Settings
 from tests.conftest import EmbeddedStack, PostgresServer, make_settings
 
@@ -411,3 +413,23 @@ def test_each_process_output_goes_to_a_file_that_rolls_over(tmp_path: Path, monk
     ]
     assert kept == lines[-len(kept) :]
     assert output.closed
+
+
+def test_a_process_that_keeps_failing_at_once_is_given_up_by_name(tmp_path: Path) -> None:
+    terminal = io.StringIO()
+    policy = RestartPolicy(first_delay=0.01, max_delay=0.05, quick_seconds=60.0, give_up_after=3)
+    up = supervisor.Supervisor(
+        make_settings(bi_agent_home=tmp_path), Console(file=terminal, width=200), restart_policy=policy
+    )
+    failing = "import sys; print('cannot start: no license file'); sys.exit(3)"
+    up._start_child(supervisor.ProcessSpec("licensed", [sys.executable, "-c", failing], "red"), dict(os.environ))
+    try:
+        with pytest.raises(ProcessFailedError) as raised:
+            up._watch()
+    finally:
+        up._stop_all()
+    message = str(raised.value)
+    assert message.startswith("licensed exited with code 3, 3 times in a row within 60s of its start"), message
+    assert f"from {tmp_path / 'logs' / 'licensed.log'}:\ncannot start: no license file" in message
+    assert terminal.getvalue().count("started licensed") == 3
+    assert "licensed exited with code 3 after" in terminal.getvalue()
