@@ -33,6 +33,7 @@ from bi_agent.infra.home import HomeSecrets
 from bi_agent.infra.objects import create_s3_client
 from bi_agent.infra.ports import free_port
 from bi_agent.infra.restarts import RestartPolicy
+from bi_agent.infra.services import check_services
 from bi_agent.settings import Settings
 from tests.conftest import EmbeddedStack, PostgresServer, make_settings
 
@@ -433,3 +434,27 @@ def test_a_process_that_keeps_failing_at_once_is_given_up_by_name(tmp_path: Path
     assert f"from {tmp_path / 'logs' / 'licensed.log'}:\ncannot start: no license file" in message
     assert terminal.getvalue().count("started licensed") == 3
     assert "licensed exited with code 3 after" in terminal.getvalue()
+
+
+def test_health_names_each_service_that_is_down(tmp_path: Path) -> None:
+    # Nothing runs: each service is down for a reason of its own, none blamed on another.
+    api_port, ml_port = free_port(), free_port()
+    statuses = check_services(
+        make_settings(bi_agent_home=tmp_path, analytics_api_port=api_port, ml_service_port=ml_port)
+    )
+    assert [status.name for status in statuses] == [
+        "postgres",
+        "redis",
+        "s3",
+        "analytics-api",
+        "ml-service",
+        "celery-worker",
+        "celery-beat",
+    ]
+    assert not any(status.ok for status in statuses)
+    details = {status.name: status.detail for status in statuses}
+    assert "no embedded postgres is running" in details["postgres"]
+    assert "no embedded redis is running" in details["redis"]
+    assert "MINIO_ENDPOINT" in details["s3"]
+    assert f":{api_port}/health" in details["analytics-api"]
+    assert f":{ml_port}/health" in details["ml-service"]
