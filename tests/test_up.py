@@ -1,5 +1,6 @@
 """`bi-agent up` end to end: embedded start, health, a clean stop with no process left,
-and a second start that finds the data of the first. Also the refusals a newcomer meets."""
+and a second start that finds the data of the first; a dead process started again and a
+stopped Redis outlasted, with nothing else stopping. Also the refusals a newcomer meets."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -28,10 +30,14 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 
 from bi_agent import supervisor
+from bi_agent.errors import ProcessFailedError
 from bi_agent.infra.home import HomeSecrets
 from bi_agent.infra.objects import create_s3_client
 from bi_agent.infra.ports import free_port
+from bi_agent.infra.restarts import RestartPolicy
+from bi_agent.infra.services import check_services
 from bi_agent.settings import Settings
+from bi_agent.worker.factory import BEAT_TICK_KEY
 from tests.conftest import EmbeddedStack, PostgresServer, make_settings
 
 START_TIMEOUT = 150.0
@@ -411,3 +417,159 @@ def test_each_process_output_goes_to_a_file_that_rolls_over(tmp_path: Path, monk
     ]
     assert kept == lines[-len(kept) :]
     assert output.closed
+
+
+def platform_process(up: Up, marker: str) -> psutil.Process | None:
+    """The supervisor's child whose command line holds `marker`, if one runs."""
+    assert up.process is not None
+    for child in psutil.Process(up.process.pid).children():
+        try:
+            if marker in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
+                return child
+        except psutil.NoSuchProcess:
+            pass
+    return None
+
+
+def wait_for_restart(up: Up, marker: str, killed: psutil.Process, timeout: float = 60) -> psutil.Process:
+    deadline = time.monotonic() + timeout
+    while True:
+        assert up.process is not None and up.process.poll() is None, up.output()
+        found = platform_process(up, marker)
+        if found is not None and found.pid != killed.pid:
+            return found
+        assert time.monotonic() < deadline, f"{marker} not started again within {timeout}s:\n{up.output()}"
+        time.sleep(0.1)
+
+
+ML_SERVICE = "bi_agent.ml_service.app:create_app"
+BEAT = "bi_agent.worker.app beat"
+# Beat ticks this often, so it is inside a tick while Valkey is stopped; its lock lives five
+# ticks (50 s), longer than the stop.
+BEAT_INTERVAL_SECONDS = 10
+VALKEY_STOP_SECONDS = 20
+
+
+def test_a_dead_process_is_started_again_and_a_stopped_redis_stops_nothing(up: Up) -> None:
+    up.env["CELERY_BEAT_INTERVAL_SECONDS"] = str(BEAT_INTERVAL_SECONDS)
+    up.start("--no-demo")
+    up.wait_healthy()
+    api, ml = f"http://127.0.0.1:{up.api_port}", f"http://127.0.0.1:{up.ml_port}"
+    settings = make_settings(bi_agent_home=up.home, analytics_api_port=up.api_port, ml_service_port=up.ml_port)
+    client = httpx.Client(timeout=10)
+    password = (up.home / "initial-admin-password").read_text().strip()
+    login = client.post(f"{api}/api/v1/auth/login", json={"username": "admin", "password": password})
+    token = login.json()["access_token"]
+
+    # The ML service killed: `bi-agent health` names it alone, and it comes back while the API answers.
+    ml_service = platform_process(up, ML_SERVICE)
+    assert ml_service is not None
+    ml_service.kill()
+    down = {status.name for status in check_services(settings) if not status.ok}
+    assert "ml-service" in down and not down & {"postgres", "redis", "s3", "analytics-api"}, down
+    restarted = wait_for_restart(up, ML_SERVICE, ml_service)
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        assert client.get(f"{api}/livez").status_code == 200
+        try:
+            if client.get(f"{ml}/health").status_code == 200:
+                break
+        except httpx.ConnectError:
+            pass
+        assert time.monotonic() < deadline, up.output()
+        time.sleep(0.2)
+    assert "ml-service was killed by SIGKILL after" in up.output()
+    assert platform_process(up, ML_SERVICE) == restarted
+
+    # Valkey stopped (not dead: its connections hang) while beat is in a tick: no process exits,
+    # and the API answers all along, 503 only from the readiness check that asks Redis.
+    valkey = [process for process in up.our_processes() if process.name().startswith("valkey")]
+    assert len(valkey) == 1
+    assert up.process is not None
+    children = {child.pid for child in psutil.Process(up.process.pid).children()}
+    restarts_before = up.output().count("starting it again")
+    valkey[0].suspend()
+    stopped_at = time.monotonic()
+    try:
+        while time.monotonic() - stopped_at < VALKEY_STOP_SECONDS:
+            assert client.get(f"{api}/livez").status_code == 200
+            me = client.get(f"{api}/api/v1/me", headers=bearer(token))
+            assert me.status_code == 200, me.text
+            health = client.get(f"{api}/health")
+            assert health.status_code in (200, 503), health.text
+            if health.status_code == 503:
+                assert health.json()["failing"] == ["redis"], health.text
+            time.sleep(0.5)
+    finally:
+        valkey[0].resume()
+    resumed = datetime.now(UTC)
+    # Beat finishes the tick it was in, and ticks on; the worker answers a ping again.
+    cache = redis.Redis.from_url(settings.redis_address(), decode_responses=True)
+    deadline = time.monotonic() + 3 * BEAT_INTERVAL_SECONDS
+    while True:
+        last_tick = cache.get(BEAT_TICK_KEY)
+        if isinstance(last_tick, str) and datetime.fromisoformat(last_tick) >= resumed:
+            break
+        assert time.monotonic() < deadline, up.output()
+        time.sleep(0.2)
+    cache.close()
+    statuses = check_services(settings)
+    assert all(status.ok for status in statuses), statuses
+    assert {child.pid for child in psutil.Process(up.process.pid).children()} == children, up.output()
+    assert up.output().count("starting it again") == restarts_before, up.output()
+
+    # Beat killed outright: it comes back (and waits for its old lock to lapse before it ticks).
+    beat = platform_process(up, BEAT)
+    assert beat is not None
+    beat.kill()
+    wait_for_restart(up, BEAT, beat)
+    deadline = time.monotonic() + START_TIMEOUT
+    while (up.home / "logs" / "celery-beat.log").read_text().count("beat: Starting...") < 2:
+        assert time.monotonic() < deadline, up.output()
+        time.sleep(0.2)
+    client.close()
+    assert up.interrupt() == 0, up.output()
+
+
+def test_a_process_that_keeps_failing_at_once_is_given_up_by_name(tmp_path: Path) -> None:
+    terminal = io.StringIO()
+    policy = RestartPolicy(first_delay=0.01, max_delay=0.05, quick_seconds=60.0, give_up_after=3)
+    up = supervisor.Supervisor(
+        make_settings(bi_agent_home=tmp_path), Console(file=terminal, width=200), restart_policy=policy
+    )
+    failing = "import sys; print('cannot start: no license file'); sys.exit(3)"
+    up._start_child(supervisor.ProcessSpec("licensed", [sys.executable, "-c", failing], "red"), dict(os.environ))
+    try:
+        with pytest.raises(ProcessFailedError) as raised:
+            up._watch()
+    finally:
+        up._stop_all()
+    message = str(raised.value)
+    assert message.startswith("licensed exited with code 3, 3 times in a row within 60s of its start"), message
+    assert f"from {tmp_path / 'logs' / 'licensed.log'}:\ncannot start: no license file" in message
+    assert terminal.getvalue().count("started licensed") == 3
+    assert "licensed exited with code 3 after" in terminal.getvalue()
+
+
+def test_health_names_each_service_that_is_down(tmp_path: Path) -> None:
+    # Nothing runs: each service is down for a reason of its own, none blamed on another.
+    api_port, ml_port = free_port(), free_port()
+    statuses = check_services(
+        make_settings(bi_agent_home=tmp_path, analytics_api_port=api_port, ml_service_port=ml_port)
+    )
+    assert [status.name for status in statuses] == [
+        "postgres",
+        "redis",
+        "s3",
+        "analytics-api",
+        "ml-service",
+        "celery-worker",
+        "celery-beat",
+    ]
+    assert not any(status.ok for status in statuses)
+    details = {status.name: status.detail for status in statuses}
+    assert "no embedded postgres is running" in details["postgres"]
+    assert "no embedded redis is running" in details["redis"]
+    assert "MINIO_ENDPOINT" in details["s3"]
+    assert f":{api_port}/health" in details["analytics-api"]
+    assert f":{ml_port}/health" in details["ml-service"]

@@ -54,7 +54,7 @@ class PortInUseError(BIAgentError):
 
 
 class ProcessFailedError(BIAgentError):
-    """A platform process did not become healthy, or died while running."""
+    """A platform process did not become healthy, or kept dying soon after each start."""
 
     title = "Process failed"
 

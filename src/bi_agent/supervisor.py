@@ -5,8 +5,10 @@ user and the buckets, then analytics-api, ml-service, the Celery worker and beat
 the web (the built Next.js server, when Node.js is present), each its own process with
 its output prefixed and coloured, and appended to $BI_AGENT_HOME/logs/<name>.log (what
 scripts/view-logs.sh follows; a terminal scrolls away), rolled over at 10 MB. Ctrl-C or
-SIGTERM stops them in reverse order and the embedded servers last. If one process dies,
-the rest are stopped too: a half-running platform is worse than a stopped one.
+SIGTERM stops them in reverse order and the embedded servers last. A process that dies,
+embedded server or not, is started again while the rest keep running, after a delay that
+grows while it keeps dying soon after its start (infra/restarts.py); one that cannot stay
+up is given up: the platform stops, saying which process ended how, with its last lines.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from bi_agent.infra.home import OWNER_ONLY_UMASK, HomeSecrets, keep_admin_passwo
 from bi_agent.infra.objects import create_s3_client, ensure_buckets
 from bi_agent.infra.ports import ensure_port_free
 from bi_agent.infra.registry import without_password
+from bi_agent.infra.restarts import DEFAULT_RESTART_POLICY, RestartPolicy, Restarts
 from bi_agent.security.users import AdminBootstrap, ensure_admin
 from bi_agent.settings import Settings
 from bi_agent.worker.factory import QUEUES
@@ -73,6 +76,17 @@ class ProcessSpec:
     colour: str
     health_url: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Child:
+    """A platform process as it runs now (a restart replaces `process` and `relay`), and its restarts."""
+
+    spec: ProcessSpec
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+    relay: threading.Thread
+    restarts: Restarts
 
 
 def process_specs(settings: Settings) -> list[ProcessSpec]:
@@ -202,16 +216,23 @@ def web_plan(settings: Settings, node: str | None = None) -> WebPlan:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, console: Console, *, demo: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        console: Console,
+        *,
+        demo: bool = True,
+        restart_policy: RestartPolicy = DEFAULT_RESTART_POLICY,
+    ) -> None:
         # Where the home's credentials are made: what the environment does not set (the JWT
         # secret, the embedded Valkey's password and S3 keys) is generated once and kept there.
         settings.fill_from_home(HomeSecrets.ensure(settings.home))
         self.settings = settings
         self.demo = demo
         self.console = console
-        self.embedded = EmbeddedServers(settings)
-        self.children: list[tuple[ProcessSpec, subprocess.Popen[bytes]]] = []
-        self._readers: list[threading.Thread] = []
+        self.restart_policy = restart_policy
+        self.embedded = EmbeddedServers(settings, restart_policy)
+        self.children: list[Child] = []
         self._stopping = False
         self.web = web_plan(settings)
         self.admin_password_file: Path | None = None
@@ -347,26 +368,30 @@ class Supervisor:
         return env
 
     def _start_child(self, spec: ProcessSpec, env: dict[str, str]) -> None:
+        process, relay = self._spawn(spec, env)
+        self.children.append(Child(spec, env, process, relay, Restarts(self.restart_policy, time.monotonic())))
+
+    def _spawn(self, spec: ProcessSpec, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], threading.Thread]:
         self._raise_if_stopping()
         process = processes.spawn(spec.argv, stdout=subprocess.PIPE, env={**env, **spec.env}, cwd=Path.cwd())
-        self.children.append((spec, process))
         assert process.stdout is not None
-        reader = threading.Thread(
+        relay = threading.Thread(
             target=self._relay, args=(spec, process.stdout), name=f"relay-{spec.name}", daemon=True
         )
-        reader.start()
-        self._readers.append(reader)
+        relay.start()
         self.say(f"started {spec.name} (pid {process.pid})")
+        return process, relay
+
+    def _log_path(self, spec: ProcessSpec) -> Path:
+        return self.settings.home / "logs" / f"{spec.name}.log"
 
     def _relay(self, spec: ProcessSpec, stream: IO[bytes]) -> None:
         prefix = Text(spec.name.ljust(14) + "| ", style=f"bold {spec.colour}")
-        folder = self.settings.home / "logs"
-        folder.mkdir(parents=True, exist_ok=True)
+        path = self._log_path(spec)
+        path.parent.mkdir(parents=True, exist_ok=True)
         # Each line is in the file as soon as it is on the terminal; the file rolls over to
         # <name>.log.1 (and .2, .3) at CHILD_LOG_BYTES, so a platform left running fills no disk.
-        log = RotatingFileHandler(
-            folder / f"{spec.name}.log", maxBytes=CHILD_LOG_BYTES, backupCount=CHILD_LOG_BACKUPS, encoding="utf-8"
-        )
+        log = RotatingFileHandler(path, maxBytes=CHILD_LOG_BYTES, backupCount=CHILD_LOG_BACKUPS, encoding="utf-8")
         try:
             for raw in iter(stream.readline, b""):
                 line = raw.decode("utf-8", errors="replace").rstrip()
@@ -378,10 +403,10 @@ class Supervisor:
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + HEALTH_TIMEOUT_SECONDS
-        pending = {spec.name: spec.health_url for spec, _ in self.children if spec.health_url}
+        pending = {child.spec.name: child.spec.health_url for child in self.children if child.spec.health_url}
         while pending:
             self._raise_if_stopping()
-            self._raise_if_a_child_died()
+            self._tend_children()
             for name, url in list(pending.items()):
                 try:
                     if httpx.get(url, timeout=3.0).status_code == 200:
@@ -421,16 +446,41 @@ class Supervisor:
 
     def _watch(self) -> int:
         while True:
-            self._raise_if_a_child_died()
+            self._tend_children()
             for name in self.embedded.revive():
                 self.say(f"embedded {name} had stopped; started it again", "bold yellow")
             time.sleep(0.3)
 
-    def _raise_if_a_child_died(self) -> None:
-        for spec, process in self.children:
-            code = process.poll()
-            if code is not None:
-                raise ProcessFailedError(f"{spec.name} exited with code {code}; stopping the platform")
+    def _tend_children(self) -> None:
+        """Start again each dead process whose delay is over; note the newly dead, or give one up."""
+        for child in self.children:
+            now = time.monotonic()
+            if child.restarts.waiting:
+                if child.restarts.due(now):
+                    child.process, child.relay = self._spawn(child.spec, child.env)
+                    child.restarts.started(time.monotonic())
+                continue
+            code = child.process.poll()
+            if code is None:
+                continue
+            # Its pool or other children may outlive it, holding its output open and its port.
+            processes.stop_process_group(child.process)
+            child.relay.join(timeout=2)
+            ended = processes.describe_exit(code)
+            ran = now - child.restarts.started_at
+            delay = child.restarts.died(now)
+            if delay is None:
+                raise ProcessFailedError(self._given_up(child.spec, ended))
+            self.say(f"{child.spec.name} {ended} after {ran:.1f}s; starting it again in {delay:.1f}s", "bold yellow")
+
+    def _given_up(self, spec: ProcessSpec, ended: str) -> str:
+        policy = self.restart_policy
+        log = self._log_path(spec)
+        return (
+            f"{spec.name} {ended}, {policy.give_up_after} times in a row within {policy.quick_seconds:.0f}s "
+            f"of its start: giving up, and stopping the platform. Its last lines, from {log}:\n"
+            f"{processes.last_lines(log)}"
+        )
 
     def _raise_if_stopping(self) -> None:
         if self._stopping:
@@ -448,11 +498,11 @@ class Supervisor:
         self._stopping = True
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)
-        for spec, process in reversed(self.children):
-            code = processes.stop_process_group(process)
-            self.say(f"stopped {spec.name} (exit code {code})", "dim")
-        for reader in self._readers:
-            reader.join(timeout=2)
+        for child in reversed(self.children):
+            code = processes.stop_process_group(child.process)
+            self.say(f"stopped {child.spec.name} (exit code {code})", "dim")
+        for child in self.children:
+            child.relay.join(timeout=2)
         if self.embedded.started:
             self.embedded.stop()
             self.say("stopped the embedded servers", "dim")

@@ -45,13 +45,12 @@ from bi_agent.infra import processes
 from bi_agent.infra.home import HomeSecrets, lock_down
 from bi_agent.infra.ports import remembered_ports
 from bi_agent.infra.registry import ServerRegistry
+from bi_agent.infra.restarts import DEFAULT_RESTART_POLICY, RestartPolicy, Restarts
 from bi_agent.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
-MAX_RESTARTS = 3
-RESTART_WINDOW = 60.0
 # How long a token SeaweedFS's parts sign for one another stays good.
 SIGNED_REQUEST_SECONDS = 10
 
@@ -74,20 +73,16 @@ def _wait_until(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise EmbeddedServerError(
-                f"{what} exited with code {process.returncode} while starting; see {log}:\n{_tail(log)}"
+                f"{what} {processes.describe_exit(process.returncode)} while starting; "
+                f"see {log}:\n{processes.last_lines(log)}"
             )
         if ready():
             return
         time.sleep(0.1)
     processes.stop_process_group(process)
-    raise EmbeddedServerError(f"{what} did not become ready within {timeout:.0f}s; see {log}:\n{_tail(log)}")
-
-
-def _tail(log: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
+    raise EmbeddedServerError(
+        f"{what} did not become ready within {timeout:.0f}s; see {log}:\n{processes.last_lines(log)}"
+    )
 
 
 def _open_log(path: Path) -> IO[bytes]:
@@ -397,14 +392,15 @@ class EmbeddedS3:
 class EmbeddedServers:
     """The embedded servers the settings call for, started in order and stopped in reverse."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, restart_policy: RestartPolicy = DEFAULT_RESTART_POLICY) -> None:
         home = settings.home
         self.home = home
         self.registry = ServerRegistry(home)
         self.servers: list[EmbeddedServer] = []
         self.started: list[EmbeddedServer] = []
         self.addresses: dict[str, str] = {}
-        self._restarts: dict[str, list[float]] = {}
+        self.restart_policy = restart_policy
+        self._restarts: dict[str, Restarts] = {}
         if not (settings.embeds_postgres or settings.embeds_redis or settings.embeds_s3):
             return
         secrets = HomeSecrets.ensure(home)
@@ -423,6 +419,7 @@ class EmbeddedServers:
                 logger.info("starting embedded %s", server.name)
                 addresses[server.name] = server.start()
                 self.started.append(server)
+                self._restarts[server.name] = Restarts(self.restart_policy, time.monotonic())
         except BaseException:
             self.stop()
             raise
@@ -433,30 +430,35 @@ class EmbeddedServers:
         return addresses
 
     def revive(self) -> list[str]:
-        """Start again any server that died; return their names.
+        """Start again, once its delay is over, any server that died; return their names.
 
-        A server that keeps dying (more than MAX_RESTARTS in RESTART_WINDOW seconds), or
-        that comes back on another address, ends the platform with an error instead.
+        A server that keeps dying soon after its start (restarts.py), or that comes back on
+        another address, ends the platform with an error instead.
         """
         revived = []
         for server in self.started:
-            if server.is_running():
-                continue
+            restarts = self._restarts[server.name]
             now = time.monotonic()
-            recent = [moment for moment in self._restarts.get(server.name, []) if now - moment < RESTART_WINDOW]
-            if len(recent) >= MAX_RESTARTS:
+            if restarts.waiting:
+                if restarts.due(now):
+                    self._start_again(server)
+                    restarts.started(time.monotonic())
+                    revived.append(server.name)
+            elif not server.is_running() and restarts.died(now) is None:
+                policy = self.restart_policy
                 raise EmbeddedServerError(
-                    f"embedded {server.name} died {len(recent)} times in {RESTART_WINDOW:.0f}s; giving up"
+                    f"embedded {server.name} died {policy.give_up_after} times, each within "
+                    f"{policy.quick_seconds:.0f}s of its start; giving up"
                 )
-            self._restarts[server.name] = [*recent, now]
-            server.stop()
-            address = server.start()
-            if address != self.addresses.get(server.name):
-                raise EmbeddedServerError(
-                    f"embedded {server.name} came back at another address ({address}); restart `bi-agent up`"
-                )
-            revived.append(server.name)
         return revived
+
+    def _start_again(self, server: EmbeddedServer) -> None:
+        server.stop()
+        address = server.start()
+        if address != self.addresses.get(server.name):
+            raise EmbeddedServerError(
+                f"embedded {server.name} came back at another address ({address}); restart `bi-agent up`"
+            )
 
     def stop(self) -> None:
         self.registry.remove()

@@ -11,12 +11,16 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import text
+import redis
+from sqlalchemy import Engine, text
 
 from bi_agent.infra.connections import Connections
 from bi_agent.infra.db import first_line
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 @dataclass(frozen=True)
@@ -45,31 +49,28 @@ def _elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
-def check_postgres(connections: Connections) -> CheckResult:
+def check_postgres(engine: Engine) -> CheckResult:
     def query() -> None:
-        with connections.engine.connect() as connection:
+        with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
     return _timed(query)
 
 
-def check_redis(connections: Connections) -> CheckResult:
-    return _timed(connections.redis.ping)
+def check_redis(client: redis.Redis) -> CheckResult:
+    return _timed(client.ping)
 
 
-def check_s3(connections: Connections) -> CheckResult:
-    bucket = connections.settings.minio_bucket_models
-    return _timed(lambda: connections.s3.head_bucket(Bucket=bucket))
-
-
-CHECKS: dict[str, Callable[[Connections], CheckResult]] = {
-    "postgres": check_postgres,
-    "redis": check_redis,
-    "s3": check_s3,
-}
+def check_s3(client: S3Client, bucket: str) -> CheckResult:
+    return _timed(lambda: client.head_bucket(Bucket=bucket))
 
 
 def run_checks(connections: Connections) -> dict[str, CheckResult]:
-    with ThreadPoolExecutor(max_workers=len(CHECKS), thread_name_prefix="health") as pool:
-        futures = {name: pool.submit(check, connections) for name, check in CHECKS.items()}
+    checks: dict[str, Callable[[], CheckResult]] = {
+        "postgres": lambda: check_postgres(connections.engine),
+        "redis": lambda: check_redis(connections.redis),
+        "s3": lambda: check_s3(connections.s3, connections.settings.minio_bucket_models),
+    }
+    with ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="health") as pool:
+        futures = {name: pool.submit(check) for name, check in checks.items()}
         return {name: future.result() for name, future in futures.items()}

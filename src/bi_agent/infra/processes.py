@@ -66,6 +66,24 @@ def stop_process_group(process: subprocess.Popen[bytes], timeout: float = 15.0) 
     return process.returncode
 
 
+def describe_exit(returncode: int) -> str:
+    """How a child ended, as a phrase: "exited with code 3", "was killed by SIGKILL"."""
+    if returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with code {returncode}"
+
+
+def last_lines(log: Path, count: int = 15) -> str:
+    """The end of a child's log, to show with the error that ends it."""
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-count:])
+    except OSError:
+        return "(no log)"
+
+
 def _signal_group(pgid: int, signum: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)

@@ -10,13 +10,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 import httpx
 
 from bi_agent.errors import BIAgentError
 from bi_agent.infra import probes
-from bi_agent.infra.connections import Connections
-from bi_agent.infra.db import first_line
+from bi_agent.infra.cache import create_redis_client
+from bi_agent.infra.db import create_database_engine, first_line
+from bi_agent.infra.objects import create_s3_client
 from bi_agent.settings import Settings
 from bi_agent.worker.factory import BEAT_LOCK_KEY, BEAT_TICK_KEY, beat_stale_after_seconds, create_celery
 
@@ -53,32 +55,53 @@ def _ms(started: float) -> float:
 
 
 def check_services(settings: Settings) -> list[ServiceStatus]:
+    api = f"http://{settings.analytics_api_host}:{settings.analytics_api_port}/health"
+    ml = f"http://{settings.ml_service_host}:{settings.ml_service_port}/health"
+    checks: list[Callable[[], ServiceStatus]] = [
+        partial(_store, "postgres", _check_postgres, settings),
+        partial(_store, "redis", _check_redis, settings),
+        partial(_store, "s3", _check_s3, settings),
+        _http_service("analytics-api", api),
+        _http_service("ml-service", ml),
+        partial(_check_worker, settings),
+        partial(_check_beat, settings),
+    ]
+    with ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="status") as pool:
+        return [future.result() for future in [pool.submit(check) for check in checks]]
+
+
+def _store(name: str, check: Callable[[Settings], probes.CheckResult], settings: Settings) -> ServiceStatus:
+    # Each store's client is made on its own: one without an address (its embedded server
+    # not running, its variable unset) is that store's failure, not every service's.
     try:
-        connections = Connections.open(settings)
+        result = check(settings)
     except BIAgentError as error:
-        return [ServiceStatus("platform", False, 0.0, str(error))]
+        return ServiceStatus(name, False, 0.0, str(error))
+    return ServiceStatus(name, result.status == "ok", result.latency_ms, result.error or "answers")
+
+
+def _check_postgres(settings: Settings) -> probes.CheckResult:
+    engine = create_database_engine(settings)
     try:
-        with ThreadPoolExecutor(max_workers=8, thread_name_prefix="status") as pool:
-            stores = pool.submit(probes.run_checks, connections)
-            api = pool.submit(
-                _http_service(
-                    "analytics-api",
-                    f"http://{settings.analytics_api_host}:{settings.analytics_api_port}/health",
-                )
-            )
-            ml = pool.submit(
-                _http_service("ml-service", f"http://{settings.ml_service_host}:{settings.ml_service_port}/health")
-            )
-            worker = pool.submit(_check_worker, settings)
-            beat = pool.submit(_check_beat, connections)
-            statuses = [
-                ServiceStatus(name, result.status == "ok", result.latency_ms, result.error or "answers")
-                for name, result in stores.result().items()
-            ]
-            statuses += [api.result(), ml.result(), worker.result(), beat.result()]
+        return probes.check_postgres(engine)
     finally:
-        connections.close()
-    return statuses
+        engine.dispose()
+
+
+def _check_redis(settings: Settings) -> probes.CheckResult:
+    client = create_redis_client(settings)
+    try:
+        return probes.check_redis(client)
+    finally:
+        client.close()
+
+
+def _check_s3(settings: Settings) -> probes.CheckResult:
+    client = create_s3_client(settings)
+    try:
+        return probes.check_s3(client, settings.minio_bucket_models)
+    finally:
+        client.close()
 
 
 def _check_worker(settings: Settings) -> ServiceStatus:
@@ -93,11 +116,15 @@ def _check_worker(settings: Settings) -> ServiceStatus:
     return ServiceStatus("celery-worker", True, _ms(started), names)
 
 
-def _check_beat(connections: Connections) -> ServiceStatus:
+def _check_beat(settings: Settings) -> ServiceStatus:
     started = time.perf_counter()
     try:
-        ttl = int(connections.redis.ttl(BEAT_LOCK_KEY))
-        last_tick = connections.redis.get(BEAT_TICK_KEY)
+        client = create_redis_client(settings)
+        try:
+            ttl = int(client.ttl(BEAT_LOCK_KEY))
+            last_tick = client.get(BEAT_TICK_KEY)
+        finally:
+            client.close()
     except Exception as error:
         return ServiceStatus("celery-beat", False, _ms(started), first_line(error))
     if ttl < 0:
@@ -107,5 +134,5 @@ def _check_beat(connections: Connections) -> ServiceStatus:
     ticked = datetime.fromisoformat(last_tick.decode())
     age = (datetime.now(UTC) - ticked).total_seconds()
     detail = f"last tick {ticked:%Y-%m-%d %H:%M:%S} UTC ({age:.0f} s ago)"
-    fresh = age <= beat_stale_after_seconds(connections.settings)
+    fresh = age <= beat_stale_after_seconds(settings)
     return ServiceStatus("celery-beat", fresh, _ms(started), detail)

@@ -6,8 +6,8 @@ first through `collect()`, which also lets go of the connection's address, then 
 reads that pending reply; on a dead connection the read raises, the first close stops there
 with the channel still open, and the second one then needs the address that is gone and
 raises AttributeError, which Celery does not expect: the worker's main process exits
-("Unrecoverable error"), and `bi-agent up` stops the platform with it. Here the pending
-reply, lost anyway, is given up quietly, so the first close completes.
+("Unrecoverable error") with the task it ran. Here the pending reply, lost anyway, is
+given up quietly, so the first close completes.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from celery import Celery
 from kombu.entity import Exchange, Queue
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
 
 from bi_agent.settings import Settings
 
@@ -25,6 +27,14 @@ BEAT_LOCK_KEY = f"{REDBEAT_KEY_PREFIX}:lock"
 # The lock outlives this many beat intervals: a beat extends it every tick, and a standby
 # beat, which tries to take it once an interval, takes over within one more.
 BEAT_LOCK_INTERVALS = 5
+# Every command of beat's Redis client that times out or finds its connection lost is sent
+# again, from 0.1 s apart up to 2 s, until Redis answers: beat has nothing to do without it.
+# RedBeat's own retry (retry_period) covers only the client's direct commands, not the
+# pipelines and lock scripts of each tick, and a client made from a URL retries nothing: a
+# Redis that did not answer within its socket timeout (5 s) made beat exit. A beat that waits
+# longer than its lock lives learns at its next tick that it lost the lock (LockNotOwnedError),
+# exits, and is started again, to wait for the lock like a standby.
+BEAT_REDIS_RETRY = Retry(ExponentialWithJitterBackoff(base=0.1, cap=2.0), retries=-1)
 # When beat last ticked; it ticks at least once an interval (CELERY_BEAT_INTERVAL_SECONDS).
 BEAT_TICK_KEY = "bi-agent:beat:last-tick"
 BEAT_TICK_TTL_SECONDS = 24 * 3600
@@ -95,7 +105,11 @@ def create_celery(settings: Settings, *, runs_tasks: bool = False) -> Celery:
     )
     if runs_tasks:
         # A task's progress and result wait out a Redis restart (RESULT_WRITE_RETRIES) rather
-        # than fail the task that writes them. Readers keep the default and answer at once
-        # while Redis is down.
-        celery.conf.update(result_backend_always_retry=True, result_backend_max_retries=RESULT_WRITE_RETRIES)
+        # than fail the task that writes them, and beat waits Redis out (BEAT_REDIS_RETRY).
+        # Readers keep the defaults and answer at once while Redis is down.
+        celery.conf.update(
+            result_backend_always_retry=True,
+            result_backend_max_retries=RESULT_WRITE_RETRIES,
+            redbeat_redis_options={"health_check_interval": 30, "retry": BEAT_REDIS_RETRY},
+        )
     return celery
