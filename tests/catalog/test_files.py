@@ -215,3 +215,40 @@ def test_a_jsonl_file_reads(tmp_path: Path) -> None:
     path = tmp_path / "rows.jsonl"
     path.write_text("".join(json.dumps({"a": i, "b": f"v{i}"}) + "\n" for i in range(10)))
     assert read(path).num_rows == 10
+
+
+@pytest.mark.parametrize(
+    ("name", "values", "data_type"),
+    [
+        ("zip", ["05415", "90210"], "text"),  # a leading zero: a code
+        ("zip", ["90210", "10001"], "text"),  # one fixed length in a column named for codes
+        ("member_id", ["100234", "100777"], "text"),
+        ("amount", ["90210", "10001"], "bigint"),  # the same digits, named for a quantity
+        ("visits", ["0", "12", "+3", "-0"], "bigint"),  # a lone 0 and signs are numbers
+        ("money", ["0.50", "12.25", "7"], "numeric"),  # at most four decimals: exact
+        ("dose", [".5", "1.", "0.0005"], "numeric"),
+        ("ratio", ["0.00001", "1"], "double precision"),  # five decimals
+        ("sci", ["1e3", "2.5"], "double precision"),
+        ("huge", ["1234567890123456789", "1"], "numeric"),  # past bigint's digits
+        ("thousands", ["1,234", "5"], "text"),
+        ("padded", [" 12", "13"], "text"),
+        ("empty", [], "text"),
+    ],
+)
+def test_numbers_are_typed_by_all_their_text(tmp_path: Path, name: str, values: list[str], data_type: str) -> None:
+    path = tmp_path / "values.csv"
+    path.write_text(f"{name},other\n" + ("".join(f'"{value}",x\n' for value in values) or ",x\n"))
+    parsed = read(path)
+    assert parsed.data_types[name] == data_type
+    # Whatever the type, the text reaches PostgreSQL as written.
+    assert parsed.rows.column(name).to_pylist() == (values or [None])
+
+
+def test_json_fractions_are_exact_in_their_shortest_text(tmp_path: Path) -> None:
+    path = tmp_path / "rows.jsonl"
+    path.write_text(
+        '{"zip": "05415", "money": 0.1, "sci": 1e-7, "n": 3}\n{"zip": "1", "money": 7407679.13, "sci": 2.5, "n": 4}\n'
+    )
+    parsed = read(path)
+    assert parsed.data_types == {"zip": "text", "money": "numeric", "sci": "double precision", "n": "bigint"}
+    assert parsed.rows.column("money").to_pylist() == ["0.1", "7407679.13"]

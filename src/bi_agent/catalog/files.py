@@ -103,15 +103,23 @@ class ParsedFile:
         return self.table
 
 
+class NumbersFrom(StrEnum):
+    """Which columns of a read are typed by their numbers' text (number_text.py)."""
+
+    TEXT = "text"  # every text column: a CSV's numbers are read as text
+    FLOATS = "floats"  # the fractional numbers, written in their shortest form (JSON's)
+
+
 class _Rows:
     """Collects the batches of one read: counts them, keeps the head, checks field sizes,
-    types the numbers written as text (a CSV's) and keeps every batch only when asked."""
+    types numbers by their text (a CSV's, a JSON file's fractions) and keeps every batch only
+    when asked."""
 
     def __init__(self, filename: str, max_field_bytes: int, *, keep_rows: bool) -> None:
         self.filename = filename
         self.max_field_bytes = max_field_bytes
         self.keep_rows = keep_rows
-        self.types_text = False
+        self.numbers_from: NumbersFrom | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -125,11 +133,16 @@ class _Rows:
     def add(self, batch: pa.RecordBatch, schema: pa.Schema | None = None) -> None:
         """Check and count `batch`; the rows kept (the head, and all when asked) are cast to `schema`
         when given (text read as dictionaries is decoded only for them)."""
+        typed = batch.schema.names
+        if self.numbers_from is NumbersFrom.FLOATS:
+            typed = [field_.name for field_ in batch.schema if pa.types.is_floating(field_.type)]
+            batch = _floats_as_text(batch)
         self.schema = batch.schema
         _check_field_sizes(batch, self.filename, self.max_field_bytes, first_row=self.count)
         self.count += batch.num_rows
-        if self.types_text:
-            for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        if self.numbers_from is not None:
+            for name in typed:
+                column = batch.column(name)
                 if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
                     self.number_texts.setdefault(name, NumberTextStats()).add(column)
         if self.head_rows < HEAD_ROWS and batch.num_rows:
@@ -141,6 +154,8 @@ class _Rows:
 
     def parsed(self, kind: FileKind, mapping: dict[str, str], schema: pa.Schema, **skips: Any) -> ParsedFile:
         names = list(mapping.values())
+        if self.numbers_from is NumbersFrom.FLOATS:
+            schema = _floats_as_text(schema.empty_table()).schema
         head = pa.Table.from_batches(self.head, schema=schema).rename_columns(names)
         table = pa.Table.from_batches(self.batches, schema=schema).rename_columns(names) if self.keep_rows else None
         data_types = {}
@@ -150,6 +165,15 @@ class _Rows:
                 number_type(name, stats) if stats is not None else postgres_type(field_.type, name, self.filename)
             )
         return ParsedFile(kind, mapping, self.count, head, data_types, table=table, **skips)
+
+
+def _floats_as_text(batch: pa.RecordBatch | pa.Table) -> Any:
+    """`batch` with its floating-point columns as the shortest text that reads back the same
+    value (0.1, not 0.1000000000000000055), which PostgreSQL is given as written."""
+    for index, field_ in enumerate(batch.schema):
+        if pa.types.is_floating(field_.type):
+            batch = batch.set_column(index, field_.name, pc.cast(batch.column(index), pa.string()))
+    return batch
 
 
 def detect_kind(filename: str, head: bytes) -> FileKind:
@@ -308,7 +332,7 @@ def _read_csv(
     # Line numbers of bad rows are only known to the single-threaded reader; it is used
     # when rows may be skipped, and again to name the line when a bad row is found.
     use_threads = on_error is OnError.FAIL
-    rows.types_text = True
+    rows.numbers_from = NumbersFrom.TEXT
     # What the reads so far took, and the most one took (the whole content, for a plain file).
     read_total = 0
     one_read = 0 if kind.gzipped else path.stat().st_size
@@ -644,6 +668,8 @@ _JSON_ROW = re.compile(r"in row (\d+)")
 
 
 def _read_jsonl(path: Path, filename: str, kind: FileKind, rows: _Rows, max_uncompressed_bytes: int) -> ParsedFile:
+    # JSON's text of a number is gone once read; its shortest form gives money back exactly.
+    rows.numbers_from = NumbersFrom.FLOATS
     try:
         with _input_stream(path, filename, kind, max_uncompressed_bytes) as source:
             reader = pa_json.open_json(
