@@ -124,6 +124,11 @@ def test_phi_flags_need_phi_read(api: Api, worker: None) -> None:
     assert masked["masked"] == ["region"] and {row[1] for row in masked["rows"]} == {None}
     shown = api.client.get("/api/v1/datasets/visits/rows", headers=api.headers("admin")).json()
     assert shown["masked"] == [] and None not in {row[1] for row in shown["rows"]}
+    # So does the export: the column is there, empty, and named in X-Masked-Columns.
+    exported = api.client.get("/api/v1/datasets/visits/export", headers=api.headers("viewer"))
+    assert exported.headers["X-Masked-Columns"] == "region"
+    assert {line.split(",")[1] for line in exported.text.splitlines()[1:]} == {""}
+    assert "north" in api.client.get("/api/v1/datasets/visits/export", headers=api.headers("admin")).text
     wrong_role = {"columns": [{"name": "region", "role": "measure"}]}
     refused = api.client.patch("/api/v1/datasets/visits/columns", headers=api.headers("analyst"), json=wrong_role)
     assert refused.status_code == 422

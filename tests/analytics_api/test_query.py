@@ -264,7 +264,8 @@ def test_hipaa_mode_reads_of_phi_datasets_need_a_purpose_and_are_audited(
         json={"columns": [{"name": "patient", "phi": True}]},
     )
     assert flagged.status_code == 200
-    for method, path in (("POST", "/api/v1/query"), ("GET", "/api/v1/datasets/visits/rows")):
+    reads = [("POST", "/api/v1/query"), *(("GET", f"/api/v1/datasets/visits/{what}") for what in ("rows", "export"))]
+    for method, path in reads:
         body = {"metric": "charges", "grain": "month", "start": "2024-01-01", "end": "2025-01-01"}
         refused = api.client.request(
             method, path, headers=api.headers("viewer"), json=body if method == "POST" else None
@@ -295,6 +296,7 @@ def test_hipaa_mode_reads_of_phi_datasets_need_a_purpose_and_are_audited(
     assert [(row.action, row.dataset, row.purpose) for row in records] == [
         ("query", "visits", "OPERATIONS"),
         ("dataset.rows", "visits", "OPERATIONS"),
+        ("export", "visits", "OPERATIONS"),
         ("query", "visits", "TREAT"),
     ]
     # The viewer sees PHI neither in rows (masked) nor in the query: no PHI column was touched.

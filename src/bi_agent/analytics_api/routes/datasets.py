@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,12 +19,14 @@ from bi_agent.catalog.columns import ColumnSpec, Role
 from bi_agent.catalog.files import OnError
 from bi_agent.catalog.imports import check_file, find_earlier_import
 from bi_agent.catalog.names import check_identifier
+from bi_agent.catalog.query_spec import Filter
 from bi_agent.errors import PayloadTooLargeError, PermissionDeniedError
 from bi_agent.http.audit_context import request_info
 from bi_agent.http.auth import ConnectionsDep, require
 from bi_agent.http.pages import Page, PageDep, paging
 from bi_agent.http.request_bounds import BodyLimit
 from bi_agent.infra import jobs
+from bi_agent.infra.connections import Connections
 from bi_agent.security import audit
 from bi_agent.security.permissions import Permission, Principal
 from bi_agent.security.phi_access import check_phi_read
@@ -239,30 +242,10 @@ def preview(
     (`total` counts what it lets through). PHI columns are null for a caller without
     `phi:read`, and listed in `masked`. In HIPAA mode a dataset with PHI columns needs the
     header `X-Purpose`, and each read is audited."""
-    check_identifier(name, "dataset name")
-    phi_allowed = principal.has(Permission.PHI_READ)
-    with connections.engine.connect() as connection:
-        datasets.get_dataset(connection, name)  # 404 before anything else
-        phi_columns = [column.name for column in datasets.get_columns(connection, name) if column.phi]
-    check_phi_read(
-        connections.engine,
-        principal,
-        request_info(request),
-        hipaa_mode=connections.settings.hipaa_mode,
-        action=audit.Action.DATASET_ROWS,
-        resource=f"/api/v1/datasets/{name}/rows",
-        dataset=name,
-        phi_columns=phi_columns,
-        touched=phi_columns if phi_allowed else (),
-    )
+    read = _rows_read(request, principal, connections, name, audit.Action.DATASET_ROWS, "rows")
     with connections.engine.connect() as connection:
         rows = datasets.preview_rows(
-            connection,
-            name,
-            page.limit,
-            page.offset,
-            phi_allowed=phi_allowed,
-            policy=row_policies.filters_for(connection, principal.roles, name),
+            connection, name, page.limit, page.offset, phi_allowed=read.phi_allowed, policy=read.policy
         )
     return {
         "columns": rows.columns,
@@ -272,6 +255,38 @@ def preview(
         "limit": page.limit,
         "offset": page.offset,
     }
+
+
+@dataclass(frozen=True)
+class _RowsRead:
+    phi_allowed: bool
+    phi_columns: list[str]
+    policy: list[Filter]
+
+
+def _rows_read(
+    request: Request, principal: Principal, connections: Connections, name: str, action: str, route: str
+) -> _RowsRead:
+    """What a read of the dataset's rows may show the caller (404 for no such dataset); in HIPAA
+    mode the read of a dataset with PHI columns needs a purpose and is audited."""
+    check_identifier(name, "dataset name")
+    phi_allowed = principal.has(Permission.PHI_READ)
+    with connections.engine.connect() as connection:
+        datasets.get_dataset(connection, name)  # 404 before anything else
+        phi_columns = [column.name for column in datasets.get_columns(connection, name) if column.phi]
+        policy = row_policies.filters_for(connection, principal.roles, name)
+    check_phi_read(
+        connections.engine,
+        principal,
+        request_info(request),
+        hipaa_mode=connections.settings.hipaa_mode,
+        action=action,
+        resource=f"/api/v1/datasets/{name}/{route}",
+        dataset=name,
+        phi_columns=phi_columns,
+        touched=phi_columns if phi_allowed else (),
+    )
+    return _RowsRead(phi_allowed, phi_columns, policy)
 
 
 @router.get(
@@ -285,29 +300,13 @@ def export(request: Request, principal: CanRead, connections: ConnectionsDep, na
     value exactly as stored (a code keeps its leading zeros, `0.50` stays `0.50`; times in UTC).
     PHI columns are empty for a caller without `phi:read`, and named in `X-Masked-Columns`. In
     HIPAA mode a dataset with PHI columns needs the header `X-Purpose`, and each export is audited."""
-    check_identifier(name, "dataset name")
-    phi_allowed = principal.has(Permission.PHI_READ)
-    with connections.engine.connect() as connection:
-        datasets.get_dataset(connection, name)  # 404 before anything else
-        phi_columns = [column.name for column in datasets.get_columns(connection, name) if column.phi]
-        policy = row_policies.filters_for(connection, principal.roles, name)
-    check_phi_read(
-        connections.engine,
-        principal,
-        request_info(request),
-        hipaa_mode=connections.settings.hipaa_mode,
-        action=audit.Action.EXPORT,
-        resource=f"/api/v1/datasets/{name}/export",
-        dataset=name,
-        phi_columns=phi_columns,
-        touched=phi_columns if phi_allowed else (),
-    )
+    read = _rows_read(request, principal, connections, name, audit.Action.EXPORT, "export")
 
     def rows() -> Iterator[bytes]:
         with connections.engine.begin() as connection:
-            yield from datasets.export_csv(connection, name, phi_allowed=phi_allowed, policy=policy)
+            yield from datasets.export_csv(connection, name, phi_allowed=read.phi_allowed, policy=read.policy)
 
-    masked = [] if phi_allowed else phi_columns
+    masked = [] if read.phi_allowed else read.phi_columns
     return StreamingResponse(
         rows(),
         media_type="text/csv; charset=utf-8",
