@@ -81,14 +81,25 @@ def test_values_round_trip_through_import_and_export(api: Api, worker: None) -> 
     assert totals == {float(sum(Decimal(row[4]) for row in ROWS))}
 
 
-def test_an_unclosed_quote_is_refused_naming_its_line(api: Api) -> None:
-    response = upload(api, "broken", "broken.csv", b'a,b\n1,"abc\n2,3\n4,5\n')
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        (b'a,b\n1,"abc\n2,3\n4,5\n', 2),  # never closed: Arrow would close it at the end of the file
+        (b'a,b\n5",x\n1,"abc\n2,3\n', 3),  # a stray quote first makes the count of quotes even
+        (b'a,b\n1,"abc\n2,"def\n3,4\n', 2),  # "closed" by the next line's opening quote
+    ],
+)
+def test_a_quote_that_folds_lines_is_refused_naming_its_line(api: Api, content: bytes, line: int) -> None:
+    response = upload(api, "broken", "broken.csv", content)
     assert response.status_code == 422, response.text
     problem = response.json()
-    assert "line 2" in problem["detail"] and "never closed" in problem["detail"]
-    assert problem["errors"][0]["line"] == 2
+    assert f"line {line}: a quoted field opens here" in problem["detail"], problem["detail"]
+    assert problem["errors"][0]["line"] == line
+
+
+def test_quotes_that_fold_nothing_are_taken(api: Api) -> None:
     # A quote inside an unquoted field is a character, and a closed one may span lines.
-    fine = upload(api, "fine", "fine.csv", b'a,b\n1,5" pipe\n2,"multi\nline"\n')
+    fine = upload(api, "fine", "fine.csv", b'a,b\n1,5" pipe\n2,"multi\nline"\n3,"x""y"\n')
     assert fine.status_code == 202, fine.text
 
 

@@ -129,6 +129,7 @@ class _Rows:
         self.batches: list[pa.RecordBatch] = []
         self.schema: pa.Schema | None = None
         self.number_texts: dict[str, NumberTextStats] = {}
+        self.multiline = False  # a text value holds a line break
 
     def add(self, batch: pa.RecordBatch, schema: pa.Schema | None = None) -> None:
         """Check and count `batch`; the rows kept (the head, and all when asked) are cast to `schema`
@@ -140,6 +141,8 @@ class _Rows:
         self.schema = batch.schema
         _check_field_sizes(batch, self.filename, self.max_field_bytes, first_row=self.count)
         self.count += batch.num_rows
+        if self.numbers_from is NumbersFrom.TEXT and not self.multiline:
+            self.multiline = any(_holds_line_break(column) for column in batch.columns)
         if self.numbers_from is not None:
             for name in typed:
                 column = batch.column(name)
@@ -165,6 +168,14 @@ class _Rows:
                 number_type(name, stats) if stats is not None else postgres_type(field_.type, name, self.filename)
             )
         return ParsedFile(kind, mapping, self.count, head, data_types, table=table, **skips)
+
+
+def _holds_line_break(column: pa.Array) -> bool:
+    value_type = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+    if not (pa.types.is_string(value_type) or pa.types.is_large_string(value_type)):
+        return False
+    values = column.dictionary if pa.types.is_dictionary(column.type) else column
+    return bool(pc.any(pc.match_substring_regex(values, "[\r\n]")).as_py())
 
 
 def _floats_as_text(batch: pa.RecordBatch | pa.Table) -> Any:
@@ -403,45 +414,46 @@ def _read_csv(
             raise _csv_error(
                 message, filename, path, kind, headers, mapping, conversion, max_uncompressed_bytes
             ) from None
-        _check_quotes_closed(path, filename, kind, max_uncompressed_bytes)
+        _check_no_folded_lines(path, filename, kind, max_uncompressed_bytes, rows)
         return rows.parsed(
             kind, mapping, schema, rows_skipped=len(skipped), skipped_sample=skipped[:SKIPPED_SAMPLE_SIZE]
         )
     raise file_error(filename, "the column types could not be inferred")
 
 
-def _check_quotes_closed(path: Path, filename: str, kind: FileKind, max_uncompressed_bytes: int) -> None:
-    """Refuse a quoted field that is never closed. Arrow closes it at the end of the file, so
-    every line after the quote would be folded into one field of one row. Closed quotes come in
-    pairs (a doubled quote inside a field too): only a file with an odd count is read again,
-    quote by quote, to tell an unclosed quote from a stray one inside an unquoted field (5")."""
-    odd = False
-    with _open_text(path, filename, kind, max_uncompressed_bytes) as stream:
-        for chunk in iter(lambda: stream.read(COPY_CHUNK_BYTES), b""):
-            odd ^= chunk.count(b'"') % 2 == 1
-    if not odd:
-        return
-    line = _unclosed_quote_line(path, filename, kind, max_uncompressed_bytes)
+def _check_no_folded_lines(path: Path, filename: str, kind: FileKind, max_uncompressed_bytes: int, rows: _Rows) -> None:
+    """Refuse a quoted field that runs over lines and is never closed, or is "closed" by a quote
+    that no delimiter follows. Arrow closes an open quote at the end of the file, and takes
+    `"a"b` as `ab`: a quote left open would fold every line after it into one field of one row,
+    or the lines up to the next quote that happens to stand in a field. A field that spans lines
+    and ends so is such a fold, not a value; a quote that a delimiter follows may close a real
+    multi-line value, and is believed."""
+    if not rows.multiline:
+        return  # only a value that holds a line break can be lines folded by a stray quote
+    line = _folded_field_line(path, filename, kind, max_uncompressed_bytes)
     if line is not None:
         raise file_error(
             filename,
-            f"line {line}: a quoted field opens here and is never closed, so every line after it would "
-            'become part of that field; close the quote, and double any quote inside a field ("")',
+            f"line {line}: a quoted field opens here and runs over the lines after it without being "
+            "closed by a quote before a comma or the end of its line; close the quote, and double any "
+            'quote inside a field ("")',
             line=line,
         )
 
 
-def _unclosed_quote_line(path: Path, filename: str, kind: FileKind, max_uncompressed_bytes: int) -> int | None:
-    """The line where a quoted field opens and is still open at the end of the file, as Arrow's
-    parser reads quotes: one opens a field only at its start, `""` inside is a quote, and one
-    elsewhere in an unquoted field is a character like any other."""
+def _folded_field_line(path: Path, filename: str, kind: FileKind, max_uncompressed_bytes: int) -> int | None:
+    """The line where a folding quoted field opens (see _check_no_folded_lines), as Arrow's parser
+    reads quotes: one opens a field only at its start, `""` inside is a quote, and one elsewhere
+    in an unquoted field is a character like any other."""
     in_quotes = False
-    opened_line = 0
-    lines = 0  # newlines before `data`
+    opened_at = 0  # the offset in the content of the open field's quote
+    spans = False  # whether the open field holds a line break
+    offset = 0  # the offset in the content of `data`
     before = ord("\n")  # the byte before `data`: the content starts a field
     leftover = b""
+    folded_at: int | None = None
     with _open_text(path, filename, kind, max_uncompressed_bytes) as stream:
-        while True:
+        while folded_at is None:
             chunk = stream.read(COPY_CHUNK_BYTES)
             data = leftover + chunk
             # The last byte waits for the next chunk: a quote there may be the first of a doubled one.
@@ -449,20 +461,46 @@ def _unclosed_quote_line(path: Path, filename: str, kind: FileKind, max_uncompre
             position = 0
             while (quote := data.find(b'"', position, end)) >= 0:
                 if in_quotes:
-                    if quote + 1 < len(data) and data[quote + 1] == ord('"'):
+                    following = data[quote + 1] if quote + 1 < len(data) else None
+                    if following == ord('"'):
                         position = quote + 2
                         continue
+                    spans = spans or _breaks(data, max(opened_at - offset + 1, 0), quote)
+                    if spans and following is not None and following not in b",\r\n":
+                        folded_at = opened_at
+                        break
                     in_quotes = False
                 elif (data[quote - 1] if quote else before) in b",\r\n":
-                    in_quotes = True
-                    opened_line = lines + data.count(b"\n", 0, quote) + 1
+                    in_quotes, opened_at, spans = True, offset + quote, False
                 position = quote + 1
+            if folded_at is not None:
+                break
             if not chunk:
-                return opened_line if in_quotes else None
+                if in_quotes and (spans or _breaks(data, max(opened_at - offset + 1, 0), len(data))):
+                    folded_at = opened_at
+                break
             cut = max(position, end)
-            lines += data.count(b"\n", 0, cut)
+            if in_quotes:
+                spans = spans or _breaks(data, max(opened_at - offset + 1, 0), cut)
             before = data[cut - 1] if cut else before
             leftover = data[cut:]
+            offset += cut
+    if folded_at is None:
+        return None
+    return 1 + _line_breaks_before(path, filename, kind, max_uncompressed_bytes, folded_at)
+
+
+def _breaks(data: bytes, start: int, end: int) -> bool:
+    return data.find(b"\n", start, end) >= 0 or data.find(b"\r", start, end) >= 0
+
+
+def _line_breaks_before(path: Path, filename: str, kind: FileKind, max_uncompressed_bytes: int, offset: int) -> int:
+    count = 0
+    with _open_text(path, filename, kind, max_uncompressed_bytes) as stream:
+        while offset > 0 and (chunk := stream.read(min(COPY_CHUNK_BYTES, offset))):
+            count += chunk.count(b"\n")
+            offset -= len(chunk)
+    return count
 
 
 def _may_be_number(column_type: pa.DataType) -> bool:
