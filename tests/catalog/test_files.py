@@ -252,3 +252,22 @@ def test_json_fractions_are_exact_in_their_shortest_text(tmp_path: Path) -> None
     parsed = read(path)
     assert parsed.data_types == {"zip": "text", "money": "numeric", "sci": "double precision", "n": "bigint"}
     assert parsed.rows.column("money").to_pylist() == ["0.1", "7407679.13"]
+
+
+def test_a_nul_byte_past_the_first_block_is_refused_naming_its_row(tmp_path: Path) -> None:
+    path = tmp_path / "nul.csv"
+    path.write_bytes(b"a,b\n" + b"1,x\n" * 20_000 + b"2,y\x00z\n")
+    with pytest.raises(InvalidInputError, match=r"row 20001, column b: a value holds a NUL byte"):
+        read(path, keep_rows=False)
+    jsonl = tmp_path / "nul.jsonl"
+    jsonl.write_text('{"a": "x"}\n{"a": "y\\u0000z"}\n')
+    with pytest.raises(InvalidInputError, match=r"row 2, column a: a value holds a NUL byte"):
+        read(jsonl)
+
+
+def test_system_column_names_are_renamed(tmp_path: Path) -> None:
+    path = tmp_path / "box.csv"
+    path.write_text("name,xmin,ymin,xmax,ymax,ctid\nparis,2.2,48.8,2.4,48.9,1\n")
+    parsed = read(path)
+    assert list(parsed.data_types) == ["name", "xmin_value", "ymin", "xmax_value", "ymax", "ctid_value"]
+    assert parsed.mapping["xmin"] == "xmin_value"

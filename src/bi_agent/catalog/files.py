@@ -140,6 +140,7 @@ class _Rows:
             batch = _floats_as_text(batch)
         self.schema = batch.schema
         _check_field_sizes(batch, self.filename, self.max_field_bytes, first_row=self.count)
+        _check_no_nul(batch, self.filename, first_row=self.count)
         self.count += batch.num_rows
         if self.numbers_from is NumbersFrom.TEXT and not self.multiline:
             self.multiline = any(_holds_line_break(column) for column in batch.columns)
@@ -771,6 +772,27 @@ def _column_mapping(headers: list[str], filename: str) -> dict[str, str]:
         mapping[header] = name
         taken[name] = header
     return mapping
+
+
+def _check_no_nul(batch: pa.RecordBatch, filename: str, *, first_row: int) -> None:
+    """PostgreSQL's text holds no NUL byte: a value with one is refused here, in the request,
+    naming its row and column (the first 64 kB of a text file are checked for binary content)."""
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        values = column.dictionary if pa.types.is_dictionary(column.type) else column
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            continue
+        holds = pc.match_substring(values, "\x00")
+        if not pc.any(holds).as_py():
+            continue
+        if pa.types.is_dictionary(column.type):
+            holds = pc.take(holds, column.indices)
+        row = first_row + pc.index(holds, True).as_py()
+        raise file_error(
+            filename,
+            f"row {row + 1}, column {normalise_header(name)}: a value holds a NUL byte, which text "
+            "cannot hold; remove it, or send the file as text without control characters",
+            column=normalise_header(name),
+        )
 
 
 def _check_field_sizes(batch: pa.RecordBatch, filename: str, max_field_bytes: int, *, first_row: int) -> None:

@@ -13,6 +13,9 @@ from bi_agent.errors import InvalidInputError
 
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 MAX_IDENTIFIER_LENGTH = 63
+# Names every PostgreSQL table has already (its system columns): a header of that name
+# becomes `<name>_value` (a map's xmin, ymin, xmax, ymax), or no table could be made.
+SYSTEM_COLUMNS = frozenset({"tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"})
 
 
 def check_identifier(name: str, what: str) -> str:
@@ -37,4 +40,6 @@ def normalise_header(header: str) -> str:
         return ""
     if not name[0].isalpha():
         name = f"c_{name}"
+    if name in SYSTEM_COLUMNS:
+        name = f"{name}_value"
     return name
