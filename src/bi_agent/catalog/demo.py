@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import tempfile
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -124,7 +125,7 @@ def visits_table(rows: int = 60_000, seed: int = 20240101) -> pa.Table:
         columns["region"].append(region)
         columns["department"].append(department)
         columns["payer"].append(generator.choice(PAYERS))
-        columns["charges"].append(round(base_charge * season * generator.lognormvariate(0, 0.35), 2))
+        columns["charges"].append(Decimal(f"{base_charge * season * generator.lognormvariate(0, 0.35):.2f}"))
         columns["length_of_stay"].append(stay)
         columns["age"].append(age)
         columns["readmitted"].append(generator.random() < 0.08 + 0.01 * stay)
@@ -139,7 +140,7 @@ def visits_table(rows: int = 60_000, seed: int = 20240101) -> pa.Table:
             ("region", pa.string()),
             ("department", pa.string()),
             ("payer", pa.string()),
-            ("charges", pa.float64()),
+            ("charges", pa.decimal128(12, 2)),  # money: numeric, so its sums are exact
             ("length_of_stay", pa.int64()),
             ("age", pa.int64()),
             ("readmitted", pa.bool_()),
