@@ -63,26 +63,29 @@ class NumberTextStats:
         return self.numbers < self.values or self.leading_zero
 
     def add(self, column: pa.Array | pa.ChunkedArray) -> None:
-        """Count the values of one more batch of the column (Arrow text)."""
+        """Count the values of one more batch of the column (Arrow text). Each pattern is a pass
+        over the values, so the broader ones are tried only when the narrower leave some out."""
         values = len(column) - column.null_count
         if values == 0 or self.is_text:
             self.values += values
             return
         self.values += values
-        self.numbers += _count(column, NUMBER)
+        integers = pc.match_substring_regex(column, INTEGER)
+        count = pc.sum(integers).as_py() or 0
+        exact = values if count == values else _count(column, EXACT_DECIMAL)
+        self.numbers += values if exact == values else _count(column, NUMBER)
+        self.integers += count
+        self.exact_decimals += exact
         if self.is_text:
             return
         self.leading_zero = self.leading_zero or _count(column, LEADING_ZERO) > 0
-        integers = pc.match_substring_regex(column, INTEGER)
-        count = pc.sum(integers).as_py() or 0
-        self.integers += count
-        self.exact_decimals += values if count == values else _count(column, EXACT_DECIMAL)
         if count:
-            lengths = pc.utf8_length(pc.filter(column, integers))
-            self.signed = self.signed or _count(column, SIGNED) > 0
-            shortest, longest = pc.min_max(lengths).values()
+            shortest, longest = pc.min_max(pc.utf8_length(pc.filter(column, integers))).values()
             self.shortest_integer = _least(self.shortest_integer, shortest.as_py())
             self.longest_integer = max(self.longest_integer or 0, longest.as_py())
+            # A sign only matters to a column of one fixed length (a code has none).
+            if not self.signed and self.shortest_integer == self.longest_integer:
+                self.signed = _count(column, SIGNED) > 0
 
 
 def number_type(name: str, stats: NumberTextStats) -> DataType:
