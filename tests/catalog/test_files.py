@@ -229,6 +229,8 @@ def test_a_jsonl_file_reads(tmp_path: Path) -> None:
         ("dose", [".5", "1.", "0.0005"], "numeric"),
         ("ratio", ["0.00001", "1"], "double precision"),  # five decimals
         ("sci", ["1e3", "2.5"], "double precision"),
+        ("beyond", ["1e400", "2"], "text"),  # past double precision: PostgreSQL would refuse it
+        ("tiny", ["1e-400", "2"], "text"),
         ("huge", ["1234567890123456789", "1"], "numeric"),  # past bigint's digits
         ("thousands", ["1,234", "5"], "text"),
         ("padded", [" 12", "13"], "text"),

@@ -170,7 +170,17 @@ def _text_column_stats(
         trimmed, values, numbers, integers, exact, leading_zero, signed, shortest, longest, *matches = row[
             1 + index * width : 1 + (index + 1) * width
         ]
-        as_numbers = NumberTextStats(values, numbers, integers, exact, leading_zero, signed, shortest, longest)
+        # A value past a type's range is left to the cast PostgreSQL then tries (_casts).
+        as_numbers = NumberTextStats(
+            values=values,
+            numbers=numbers,
+            integers=integers,
+            exact_decimals=exact,
+            leading_zero=leading_zero,
+            signed=signed,
+            shortest_integer=shortest,
+            longest_integer=longest,
+        )
         stats[column.name] = _TextColumnStats(trimmed, values, as_numbers, tuple(matches))
     return row[0], stats
 

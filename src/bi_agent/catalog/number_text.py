@@ -31,6 +31,9 @@ INTEGER = r"^[+-]?[0-9]+$"
 # At most four decimals, no exponent: what `numeric` holds exactly as written.
 EXACT_DECIMAL = r"^[+-]?([0-9]+([.][0-9]{0,4})?|[.][0-9]{1,4})$"
 LEADING_ZERO = r"^[+-]?0[0-9]"
+# An exponent past double precision's range (about 1e308, and 1e-308 before it loses digits
+# to 0): PostgreSQL refuses such a value, so its column stays text, every value as written.
+OUT_OF_RANGE = r"[eE][+-]?0*([1-9][0-9]{3,}|[4-9][0-9]{2}|3[1-9][0-9]|30[89])$"
 SIGNED = r"^[+-]"
 # bigint holds every whole number of up to 18 digits (and some of 19).
 BIGINT_DIGITS = 18
@@ -53,14 +56,16 @@ class NumberTextStats:
     integers: int = 0
     exact_decimals: int = 0
     leading_zero: bool = False
+    out_of_range: bool = False
     signed: bool = False
     shortest_integer: int | None = None
     longest_integer: int | None = None
 
     @property
     def is_text(self) -> bool:
-        """Settled as text already: a value is not a number, or one has a leading zero."""
-        return self.numbers < self.values or self.leading_zero
+        """Settled as text already: a value is not a number (or none PostgreSQL can hold), or one
+        has a leading zero."""
+        return self.numbers < self.values or self.leading_zero or self.out_of_range
 
     def add(self, column: pa.Array | pa.ChunkedArray) -> None:
         """Count the values of one more batch of the column (Arrow text). Each pattern is a pass
@@ -73,7 +78,11 @@ class NumberTextStats:
         integers = pc.match_substring_regex(column, INTEGER)
         count = pc.sum(integers).as_py() or 0
         exact = values if count == values else _count(column, EXACT_DECIMAL)
-        self.numbers += values if exact == values else _count(column, NUMBER)
+        if exact < values:
+            self.numbers += _count(column, NUMBER)
+            self.out_of_range = _count(column, OUT_OF_RANGE) > 0
+        else:
+            self.numbers += values
         self.integers += count
         self.exact_decimals += exact
         if self.is_text:
