@@ -573,3 +573,39 @@ def test_health_names_each_service_that_is_down(tmp_path: Path) -> None:
     assert "MINIO_ENDPOINT" in details["s3"]
     assert f":{api_port}/health" in details["analytics-api"]
     assert f":{ml_port}/health" in details["ml-service"]
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A port that accepts connections and never answers on them: a frozen (SIGSTOPped) server."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+def test_health_reports_a_server_that_never_answers_as_down(tmp_path: Path, silent_server: int) -> None:
+    # Redis, PostgreSQL, S3 and the Analytics API all at an address that accepts and is silent
+    # (the kernel completes the handshake of a stopped process's socket): each is down within
+    # its own timeout, the ML service (a closed port) reported as usual, nothing waits for ever.
+    address = f"127.0.0.1:{silent_server}"
+    settings = make_settings(
+        bi_agent_home=tmp_path,
+        redis_url=f"redis://{address}/0",
+        database_url=f"postgresql://bi:secret@{address}/analytics_db",
+        minio_endpoint=f"http://{address}",
+        minio_root_user="health-probe",
+        minio_root_password="health-probe-secret",
+        analytics_api_port=silent_server,
+        ml_service_port=free_port(),
+    )
+    started = time.monotonic()
+    statuses = check_services(settings)
+    assert time.monotonic() - started < 8
+    assert not any(status.ok for status in statuses)
+    details = {status.name: status.detail for status in statuses}
+    assert set(details) == {"postgres", "redis", "s3", "analytics-api", "ml-service", "celery-worker", "celery-beat"}
+    for name in ("redis", "celery-worker", "celery-beat"):
+        assert "Timeout" in details[name], details
+    assert "timeout" in details["postgres"] and "ReadTimeoutError" in details["s3"], details
+    assert "ReadTimeout" in details["analytics-api"] and "ConnectError" in details["ml-service"], details
+    assert "secret" not in str(details)

@@ -241,6 +241,12 @@ def bad_tile(change: dict[str, Any]) -> dict[str, Any]:
             id="end before start",
         ),
         pytest.param(
+            content(tiles=[tile("from day one", grain="day", start="0001-01-01", compare="previous_period")]),
+            ["body", "tiles", 0, "query", "compare"],
+            "would begin before 0001-01-01, the calendar's first day",
+            id="period before out of the calendar",
+        ),
+        pytest.param(
             content(tiles=[tile("two ways", metrics=["visit_count"])]),
             ["body", "tiles", 0, "query"],
             "give either metric or metrics",

@@ -154,3 +154,30 @@ def test_profile_job_and_route(api: Api, worker: None) -> None:
     profile = api.client.get("/api/v1/datasets/visits/profile", headers=api.headers("viewer")).json()
     assert profile["row_count"] == 3 and profile["stale"] is False
     assert {column["name"] for column in profile["columns"]} == {"visit_date", "region", "charges", "length_of_stay"}
+
+
+@pytest.mark.parametrize("redis_url", ["valkey"], indirect=True)
+def test_profile_shows_phi_columns_as_counts_only(api: Api, worker: None) -> None:
+    """A PHI date column has no histogram by month, no min and no max; nor has a column flagged
+    PHI after the profile was computed."""
+    job = wait_for_job(api, upload(api, "visits", "visits.csv", VISITS).json()["job_id"])
+    assert job["state"] == "SUCCESS", job["error"]
+    flag = {"columns": [{"name": "visit_date", "phi": True}]}
+    assert api.client.patch("/api/v1/datasets/visits/columns", headers=api.headers("admin"), json=flag).is_success
+    started = api.client.post(
+        "/api/v1/jobs",
+        headers=api.headers("analyst"),
+        json={"task": "process_data", "args": {"dataset": "visits", "pipeline": "profile"}},
+    )
+    assert wait_for_job(api, started.json()["job_id"])["state"] == "SUCCESS"
+    later = {"columns": [{"name": "charges", "phi": True}]}
+    assert api.client.patch("/api/v1/datasets/visits/columns", headers=api.headers("admin"), json=later).is_success
+
+    profile = api.client.get("/api/v1/datasets/visits/profile", headers=api.headers("viewer")).json()
+    columns = {column["name"]: column for column in profile["columns"]}
+    for name, nulls, distinct in (("visit_date", 0, 2), ("charges", 1, 2)):
+        assert columns[name]["phi"] is True and columns[name]["histogram"] == []
+        assert (columns[name]["nulls"], columns[name]["distinct"]) == (nulls, distinct)
+        assert "min" not in columns[name] and "max" not in columns[name]
+    assert "2024-01" not in str(columns["visit_date"]) and "120.5" not in str(columns["charges"])
+    assert columns["length_of_stay"]["max"] == 3 and columns["length_of_stay"]["histogram"]

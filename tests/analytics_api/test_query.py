@@ -152,6 +152,37 @@ def test_replace_that_breaks_a_metric_is_refused(visits: Api) -> None:
     assert query(api).json()["rows"][0][1] == 450
 
 
+@pytest.mark.parametrize("redis_url", ["valkey"], indirect=True)
+def test_compare_and_the_ends_of_the_calendar(visits: Api) -> None:
+    """A period before that would begin before 0001-01-01 is a 422 naming compare, not a 500;
+    ranges that reach the calendar's last day are answered."""
+    api = visits
+    out_of_calendar = [
+        {"grain": "day", "start": "0001-01-01", "end": "2025-01-01"},
+        {"grain": "day", "start": "2024-01-01", "end": "9999-12-31"},
+        {"grain": "day", "start": "0001-01-01", "end": "9999-12-31"},
+        {"grain": "week", "start": "0001-01-01", "end": "2025-01-01"},
+        {"grain": "month", "start": "0001-01-01T00:00:00+05:00", "end": "2025-01-01"},
+        {"grain": "year", "start": "0001-01-01", "end": "2025-01-01"},
+        {"grain": "year", "start": "0001-06-01", "end": "9999-12-31"},
+    ]
+    for body in out_of_calendar:
+        refused = query(api, compare="previous_period", **body)
+        assert refused.status_code == 422, (body, refused.text)
+        assert refused.json()["errors"][0]["loc"] == ["body", "compare"], refused.json()
+        assert "would begin before 0001-01-01, the calendar's first day" in refused.json()["detail"]
+    # The year 9999 has a year before it: only counting its periods once overflowed.
+    last_year = query(api, grain="year", start="9999-06-01", end="9999-12-31", compare="previous_period")
+    assert last_year.status_code == 200, last_year.text
+    assert last_year.json()["columns"] == ["period", "charges", "charges_previous", "charges_change_pct"]
+    for grain in ("day", "week", "month", "quarter", "year"):
+        to_the_end = query(api, grain=grain, start="2024-01-01", end="9999-12-31")
+        assert to_the_end.status_code == 200, (grain, to_the_end.text)
+        assert sum(row[1] for row in to_the_end.json()["rows"]) == 475
+        back = query(api, grain=grain, start="2024-01-01", end="2025-01-01", compare="previous_period")
+        assert back.status_code == 200 and back.json()["rows"][0][2] is None, (grain, back.text)
+
+
 def test_a_repeated_query_is_answered_without_postgresql(visits: Api) -> None:
     api = visits
     assert query(api, group_by=["region"]).headers["X-Cache"] == "MISS"

@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 from sqlalchemy import Engine, text
 
-from bi_agent.catalog import kpis, metrics, queries, rollups
-from bi_agent.catalog.query_spec import Grain
+from bi_agent.catalog import kpis, metrics, rollups
+from bi_agent.catalog.query_spec import Grain, shift_period
 from tests.catalog.conftest import Importer
 
 DAILY = (
@@ -30,7 +30,7 @@ DAILY = (
 )
 def test_periods(day: date, grain: Grain, start: date, previous: date) -> None:
     assert kpis.period_start(day, grain) == start
-    assert queries.shift_period(start, grain, -1) == previous
+    assert shift_period(start, grain, -1) == previous
 
 
 def test_month_to_date_against_the_same_days_before(load: Importer, engine: Engine) -> None:

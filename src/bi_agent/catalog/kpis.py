@@ -25,7 +25,7 @@ from psycopg import sql
 from sqlalchemy import Connection, Engine, text
 
 from bi_agent.catalog import datasets, metrics, queries
-from bi_agent.catalog.query_spec import Grain, QuerySpec
+from bi_agent.catalog.query_spec import Grain, QuerySpec, shift_period
 from bi_agent.errors import InvalidInputError
 from bi_agent.infra import error_text, outages
 from bi_agent.infra.db import psycopg_connection
@@ -113,7 +113,7 @@ def compute(connection: Connection, metric: metrics.Metric, grain: Grain, today:
     as_of = min(latest, today)
     start = period_start(as_of, grain)
     end = as_of + timedelta(days=1)
-    previous_start = queries.shift_period(start, grain, -1)
+    previous_start = shift_period(start, grain, -1)
     previous_end = previous_start + (end - start)
     value, records = _total(connection, metric, start, end, timezone)
     previous, previous_records = _total(connection, metric, previous_start, previous_end, timezone)

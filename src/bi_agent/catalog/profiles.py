@@ -1,8 +1,10 @@
 """Dataset profiles: what each column holds, computed in PostgreSQL and stored per data_version.
 
 Per column: nulls, distinct values, min and max, and a histogram: ten equal-width bins
-for numbers, the ten most frequent values for text and booleans (never for PHI
-columns, whose values must not leave the table), counts per month for dates.
+for numbers, the ten most frequent values for text and booleans, counts per month for dates.
+A PHI column, whatever its type, has counts only (nulls and distinct, an empty histogram): its
+values must not leave the table. That holds by the column's flag when the profile is computed,
+and again by its flag when the profile is read, so a column flagged later is hidden too.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ TOP_VALUES = 10
 def _scalar_stats(cursor: Any, table: sql.Composable, column: ColumnSpec) -> tuple[dict[str, Any], Any, Any]:
     """Nulls, distinct values, and min and max (shown unless the column is PHI; used for bins)."""
     name = sql.Identifier(column.name)
-    ordered = column.data_type != "boolean"
+    ordered = column.data_type != "boolean" and not column.phi
     bounds = sql.SQL(", min({0}), max({0})").format(name) if ordered else sql.SQL(", NULL, NULL")
     cursor.execute(
         sql.SQL("SELECT count(*) FILTER (WHERE {0} IS NULL), count(DISTINCT {0}){1} FROM {2}").format(
@@ -42,6 +44,8 @@ def _scalar_stats(cursor: Any, table: sql.Composable, column: ColumnSpec) -> tup
 
 
 def _histogram(cursor: Any, table: sql.Composable, column: ColumnSpec, low: Any, high: Any) -> list[dict[str, Any]]:
+    if column.phi:
+        return []
     name = sql.Identifier(column.name)
     if column.data_type in ("bigint", "double precision", "numeric"):
         if low is None or high is None:
@@ -69,8 +73,6 @@ def _histogram(cursor: Any, table: sql.Composable, column: ColumnSpec, low: Any,
             ).format(name, table)
         )
         return [{"month": month.isoformat(), "count": count} for month, count in cursor.fetchall()]
-    if column.phi:
-        return []
     cursor.execute(
         sql.SQL("SELECT {0}, count(*) FROM {1} WHERE {0} IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s").format(
             name, table
@@ -119,8 +121,16 @@ def compute_profile(engine: Engine, dataset: str) -> dict[str, Any]:
     return profile
 
 
+def _counts_only(column: dict[str, Any], phi: bool) -> dict[str, Any]:
+    """A PHI column's profile: what it is and its counts, none of its values."""
+    kept: dict[str, Any] = {key: column[key] for key in ("name", "type", "role", "nulls", "distinct") if key in column}
+    return {**kept, "phi": phi, "histogram": []}
+
+
 def stored_profile(connection: Connection, dataset: str) -> dict[str, Any]:
+    """The stored profile, each column that is PHI now (or was when profiled) cut to its counts."""
     summary = datasets.get_dataset(connection, dataset)
+    phi_now = {column.name: column.phi for column in datasets.get_columns(connection, dataset)}
     row = connection.execute(
         text("SELECT data_version, row_count, columns, computed_at FROM bi.dataset_profiles WHERE dataset_id = :id"),
         {"id": summary.id},
@@ -135,6 +145,11 @@ def stored_profile(connection: Connection, dataset: str) -> dict[str, Any]:
         "data_version": row.data_version,
         "stale": row.data_version != summary.data_version,
         "row_count": row.row_count,
-        "columns": row.columns,
+        "columns": [
+            _counts_only(column, phi_now.get(column["name"], True))
+            if phi_now.get(column["name"], False) or column.get("phi")
+            else column
+            for column in row.columns
+        ],
         "computed_at": row.computed_at.isoformat(),
     }

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,7 @@ from bi_agent.catalog import datasets, metrics, rollups, row_policies
 from bi_agent.catalog.columns import ColumnSpec
 from bi_agent.catalog.filters import check_filter_value, condition
 from bi_agent.catalog.query_cache import QueryCache, cache_key
-from bi_agent.catalog.query_spec import Filter, QuerySpec
+from bi_agent.catalog.query_spec import Filter, QuerySpec, period_count, shift_period
 from bi_agent.catalog.values import json_value
 from bi_agent.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from bi_agent.infra.telemetry import QUERIES
@@ -478,27 +478,9 @@ def answer(
     return Answer(result, cached=False, storable=keep)
 
 
-def shift_period(value: date, grain: str, periods: int) -> date:
-    """`value` moved by a whole number of grain periods (months keep their day where they can)."""
-    if grain == "day":
-        return value + timedelta(days=periods)
-    if grain == "week":
-        return value + timedelta(weeks=periods)
-    months = periods * {"month": 1, "quarter": 3, "year": 12}[grain]
-    index = value.year * 12 + value.month - 1 + months
-    year, month = divmod(index, 12)
-    last_day = (date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1) - timedelta(days=1)).day
-    return date(year, month + 1, min(value.day, last_day))
-
-
 def _period_count(spec: QuerySpec, timezone: str) -> int:
     """How many grain periods the range touches: the shift that lines up the period before."""
-    first = _bounds(spec.start, timezone).date()
-    last = _bounds(spec.end, timezone).date() - timedelta(days=1)
-    count = 1
-    while shift_period(first, spec.grain, count) <= last:
-        count += 1
-    return count
+    return period_count(_bounds(spec.start, timezone).date(), _bounds(spec.end, timezone).date(), spec.grain)
 
 
 def _with_previous_period(

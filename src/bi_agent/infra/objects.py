@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 
-def create_s3_client(settings: Settings) -> S3Client:
+def create_s3_client(settings: Settings, *, timeout_seconds: float | None = None) -> S3Client:
+    """With `timeout_seconds` (a health probe), that connect and read timeout and a single attempt."""
     access_key, secret_key = settings.s3_credentials()
     return boto3.client(
         "s3",
@@ -24,9 +25,11 @@ def create_s3_client(settings: Settings) -> S3Client:
         aws_secret_access_key=secret_key,
         region_name=settings.minio_region,
         config=Config(
-            connect_timeout=2,
-            read_timeout=10,
-            retries={"max_attempts": 2, "mode": "standard"},
+            connect_timeout=2 if timeout_seconds is None else timeout_seconds,
+            read_timeout=10 if timeout_seconds is None else timeout_seconds,
+            retries={"total_max_attempts": 1}
+            if timeout_seconds is not None
+            else {"max_attempts": 2, "mode": "standard"},
             s3={"addressing_style": "path"},
             signature_version="s3v4",
         ),

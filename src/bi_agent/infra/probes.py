@@ -1,17 +1,18 @@
 """Health checks of PostgreSQL, Redis and S3, with their latency.
 
 Checks run side by side with short timeouts, so a dead dependency costs a health
-request about two seconds, not the sum of every timeout. Errors are reduced to one
-line without addresses' passwords.
+request about two seconds, not the sum of every timeout. A check still running at the
+deadline (a server that accepts and never answers, a frozen process) is reported failed
+then, whatever its client does. Errors are reduced to one line without addresses' passwords.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import redis
 from sqlalchemy import Engine, text
@@ -21,6 +22,11 @@ from bi_agent.infra.db import first_line
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+# The clients' own timeouts are about two seconds; this is the last word on a check.
+CHECK_DEADLINE_SECONDS = 2.5
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,34 @@ def run_checks(connections: Connections) -> dict[str, CheckResult]:
         "redis": lambda: check_redis(connections.redis),
         "s3": lambda: check_s3(connections.s3, connections.settings.minio_bucket_models),
     }
-    with ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="health") as pool:
-        futures = {name: pool.submit(check) for name, check in checks.items()}
-        return {name: future.result() for name, future in futures.items()}
+    return side_by_side(
+        checks, CHECK_DEADLINE_SECONDS, lambda _name, seconds, reason: CheckResult("fail", seconds * 1000, reason)
+    )
+
+
+def side_by_side(
+    checks: dict[str, Callable[[], T]], deadline_seconds: float, failed: Callable[[str, float, str], T]
+) -> dict[str, T]:
+    """Each check's result, all run at once. One that raises, or is still running after
+    `deadline_seconds`, is `failed(name, seconds, reason)`; a late one is left to finish on a
+    daemon thread, which never holds up a reply or the process's exit."""
+    results: dict[str, T] = {}
+
+    def run(name: str, check: Callable[[], T]) -> None:
+        started = time.perf_counter()
+        try:
+            results[name] = check()
+        except Exception as error:
+            results[name] = failed(name, time.perf_counter() - started, f"{type(error).__name__}: {first_line(error)}")
+
+    threads = [
+        threading.Thread(target=run, args=(name, check), name=f"health-{name}", daemon=True)
+        for name, check in checks.items()
+    ]
+    for thread in threads:
+        thread.start()
+    ends = time.monotonic() + deadline_seconds
+    for thread in threads:
+        thread.join(max(0.0, ends - time.monotonic()))
+    late = f"no answer within {deadline_seconds:g} s"
+    return {name: results[name] if name in results else failed(name, deadline_seconds, late) for name in checks}

@@ -1,13 +1,14 @@
 """Is each part of the platform up? The data stores, both HTTP services, the worker and beat.
 
-`bi-agent health` prints this; it asks every part at once with short timeouts.
+`bi-agent health` prints this; it asks every part at once with short timeouts (about two
+seconds each), and a part that has not answered by the deadline is down, the others still
+reported: a frozen Redis must not hold up the report.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -22,6 +23,13 @@ from bi_agent.infra.objects import create_s3_client
 from bi_agent.settings import Settings
 from bi_agent.worker.factory import BEAT_LOCK_KEY, BEAT_TICK_KEY, beat_stale_after_seconds, create_celery
 
+# Every client's connect and read timeout. An HTTP service's /health waits up to
+# probes.CHECK_DEADLINE_SECONDS on its own stores, so its read timeout is longer: a 503
+# naming the failing store says more than a timeout. Past DEADLINE_SECONDS a part is down.
+TIMEOUT_SECONDS = 2
+HTTP_TIMEOUT = httpx.Timeout(probes.CHECK_DEADLINE_SECONDS + 1.5, connect=TIMEOUT_SECONDS)
+DEADLINE_SECONDS = probes.CHECK_DEADLINE_SECONDS + 2.5
+
 
 @dataclass(frozen=True)
 class ServiceStatus:
@@ -35,7 +43,7 @@ def _http_service(name: str, url: str) -> Callable[[], ServiceStatus]:
     def check() -> ServiceStatus:
         started = time.perf_counter()
         try:
-            response = httpx.get(url, timeout=5.0)
+            response = httpx.get(url, timeout=HTTP_TIMEOUT)
         except httpx.HTTPError as error:
             return ServiceStatus(name, False, _ms(started), f"{url}: {type(error).__name__} {error}")
         if response.status_code == 200:
@@ -57,17 +65,22 @@ def _ms(started: float) -> float:
 def check_services(settings: Settings) -> list[ServiceStatus]:
     api = f"http://{settings.analytics_api_host}:{settings.analytics_api_port}/health"
     ml = f"http://{settings.ml_service_host}:{settings.ml_service_port}/health"
-    checks: list[Callable[[], ServiceStatus]] = [
-        partial(_store, "postgres", _check_postgres, settings),
-        partial(_store, "redis", _check_redis, settings),
-        partial(_store, "s3", _check_s3, settings),
-        _http_service("analytics-api", api),
-        _http_service("ml-service", ml),
-        partial(_check_worker, settings),
-        partial(_check_beat, settings),
-    ]
-    with ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="status") as pool:
-        return [future.result() for future in [pool.submit(check) for check in checks]]
+    checks: dict[str, Callable[[], ServiceStatus]] = {
+        "postgres": partial(_store, "postgres", _check_postgres, settings),
+        "redis": partial(_store, "redis", _check_redis, settings),
+        "s3": partial(_store, "s3", _check_s3, settings),
+        "analytics-api": _http_service("analytics-api", api),
+        "ml-service": _http_service("ml-service", ml),
+        "celery-worker": partial(_check_worker, settings),
+        "celery-beat": partial(_check_beat, settings),
+    }
+    return list(
+        probes.side_by_side(
+            checks,
+            DEADLINE_SECONDS,
+            lambda name, seconds, reason: ServiceStatus(name, False, round(seconds * 1000, 1), reason),
+        ).values()
+    )
 
 
 def _store(name: str, check: Callable[[Settings], probes.CheckResult], settings: Settings) -> ServiceStatus:
@@ -81,7 +94,8 @@ def _store(name: str, check: Callable[[Settings], probes.CheckResult], settings:
 
 
 def _check_postgres(settings: Settings) -> probes.CheckResult:
-    engine = create_database_engine(settings)
+    timeout = min(settings.db_connect_timeout_seconds, TIMEOUT_SECONDS)
+    engine = create_database_engine(settings.model_copy(update={"db_connect_timeout_seconds": timeout}))
     try:
         return probes.check_postgres(engine)
     finally:
@@ -97,7 +111,7 @@ def _check_redis(settings: Settings) -> probes.CheckResult:
 
 
 def _check_s3(settings: Settings) -> probes.CheckResult:
-    client = create_s3_client(settings)
+    client = create_s3_client(settings, timeout_seconds=TIMEOUT_SECONDS)
     try:
         return probes.check_s3(client, settings.minio_bucket_models)
     finally:
@@ -106,8 +120,12 @@ def _check_s3(settings: Settings) -> probes.CheckResult:
 
 def _check_worker(settings: Settings) -> ServiceStatus:
     started = time.perf_counter()
+    app = create_celery(settings)
+    # The broker's client otherwise waits for ever on a Redis that accepts and never answers.
+    options = {"socket_connect_timeout": TIMEOUT_SECONDS, "socket_timeout": TIMEOUT_SECONDS, "max_retries": 0}
     try:
-        replies = create_celery(settings).control.ping(timeout=1.5)
+        with app.connection_for_write(connect_timeout=TIMEOUT_SECONDS, transport_options=options) as connection:
+            replies = app.control.ping(timeout=1.5, connection=connection)
     except Exception as error:
         return ServiceStatus("celery-worker", False, _ms(started), first_line(error))
     if not replies:

@@ -37,7 +37,7 @@ from sqlalchemy import Connection
 
 from bi_agent.catalog import kpis, metrics, queries
 from bi_agent.catalog.query_cache import QueryCache, cache_key
-from bi_agent.catalog.query_spec import MAX_ROWS, Filter, Grain, QuerySpec
+from bi_agent.catalog.query_spec import MAX_ROWS, Filter, Grain, QuerySpec, shift_period
 from bi_agent.errors import InvalidInputError
 from bi_agent.infra.telemetry import FORECASTS
 
@@ -227,7 +227,7 @@ def forecast(
         raise InvalidInputError(f"metric {metric.name} cannot be forecast: {error}") from None
     grain = request.grain
     end = history_end(connection, metric, grain, timezone, today)
-    start = queries.shift_period(end, grain, -MAX_HISTORY[grain])
+    start = shift_period(end, grain, -MAX_HISTORY[grain])
     spec = QuerySpec(
         metric=metric.name,
         grain=grain,
@@ -334,7 +334,7 @@ def _forecast_series(
         method=final.method,
         periods=periods,
         values=shown,
-        future=[queries.shift_period(end, grain, step) for step in range(request.horizon)],
+        future=[shift_period(end, grain, step) for step in range(request.horizon)],
         forecast=[float(value) for value in mean],
         lower=[float(value) for value in lower],
         upper=[float(value) for value in upper],
@@ -380,7 +380,7 @@ def fit_and_forecast(values: npt.NDArray[np.float64], horizon: int, season: int 
 def _periods(first: date, end: date, grain: str) -> list[date]:
     periods = []
     step = 0
-    while (period := queries.shift_period(first, grain, step)) < end:
+    while (period := shift_period(first, grain, step)) < end:
         periods.append(period)
         step += 1
     return periods
