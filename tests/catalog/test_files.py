@@ -243,7 +243,8 @@ def test_numbers_are_typed_by_all_their_text(tmp_path: Path, name: str, values: 
     parsed = read(path)
     assert parsed.data_types[name] == data_type
     # Whatever the type, the text reaches PostgreSQL as written.
-    assert parsed.rows.column(name).to_pylist() == (values or [None])
+    written: list[str | None] = [*values] or [None]
+    assert parsed.rows.column(name).to_pylist() == written
 
 
 def test_json_fractions_are_exact_in_their_shortest_text(tmp_path: Path) -> None:
