@@ -342,17 +342,24 @@ def _read_csv(
         types_by_header = {header: column_types[name] for header, name in mapping.items() if name in column_types}
     skipped: list[dict[str, Any]] = []
     changed: list[str] = []  # the columns whose type a later value changed
-    # One thread: the threaded streaming reader, with number columns pinned as text, was seen to
-    # end without a file's last block now and then (1 read in 20 of a 45 MB file lost 44,041 rows,
-    # with no error); the single-threaded one never did, and also knows each bad row's line.
+    # Numbers are read as written and typed from all their values (number_text.py): Arrow would
+    # turn 05415 into 5415 and 0.1 into a binary float. Which columns Arrow takes for numbers is
+    # learnt from the first block, read into memory: one Arrow reader at a time reads the file.
+    first = _first_block_types(path, filename, kind, max_uncompressed_bytes, headers)
+    types_by_header.update(
+        (header, pa.string())
+        for header, column_type in first.items()
+        if header not in types_by_header and _may_be_number(column_type)
+    )
+    # Line numbers of bad rows are only known to the single-threaded reader; it is used
+    # when rows may be skipped, and again to name the line when a bad row is found.
+    use_threads = on_error is OnError.FAIL
     rows.numbers_from = NumbersFrom.TEXT
     # What the reads so far took, and the most one took (the whole content, for a plain file).
     read_total = 0
     one_read = 0 if kind.gzipped else path.stat().st_size
-    # The first open only learns the types Arrow infers from the first block (numbers are then
-    # pinned as text); after it, one read per column whose type a later value changes.
-    inferring = True
-    for _ in range(len(headers) + 2):
+    # One read per column whose type a later value changes.
+    for _ in range(len(headers) + 1):
         skipped.clear()
         rows.reset()
         try:
@@ -360,30 +367,12 @@ def _read_csv(
                 try:
                     reader = pa_csv.open_csv(
                         source,
-                        read_options=pa_csv.ReadOptions(use_threads=False, block_size=BLOCK_SIZE),
+                        read_options=pa_csv.ReadOptions(use_threads=use_threads, block_size=BLOCK_SIZE),
                         parse_options=pa_csv.ParseOptions(
                             newlines_in_values=True, invalid_row_handler=_row_handler(on_error, skipped)
                         ),
-                        convert_options=pa_csv.ConvertOptions(
-                            column_types=types_by_header,
-                            null_values=[""],
-                            strings_can_be_null=True,
-                            quoted_strings_can_be_null=False,
-                            true_values=["true", "True", "TRUE"],
-                            false_values=["false", "False", "FALSE"],
-                        ),
+                        convert_options=_convert_options(types_by_header),
                     )
-                    if inferring:
-                        # Numbers are read as written and typed from all their values (number_text.py):
-                        # Arrow would turn 05415 into 5415 and 0.1 into a binary float.
-                        types_by_header.update(
-                            (header, pa.string())
-                            for header, column_type in zip(headers, reader.schema.types, strict=False)
-                            if header not in types_by_header and _may_be_number(column_type)
-                        )
-                        reader.close()
-                        inferring = False
-                        continue
                     if any(pa.types.is_binary(column_type) for column_type in reader.schema.types):
                         # Arrow keeps bytes that are not UTF-8 as a binary column rather than failing.
                         raise _csv_error(
@@ -397,6 +386,9 @@ def _read_csv(
         except pa.ArrowInvalid as error:
             if skipped and on_error is OnError.FAIL:
                 bad = skipped[0]
+                if bad["line"] is None and use_threads:
+                    use_threads = False
+                    continue
                 where = f"line {bad['line']}" if bad["line"] is not None else "a row"
                 raise file_error(
                     filename, f"{where}: {bad['reason']}; fix the row or import with on_error=skip", line=bad["line"]
@@ -501,6 +493,38 @@ def _line_breaks_before(path: Path, filename: str, kind: FileKind, max_uncompres
             count += chunk.count(b"\n")
             offset -= len(chunk)
     return count
+
+
+def _first_block_types(
+    path: Path, filename: str, kind: FileKind, max_uncompressed_bytes: int, headers: list[str]
+) -> dict[str, pa.DataType]:
+    """The type Arrow infers for each column from the file's first block (its whole lines), read
+    into memory; empty when that block cannot be read as CSV (the read of the file says why)."""
+    with _open_text(path, filename, kind, max_uncompressed_bytes) as stream:
+        block = stream.read(BLOCK_SIZE)
+    if len(block) == BLOCK_SIZE and (end := block.rfind(b"\n")) > 0:
+        block = block[: end + 1]
+    try:
+        table = pa_csv.read_csv(
+            pa.BufferReader(block),
+            read_options=pa_csv.ReadOptions(use_threads=False, block_size=len(block) + 1),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True, invalid_row_handler=lambda row: "skip"),
+            convert_options=_convert_options({}),
+        )
+    except (pa.ArrowInvalid, OSError):
+        return {}
+    return dict(zip(headers, table.schema.types, strict=False))
+
+
+def _convert_options(column_types: dict[str, pa.DataType]) -> pa_csv.ConvertOptions:
+    return pa_csv.ConvertOptions(
+        column_types=column_types,
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+        true_values=["true", "True", "TRUE"],
+        false_values=["false", "False", "FALSE"],
+    )
 
 
 def _may_be_number(column_type: pa.DataType) -> bool:
