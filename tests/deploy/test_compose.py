@@ -1,5 +1,5 @@
 """docker-compose.yml without a Docker engine: compose v1 accepts it, it holds the twelve
-services as DESIGN.md describes them, and the four Python services, started natively with
+services as docs/ARCHITECTURE.md describes them, and the four Python services, started natively with
 the command and environment compose gives them, become healthy by their own healthchecks.
 
 The native run maps only what a container network provides: the service hostnames
@@ -60,7 +60,7 @@ ONE_SHOTS = {"migrate", "minio-init"}
 PYTHON_SERVICES = ("analytics-api", "ml-service", "celery-worker", "celery-beat")
 APP_SERVICES = {*PYTHON_SERVICES, *ONE_SHOTS, "web"}
 DATA_STORES = ("postgres", "redis", "minio")
-# Host port -> container port, as DESIGN.md lists them (Grafana on 3002 of the host).
+# Host port -> container port, as DOCKER_COMPOSE.md lists them (Grafana on 3002 of the host).
 PORTS = {
     "postgres": {5432: 5432},
     "redis": {6379: 6379},
