@@ -25,8 +25,10 @@ from bi_agent.errors import ConfigurationError
 from bi_agent.infra.home import HomeSecrets
 from bi_agent.infra.registry import ServerRegistry
 
-# PostgreSQL images' and tutorials' password, refused in production.
-PUBLISHED_DB_PASSWORD = "postgres"  # noqa: S105 - refused, never used
+# PostgreSQL's superuser, the default user here; images and tutorials give it its own name as
+# password, which production refuses (whatever the user).
+DEFAULT_DB_USER = "postgres"
+PUBLISHED_DB_PASSWORD = DEFAULT_DB_USER
 # Credentials published in documentation, old .env files and images: never accepted.
 PUBLISHED_JWT_SECRETS = frozenset({"dev-only-jwt-secret-change-me-in-production-0123456789"})
 # MinIO's image default (user and password), refused in every mode.
@@ -56,7 +58,7 @@ class Settings(BaseSettings):
     db_host: str | None = None
     db_port: int = Field(default=5432, ge=1, le=65535)
     db_name: str = "analytics_db"
-    db_user: str = "postgres"
+    db_user: str = DEFAULT_DB_USER
     # Unset: none is sent (the server trusts the client, or libpq finds one in ~/.pgpass).
     db_password: SecretStr | None = None
     db_pool_size: int = Field(default=5, ge=1)
