@@ -7,22 +7,38 @@ Messages say what went wrong and where, and never carry a secret or a PHI value.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorItem(BaseModel):
+    """One itemised cause of an error, for programs (a problem detail's `errors`): where
+    (`loc`, never a value) and what. A refused file's item also names the file and, where
+    known, its line and column; a refused prediction batch's, a sample of its rows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    loc: list[str | int] = Field(description='The place: ["body", "metric"], ["file"], ["features", "age"]')
+    msg: str
+    file: str | None = Field(default=None, description="The refused file's name")
+    line: int | None = Field(default=None, description="The file's line, counted from 1 (a header is line 1)")
+    column: str | None = Field(default=None, description="The column, by its name in the dataset")
+    rows: list[int] | None = Field(default=None, description="A sample of the rows the cause was found in")
 
 
 class BIAgentError(Exception):
     """Base of every error the platform raises on purpose. `errors` itemises the message for
-    programs (a problem detail's `errors`): each an object with `loc` and `msg`, where `loc`
-    names the place (["features", "age"], ["file", "line", 3]), never a value."""
+    programs (a problem detail's `errors`)."""
 
     status_code = 500
     title = "Internal error"
     # When the same request may succeed again (a problem detail's Retry-After); None: not by waiting.
     retry_after_seconds: int | None = None
 
-    def __init__(self, *args: object, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, *args: object, errors: Sequence[ErrorItem] = ()) -> None:
         super().__init__(*args)
-        self.errors = list(errors or [])
+        self.errors = list(errors)
 
 
 class ConfigurationError(BIAgentError):

@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 from bi_agent.catalog.columns import DataType, postgres_type
 from bi_agent.catalog.names import MAX_IDENTIFIER_LENGTH, normalise_header
 from bi_agent.catalog.number_text import NumberTextStats, number_type
-from bi_agent.errors import InvalidInputError, PayloadTooLargeError
+from bi_agent.errors import ErrorItem, InvalidInputError, PayloadTooLargeError
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
@@ -280,7 +280,7 @@ def uncompressed_too_large(filename: str, limit: int, data: str = "gzip data") -
         f"the {data} expands to more than {limit >> 20} MB, the most a file may hold uncompressed "
         "(IMPORT_MAX_UNCOMPRESSED_MB); split the file"
     )
-    return PayloadTooLargeError(f"{filename}: {message}", errors=[{"loc": ["file"], "msg": message, "file": filename}])
+    return PayloadTooLargeError(f"{filename}: {message}", errors=[ErrorItem(loc=["file"], msg=message, file=filename)])
 
 
 def _open_text(path: Path, filename: str, kind: FileKind, max_uncompressed_bytes: int) -> io.BufferedIOBase:
@@ -761,9 +761,8 @@ def _read_jsonl(path: Path, filename: str, kind: FileKind, rows: _Rows, max_unco
 
 def file_error(filename: str, message: str, *, line: int | None = None, column: str | None = None) -> InvalidInputError:
     """A refusal of the file, `<filename>: <message>`, itemised with the line and column where known."""
-    where = {key: value for key, value in (("line", line), ("column", column)) if value is not None}
     return InvalidInputError(
-        f"{filename}: {message}", errors=[{"loc": ["file"], "msg": message, "file": filename, **where}]
+        f"{filename}: {message}", errors=[ErrorItem(loc=["file"], msg=message, file=filename, line=line, column=column)]
     )
 
 

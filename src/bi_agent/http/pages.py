@@ -4,9 +4,10 @@ offset no list reaches is a 422 naming it, not a number PostgreSQL cannot take (
 # No `from __future__ import annotations`: the bounds in the page's annotations are the
 # arguments of paging(), which FastAPI could not look up from annotations kept as text.
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
+from pydantic import BaseModel, Field
 
 # Far inside PostgreSQL's bigint, and far beyond any list of the platform: a page that deep
 # would be a scan of every entry before it.
@@ -32,3 +33,12 @@ def paging(default_limit: int = 50, max_limit: int = 500) -> Any:
 
 
 PageDep = Annotated[Page, paging()]
+
+Item = TypeVar("Item")
+
+
+class Listing(BaseModel, Generic[Item]):
+    """A list route's reply: one page of `items`, and how many there are in all."""
+
+    items: list[Item]
+    total: int = Field(description="Entries in the whole list, not only this page")

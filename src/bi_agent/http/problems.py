@@ -10,16 +10,18 @@ ValueFreeErrors).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bi_agent.errors import AuthenticationError, BIAgentError
+from bi_agent.errors import AuthenticationError, BIAgentError, ErrorItem
 from bi_agent.infra import error_text, outages
 
 logger = logging.getLogger(__name__)
@@ -27,13 +29,41 @@ logger = logging.getLogger(__name__)
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 
-def problem(
-    status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None, **extra: Any
-) -> JSONResponse:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    body["errors"] = errors or []
-    body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+class Problem(BaseModel):
+    """Problem details (RFC 9457): the one error reply of both services."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str = Field(description="What went wrong and where: the field, the file's line and column, the route")
+    errors: list[ErrorItem] = []
+
+
+# The statuses any route of both services may answer with, besides its own success: each as
+# problem details. Declared once here, so /openapi.json lists them on every route.
+ERROR_STATUSES = {
+    400: "Malformed request",
+    401: "Not authenticated: no token, or a bad or expired one",
+    403: "Permission denied, or a purpose of use is missing",
+    404: "No such route or resource",
+    405: "Method not allowed",
+    408: "The request's headers or body came too slowly",
+    409: "Conflicts with what exists",
+    413: "The body is larger than the route takes",
+    422: "Invalid input; `detail` and `errors` say what and where",
+    429: "Too many requests; Retry-After says when to try again",
+    500: "Internal error; the server log has details",
+    503: "A dependency is down; Retry-After says when to try again",
+}
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": description, "content": {PROBLEM_MEDIA_TYPE: {}}}
+    for status, description in ERROR_STATUSES.items()
+}
+
+
+def problem(status: int, title: str, detail: str, errors: Sequence[ErrorItem] = ()) -> JSONResponse:
+    body = Problem(title=title, status=status, detail=detail, errors=list(errors))
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
 
 async def _bi_agent_error(request: Request, error: Exception) -> JSONResponse:
@@ -60,8 +90,8 @@ async def _client_error(request: Request, error: Exception) -> JSONResponse:
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     # The input value is left out on purpose: it may be a password or PHI.
-    errors = [{"loc": list(item["loc"]), "msg": item["msg"]} for item in error.errors()]
-    where = "; ".join(f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in errors)
+    errors = [ErrorItem(loc=list(item["loc"]), msg=item["msg"]) for item in error.errors()]
+    where = "; ".join(f"{'.'.join(str(part) for part in item.loc)}: {item.msg}" for item in errors)
     return problem(422, "Invalid request", f"{request.method} {request.url.path}: {where}", errors)
 
 

@@ -12,7 +12,7 @@ from bi_agent.http import health, metrics
 from bi_agent.http.catalog_catch_up import install_catalog_catch_up
 from bi_agent.http.metrics import install_request_metrics
 from bi_agent.http.nul_bytes import refuse_nul_bytes
-from bi_agent.http.problems import ValueFreeErrors, install_problem_handlers
+from bi_agent.http.problems import PROBLEM_RESPONSES, ValueFreeErrors, install_problem_handlers
 from bi_agent.http.request_bounds import BodyLimit, RequestBounds
 from bi_agent.infra.catalog_epoch import CatalogEpoch
 from bi_agent.infra.connections import Connections
@@ -82,5 +82,5 @@ def create_service(
     app.include_router(health.router)
     app.include_router(metrics.router)
     for router in routers:
-        app.include_router(router, prefix="/api/v1")
+        app.include_router(router, prefix="/api/v1", responses=PROBLEM_RESPONSES)
     return app

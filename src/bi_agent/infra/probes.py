@@ -11,10 +11,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 import redis
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, text
 
 from bi_agent.infra.connections import Connections
@@ -29,17 +29,14 @@ CHECK_DEADLINE_SECONDS = 2.5
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class CheckResult:
+class CheckResult(BaseModel):
+    """One dependency's answer: a health reply's entry."""
+
+    model_config = ConfigDict(frozen=True)
+
     status: Literal["ok", "fail"]
     latency_ms: float
-    error: str | None = None
-
-    def as_dict(self) -> dict[str, object]:
-        result: dict[str, object] = {"status": self.status, "latency_ms": self.latency_ms}
-        if self.error is not None:
-            result["error"] = self.error
-        return result
+    error: str | None = Field(default=None, description="Why it failed: the error's class and first line")
 
 
 def _timed(check: Callable[[], object]) -> CheckResult:
@@ -47,8 +44,10 @@ def _timed(check: Callable[[], object]) -> CheckResult:
     try:
         check()
     except Exception as error:
-        return CheckResult("fail", _elapsed_ms(started), f"{type(error).__name__}: {first_line(error)}")
-    return CheckResult("ok", _elapsed_ms(started))
+        return CheckResult(
+            status="fail", latency_ms=_elapsed_ms(started), error=f"{type(error).__name__}: {first_line(error)}"
+        )
+    return CheckResult(status="ok", latency_ms=_elapsed_ms(started))
 
 
 def _elapsed_ms(started: float) -> float:
@@ -78,7 +77,9 @@ def run_checks(connections: Connections) -> dict[str, CheckResult]:
         "s3": lambda: check_s3(connections.s3, connections.settings.minio_bucket_models),
     }
     return side_by_side(
-        checks, CHECK_DEADLINE_SECONDS, lambda _name, seconds, reason: CheckResult("fail", seconds * 1000, reason)
+        checks,
+        CHECK_DEADLINE_SECONDS,
+        lambda _name, seconds, reason: CheckResult(status="fail", latency_ms=seconds * 1000, error=reason),
     )
 
 

@@ -32,7 +32,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 from sqlalchemy import Engine
 
-from bi_agent.errors import InvalidInputError, PayloadTooLargeError
+from bi_agent.errors import ErrorItem, InvalidInputError, PayloadTooLargeError
 from bi_agent.infra.telemetry import MODEL_CACHE, PREDICTION_SECONDS, PREDICTIONS
 from bi_agent.ml import artifacts, registry
 from bi_agent.ml.features import Feature, FeatureKind, build_frame, column_array
@@ -173,7 +173,7 @@ class _Problems:
     def __init__(self, batch: PredictionInput) -> None:
         self.batch = batch
         self.sentences: list[str] = []
-        self.errors: list[dict[str, Any]] = []
+        self.errors: list[ErrorItem] = []
 
     def add(self, name: str, message: str, rows: Sequence[int] = ()) -> None:
         self.sentences.append(message)
@@ -182,7 +182,7 @@ class _Problems:
     def itemise(self, name: str, message: str, rows: Sequence[int] = ()) -> None:
         # Rows as the request counts them (positions from 0, file rows from 1).
         where = [row + 1 if self.batch.shape == "columns" else row for row in rows[:SAMPLE_ROWS]]
-        self.errors.append({"loc": ["features", name], "msg": message, **({"rows": where} if rows else {})})
+        self.errors.append(ErrorItem(loc=["features", name], msg=message, rows=where or None))
 
 
 def to_frame(model: str, features: Sequence[Feature], batch: PredictionInput) -> pd.DataFrame:
