@@ -36,6 +36,7 @@ from bi_agent.catalog.query_spec import QuerySpec
 from bi_agent.errors import InvalidInputError
 from bi_agent.infra.connections import Connections
 from bi_agent.infra.objects import ensure_buckets
+from bi_agent.security.read_scope import ReadScope
 from bi_agent.settings import Settings
 
 DATASET = "bench_queries"
@@ -133,7 +134,7 @@ def elapsed_ms(action: Callable[[], object]) -> float:
 
 def measure(connection: Connection, label: str, spec: QuerySpec, timezone: str, repeat: int) -> float | None:
     try:
-        checked = queries.plan(connection, spec, timezone, phi_allowed=True)
+        checked = queries.plan(connection, spec, timezone, ReadScope.operator())
     except InvalidInputError as error:
         print(f"\n{label}: skipped, {error}")
         return None
@@ -142,17 +143,17 @@ def measure(connection: Connection, label: str, spec: QuerySpec, timezone: str, 
         return None
     on_table = dataclasses.replace(checked, rollup=None)
     # The check also warms the buffer cache and SQLAlchemy's statement cache for both paths.
-    from_rollup = queries.run(connection, checked, timezone)
-    from_table = queries.run(connection, on_table, timezone)
+    from_rollup = queries.run(connection, checked, timezone, ReadScope.operator())
+    from_table = queries.run(connection, on_table, timezone, ReadScope.operator())
     assert (from_rollup.source, from_table.source) == ("rollup", "table")
     if not same_rows(from_rollup.rows, from_table.rows):
         raise SystemExit(f"{label}: the rollup and the table answer differently")
     # Taken in turns, so a neighbour that loads the machine for a while slows both paths alike.
     plan_times, rollup_times, table_times = [], [], []
     for _ in range(repeat):
-        plan_times.append(elapsed_ms(lambda: queries.plan(connection, spec, timezone, phi_allowed=True)))
-        rollup_times.append(elapsed_ms(lambda: queries.run(connection, checked, timezone)))
-        table_times.append(elapsed_ms(lambda: queries.run(connection, on_table, timezone)))
+        plan_times.append(elapsed_ms(lambda: queries.plan(connection, spec, timezone, ReadScope.operator())))
+        rollup_times.append(elapsed_ms(lambda: queries.run(connection, checked, timezone, ReadScope.operator())))
+        table_times.append(elapsed_ms(lambda: queries.run(connection, on_table, timezone, ReadScope.operator())))
     plan_ms, rollup_ms, table_ms = map(statistics.median, (plan_times, rollup_times, table_times))
     ratio = table_ms / rollup_ms
     print(f"\n{label}: {len(from_rollup.rows)} result rows, same on both paths")

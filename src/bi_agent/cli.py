@@ -23,6 +23,7 @@ from rich.text import Text
 from bi_agent.catalog import queries, rollups
 from bi_agent.catalog.files import OnError
 from bi_agent.catalog.imports import import_local_file
+from bi_agent.catalog.queries import QueryResult
 from bi_agent.catalog.query_cache import QueryCache
 from bi_agent.catalog.query_spec import Filter, QuerySpec
 from bi_agent.errors import BIAgentError, InvalidInputError
@@ -32,6 +33,7 @@ from bi_agent.infra.db import create_database_engine, wait_for_database
 from bi_agent.infra.objects import create_s3_client, ensure_buckets
 from bi_agent.infra.services import check_services
 from bi_agent.security import audit
+from bi_agent.security.read_scope import ReadScope
 from bi_agent.security.users import AdminBootstrap, ensure_admin
 from bi_agent.settings import describe_validation_error, load_settings
 from bi_agent.supervisor import run_up
@@ -265,30 +267,30 @@ def query(
     connections = Connections.open(settings)
     try:
         with connections.engine.connect() as connection:
-            # The CLI runs on the server with its operator's full view: its own cache scope.
-            result, cached, _ = queries.answer(
+            # The CLI runs on the server with its operator's full view.
+            answer = queries.answer(
                 connection,
                 QueryCache(connections.redis, settings.cache_signing_key()),
                 spec,
                 settings.reporting_timezone,
-                "cli:operator",
-                phi_allowed=True,
+                ReadScope.operator(),
             )
     finally:
         connections.close()
-    table = Table(title=f"{', '.join(metric)} by {grain}", caption=_query_caption(result, cached))
-    for column in result["columns"]:
+    result = answer.result
+    table = Table(title=f"{', '.join(metric)} by {grain}", caption=_query_caption(result))
+    for column in result.columns:
         table.add_column(column, justify="left" if column in ("period", *(group_by or [])) else "right")
-    for row in result["rows"]:
+    for row in result.rows:
         table.add_row(
             *("" if value is None else f"{value:,.2f}" if isinstance(value, float) else str(value) for value in row)
         )
     console.print(table)
 
 
-def _query_caption(result: dict[str, object], cached: bool) -> str:
-    origin = "cache" if cached else str(result["source"])
-    return f"{len(result['rows'])} rows from the {origin}, data version {result['data_version']}"  # type: ignore[arg-type]
+def _query_caption(result: QueryResult) -> str:
+    origin = "cache" if result.cached else result.source
+    return f"{len(result.rows)} rows from the {origin}, data version {result.data_version}"
 
 
 audit_app = typer.Typer(

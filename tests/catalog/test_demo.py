@@ -10,6 +10,7 @@ from bi_agent.catalog import datasets, kpis, metrics, queries
 from bi_agent.catalog.demo import DATASET, PHI_COLUMNS, seed_demo, visits_table
 from bi_agent.catalog.query_spec import QuerySpec
 from bi_agent.security.users import ensure_admin
+from tests.read_scopes import OPERATOR
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -42,12 +43,12 @@ def test_seeded_once_with_phi_flagged(engine: Engine, s3: S3Client) -> None:
             "total_charges",
             "visits",
         ]
-        cards = kpis.latest(connection, "month", phi_allowed=True)
+        cards = [card.model_dump(mode="json") for card in kpis.latest(connection, "month", OPERATOR)]
         checked = queries.plan(
             connection,
             QuerySpec(metric="visits", start="2025-01-01", end="2026-01-01", grain="month"),
             "UTC",
-            phi_allowed=True,
+            OPERATOR,
         )
         yearly = queries.totals(connection, checked, "UTC")
     assert checked.rollup is not None

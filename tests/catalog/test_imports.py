@@ -163,7 +163,7 @@ def test_skip_mode_counts_and_samples_bad_rows(load: Importer, engine: Engine) -
     assert (outcome.rows_imported, outcome.rows_skipped) == (2, 2)
     with engine.connect() as connection:
         history = datasets.import_history(connection, datasets.get_dataset(connection, "partial").id)
-    assert history[0]["skipped_sample"] == [
+    assert history[0].model_dump()["skipped_sample"] == [
         {"line": 3, "reason": "expected 2 fields, found 1"},
         {"line": 5, "reason": "expected 2 fields, found 3"},
     ]

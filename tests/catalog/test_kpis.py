@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from bi_agent.catalog import kpis, metrics, rollups
 from bi_agent.catalog.query_spec import Grain, shift_period
+from bi_agent.security.read_scope import ReadScope
 from tests.catalog.conftest import Importer
+from tests.read_scopes import OPERATOR, reader
 
 DAILY = (
     "day,amount\n"
@@ -33,6 +36,11 @@ def test_periods(day: date, grain: Grain, start: date, previous: date) -> None:
     assert shift_period(start, grain, -1) == previous
 
 
+def latest(connection: Connection, grain: Grain, scope: ReadScope) -> list[dict[str, Any]]:
+    """The KPI cards as the route sends them."""
+    return [card.model_dump(mode="json", exclude_unset=True) for card in kpis.latest(connection, grain, scope)]
+
+
 def test_month_to_date_against_the_same_days_before(load: Importer, engine: Engine) -> None:
     load("daily", "daily.csv", DAILY.encode())
     with engine.begin() as connection:
@@ -44,7 +52,7 @@ def test_month_to_date_against_the_same_days_before(load: Importer, engine: Engi
     rollups.refresh_stale(engine, "daily")
     assert kpis.calculate_all(engine, date(2026, 11, 28), "UTC") == kpis.KpiRun(15, [])
     with engine.connect() as connection:
-        cards = {card["metric"]: card for card in kpis.latest(connection, "month", phi_allowed=True)}
+        cards = {card["metric"]: card for card in latest(connection, "month", OPERATOR)}
     # February 1-10 against January 1-10.
     assert cards["amount_sum"]["period_start"] == "2024-02-01"
     assert cards["amount_sum"]["value"] == 550.0
@@ -55,7 +63,7 @@ def test_month_to_date_against_the_same_days_before(load: Importer, engine: Engi
     assert cards["days"]["stale"] is False
     load("daily", "more.csv", b"day,amount\n2024-02-11,1\n", mode="append")
     with engine.connect() as connection:
-        assert kpis.latest(connection, "month", phi_allowed=True)[0]["stale"] is True
+        assert latest(connection, "month", OPERATOR)[0]["stale"] is True
 
 
 def test_small_cells_are_hidden_when_asked(load: Importer, engine: Engine) -> None:
@@ -68,9 +76,9 @@ def test_small_cells_are_hidden_when_asked(load: Importer, engine: Engine) -> No
     assert kpis.calculate_all(engine, date(2026, 11, 28), "UTC") == kpis.KpiRun(5, [])
     with engine.connect() as connection:
         # February 1-10 (10 records) against January 1-10 (10 records); the year holds 41.
-        monthly = kpis.latest(connection, "month", phi_allowed=True, min_cell_size=11)[0]
-        yearly = kpis.latest(connection, "year", phi_allowed=True, min_cell_size=11)[0]
-        loose = kpis.latest(connection, "month", phi_allowed=True, min_cell_size=10)[0]
+        monthly = latest(connection, "month", reader(min_cell_size=11))[0]
+        yearly = latest(connection, "year", reader(min_cell_size=11))[0]
+        loose = latest(connection, "month", reader(min_cell_size=10))[0]
     assert (monthly["value"], monthly["previous_value"], monthly["change_pct"]) == (None, None, None)
     assert monthly["suppressed"] is True
     # The year before has no records at all: nothing to hide, only nothing to compare with.
@@ -105,8 +113,8 @@ def test_a_metric_that_fails_leaves_the_others_their_kpis(load: Importer, engine
     run = kpis.calculate_all(engine, date(2026, 11, 28), "UTC")
     assert run == kpis.KpiRun(5, ["last_day", "latest_note", "note_total"])
     with engine.connect() as connection:
-        cards = {card["metric"]: card for card in kpis.latest(connection, "month", phi_allowed=True)}
-        small = {card["metric"]: card for card in kpis.latest(connection, "month", phi_allowed=True, min_cell_size=11)}
+        cards = {card["metric"]: card for card in latest(connection, "month", OPERATOR)}
+        small = {card["metric"]: card for card in latest(connection, "month", reader(min_cell_size=11))}
     assert cards["amount_sum"]["value"] == 4.0 and cards["amount_sum"]["error"] is None
     # Of one record, the value is hidden in HIPAA mode; a card without one has nothing to hide.
     assert (small["amount_sum"]["suppressed"], small["last_day"]["suppressed"]) == (True, False)
@@ -120,7 +128,5 @@ def test_a_metric_that_fails_leaves_the_others_their_kpis(load: Importer, engine
         connection.execute(text("UPDATE bi.metrics SET aggregation = 'count' WHERE name = 'latest_note'"))
     assert kpis.calculate_all(engine, date(2026, 11, 28), "UTC").failed == ["last_day", "note_total"]
     with engine.connect() as connection:
-        mended = next(
-            card for card in kpis.latest(connection, "month", phi_allowed=True) if card["metric"] == "latest_note"
-        )
+        mended = next(card for card in latest(connection, "month", OPERATOR) if card["metric"] == "latest_note")
     assert (mended["value"], mended["error"]) == (1.0, None)

@@ -27,9 +27,18 @@ from bi_agent.errors import InvalidInputError, NotFoundError
 from bi_agent.infra.ports import free_port
 from bi_agent.infra.telemetry import QUERY_CACHE
 from tests.catalog.conftest import Importer
+from tests.read_scopes import OPERATOR, reader
 
 TIMEZONE = "UTC"
 SIGNING_KEY = b"k" * 32
+
+
+def ask(connection: Any, cache: QueryCache, question: QuerySpec, scope: Any) -> tuple[dict[str, Any], bool]:
+    """queries.answer's reply as a route sends it, and whether it came from the cache."""
+    result = queries.answer(connection, cache, question, TIMEZONE, scope).result
+    return {key: value for key, value in result.stored().items() if key != "cached"}, result.cached
+
+
 DIMENSIONS = ["region", "channel", "returned"]
 REGIONS = ["north", "south", "east", None]
 CHANNELS = ["web", "store", "phone"]
@@ -202,9 +211,9 @@ def query_specs(draw: st.DrawFn) -> QuerySpec:
 def test_random_queries_equal_hand_written_sql(sales: Engine, spec: QuerySpec) -> None:
     expected = hand_written(sales, spec)
     with sales.connect() as connection:
-        checked = queries.plan(connection, spec, TIMEZONE, phi_allowed=True)
-        answered = queries.run(connection, checked, TIMEZONE)
-        from_table = queries.run(connection, dataclasses.replace(checked, rollup=None), TIMEZONE)
+        checked = queries.plan(connection, spec, TIMEZONE, OPERATOR)
+        answered = queries.run(connection, checked, TIMEZONE, OPERATOR)
+        from_table = queries.run(connection, dataclasses.replace(checked, rollup=None), TIMEZONE, OPERATOR)
     distinct = any(METRICS[name][0] == "count_distinct" for name in spec.metric_names)
     assert answered.source == ("table" if distinct else "rollup")
     assert from_table.source == "table"
@@ -220,22 +229,22 @@ def spec(**fields: Any) -> QuerySpec:
 
 def test_a_stale_rollup_is_not_used(sales: Engine, load: Importer) -> None:
     with sales.connect() as connection:
-        assert queries.plan(connection, spec(), TIMEZONE, phi_allowed=True).rollup is not None
+        assert queries.plan(connection, spec(), TIMEZONE, OPERATOR).rollup is not None
     more = b"sold_at,region,channel,amount,units,returned,customer\n2024-03-03T10:00:00+00:00,north,web,5,1,false,c\n"
     load("sales", "more.csv", more, mode="append")
     with sales.connect() as connection:
-        checked = queries.plan(connection, spec(), TIMEZONE, phi_allowed=True)
+        checked = queries.plan(connection, spec(), TIMEZONE, OPERATOR)
         assert checked.rollup is None
-        assert queries.run(connection, checked, TIMEZONE).source == "table"
+        assert queries.run(connection, checked, TIMEZONE, OPERATOR).source == "table"
     rollups.refresh_stale(sales, "sales")
     with sales.connect() as connection:
-        assert queries.plan(connection, spec(), TIMEZONE, phi_allowed=True).rollup is not None
+        assert queries.plan(connection, spec(), TIMEZONE, OPERATOR).rollup is not None
 
 
 def test_partial_days_and_other_zones_use_the_table(sales: Engine) -> None:
     with sales.connect() as connection:
-        assert queries.plan(connection, spec(start="2024-01-01T06:00:00"), TIMEZONE, phi_allowed=True).rollup is None
-        assert queries.plan(connection, spec(), "Europe/Paris", phi_allowed=True).rollup is None
+        assert queries.plan(connection, spec(start="2024-01-01T06:00:00"), TIMEZONE, OPERATOR).rollup is None
+        assert queries.plan(connection, spec(), "Europe/Paris", OPERATOR).rollup is None
 
 
 @pytest.mark.parametrize(
@@ -251,7 +260,7 @@ def test_partial_days_and_other_zones_use_the_table(sales: Engine) -> None:
 )
 def test_bad_queries_say_what(sales: Engine, fields: dict[str, Any], message: str) -> None:
     with sales.connect() as connection, pytest.raises(InvalidInputError, match=message):
-        queries.plan(connection, spec(**fields), TIMEZONE, phi_allowed=True)
+        queries.plan(connection, spec(**fields), TIMEZONE, OPERATOR)
 
 
 @pytest.mark.parametrize(
@@ -280,17 +289,15 @@ def cache(redis_url: str) -> Iterator[QueryCache]:
 def test_cache_hits_and_an_import_makes_entries_unreachable(sales: Engine, load: Importer, cache: QueryCache) -> None:
     question = spec(group_by=["region"])
     with sales.connect() as connection:
-        first, cached_first, _ = queries.answer(connection, cache, question, TIMEZONE, "scope-a", phi_allowed=True)
-        second, cached_second, _ = queries.answer(connection, cache, question, TIMEZONE, "scope-a", phi_allowed=True)
-        other_scope, cached_other, _ = queries.answer(
-            connection, cache, question, TIMEZONE, "scope-b", phi_allowed=True
-        )
+        first, cached_first = ask(connection, cache, question, reader("scope-a"))
+        second, cached_second = ask(connection, cache, question, reader("scope-a"))
+        other_scope, cached_other = ask(connection, cache, question, reader("scope-b"))
     assert (cached_first, cached_second, cached_other) == (False, True, False)
     assert first == second == other_scope
     more = b"sold_at,region,channel,amount,units,returned,customer\n2024-03-03T10:00:00+00:00,north,web,5,1,false,c\n"
     load("sales", "more.csv", more, mode="append")
     with sales.connect() as connection:
-        after, cached_after, _ = queries.answer(connection, cache, question, TIMEZONE, "scope-a", phi_allowed=True)
+        after, cached_after = ask(connection, cache, question, reader("scope-a"))
     assert not cached_after
     assert after["data_version"] == first["data_version"] + 1
     north_march = [row for row in after["rows"] if row[0] == "2024-03-01" and row[1] == "north"]
@@ -304,7 +311,7 @@ def test_a_rewritten_cache_entry_is_not_served(
     # Someone who reaches Redis rewrites a cached answer, or moves one under another key.
     question = spec(group_by=["region"])
     with sales.connect() as connection:
-        honest, _, _ = queries.answer(connection, cache, question, TIMEZONE, "scope-a", phi_allowed=True)
+        honest, _ = ask(connection, cache, question, reader("scope-a"))
     (raw_key,) = list(cache.client.scan_iter("bi-agent:query:*"))
     key = raw_key.decode()
     stored = cache.client.get(key)
@@ -316,7 +323,7 @@ def test_a_rewritten_cache_entry_is_not_served(
     QueryCache(cache.client, b"x" * 32).put(key, {**honest, "rows": [["2024-01-01", "north", 999999]]})
     before = QUERY_CACHE.labels("rejected")._value.get()
     with sales.connect() as connection:
-        again, cached, _ = queries.answer(connection, cache, question, TIMEZONE, "scope-a", phi_allowed=True)
+        again, cached = ask(connection, cache, question, reader("scope-a"))
     assert not cached
     assert again["rows"] == honest["rows"]
     assert QUERY_CACHE.labels("rejected")._value.get() == before + 1
@@ -325,7 +332,7 @@ def test_a_rewritten_cache_entry_is_not_served(
         past.setattr(time, "time", lambda: 0.0)
         cache.put(key, {**honest, "rows": []})
     with sales.connect() as connection:
-        _, cached, _ = queries.answer(connection, cache, question, TIMEZONE, "scope-a", phi_allowed=True)
+        _, cached = ask(connection, cache, question, reader("scope-a"))
     assert not cached
     assert QUERY_CACHE.labels("rejected")._value.get() == before + 2
 
@@ -333,22 +340,20 @@ def test_a_rewritten_cache_entry_is_not_served(
 def test_redis_down_answers_from_postgres(sales: Engine) -> None:
     dead = QueryCache(redis.Redis(port=free_port(), socket_connect_timeout=0.5), SIGNING_KEY)
     with sales.connect() as connection:
-        result, cached, _ = queries.answer(connection, dead, spec(), TIMEZONE, "scope", phi_allowed=True)
+        result, cached = ask(connection, dead, spec(), reader("scope"))
     assert not cached and result["rows"]
 
 
 def test_a_changed_metric_is_not_answered_from_the_cache(sales: Engine, cache: QueryCache) -> None:
     with sales.connect() as connection:
-        total, _, _ = queries.answer(connection, cache, spec(metric="units_sum"), TIMEZONE, "scope", phi_allowed=True)
+        total, _ = ask(connection, cache, spec(metric="units_sum"), reader("scope"))
     with sales.begin() as connection:
         definition = metrics.MetricDefinition(
             name="units_sum", dataset="sales", aggregation="max", column="units", time_column="sold_at"
         )
         metrics.replace_metric(connection, "units_sum", definition, TIMEZONE, phi_allowed=True)
     with sales.connect() as connection:
-        maximum, cached, _ = queries.answer(
-            connection, cache, spec(metric="units_sum"), TIMEZONE, "scope", phi_allowed=True
-        )
+        maximum, cached = ask(connection, cache, spec(metric="units_sum"), reader("scope"))
     assert not cached
     assert maximum["rows"] != total["rows"]
 
@@ -367,17 +372,10 @@ def test_compare_with_the_previous_period(
 ) -> None:
     fields: dict[str, Any] = {"metrics": ["n", "amount_sum"], "metric": None, "grain": grain, "group_by": ["channel"]}
     with sales.connect() as connection:
-        compared, _, _ = queries.answer(
-            connection,
-            cache,
-            spec(start=start, end=end, compare="previous_period", **fields),
-            TIMEZONE,
-            "s",
-            phi_allowed=True,
+        compared, _ = ask(
+            connection, cache, spec(start=start, end=end, compare="previous_period", **fields), reader("s")
         )
-        earlier, _, _ = queries.answer(
-            connection, cache, spec(start=earlier_start, end=earlier_end, **fields), TIMEZONE, "s", phi_allowed=True
-        )
+        earlier, _ = ask(connection, cache, spec(start=earlier_start, end=earlier_end, **fields), reader("s"))
     assert compared["columns"] == [
         "period",
         "channel",
@@ -427,9 +425,9 @@ def test_whole_months_are_answered_from_the_monthly_view(
         filters=[{"dimension": "channel", "op": "ne", "value": "phone"}],
     )
     with sales.connect() as connection:
-        checked = queries.plan(connection, question, TIMEZONE, phi_allowed=True)
+        checked = queries.plan(connection, question, TIMEZONE, OPERATOR)
         assert checked.rollup is not None and checked.rollup.grain == view
-        answered = queries.run(connection, checked, TIMEZONE)
+        answered = queries.run(connection, checked, TIMEZONE, OPERATOR)
     assert answered.source == "rollup"
     assert_rows_equal(answered.rows, hand_written(sales, question))
 
@@ -463,13 +461,13 @@ def test_small_cells_are_suppressed_on_both_paths(sales: Engine) -> None:
     ]
     assert hidden, "the data should have small cells"
     with sales.connect() as connection:
-        checked = queries.plan(connection, question, TIMEZONE, phi_allowed=True)
+        checked = queries.plan(connection, question, TIMEZONE, OPERATOR)
         for relation in (checked, dataclasses.replace(checked, rollup=None)):
-            answered = queries.run(connection, relation, TIMEZONE, min_cell_size=11)
+            answered = queries.run(connection, relation, TIMEZONE, reader(min_cell_size=11))
             assert_rows_equal(answered.rows, expected)
             assert answered.suppressed_cells == hidden
-            assert answered.as_dict()["suppressed"] is True
-        assert "suppressed" not in queries.run(connection, checked, TIMEZONE).as_dict()
+            assert answered.stored()["suppressed"] is True
+        assert "suppressed" not in queries.run(connection, checked, TIMEZONE, OPERATOR).stored()
 
 
 def add_role(engine: Engine, name: str) -> None:
@@ -491,25 +489,23 @@ def test_row_policies_are_anded_into_every_read(sales: Engine, cache: QueryCache
     question = spec(metric=None, metrics=["n", "amount_sum", "web_amount"], grain="month", group_by=["channel"])
     expected = hand_written(sales, question.model_copy(update={"filters": [north]}))
     with sales.connect() as connection:
-        checked = queries.plan(connection, question, TIMEZONE, phi_allowed=True, policy=[north])
+        checked = queries.plan(connection, question, TIMEZONE, OPERATOR, policy=[north])
         assert checked.rollup is not None  # region is one of the rollup's dimensions
-        assert_rows_equal(queries.run(connection, checked, TIMEZONE).rows, expected)
-        assert_rows_equal(queries.run(connection, dataclasses.replace(checked, rollup=None), TIMEZONE).rows, expected)
+        assert_rows_equal(queries.run(connection, checked, TIMEZONE, OPERATOR).rows, expected)
+        assert_rows_equal(
+            queries.run(connection, dataclasses.replace(checked, rollup=None), TIMEZONE, OPERATOR).rows, expected
+        )
 
         # A policy on a column the rollup does not keep sends the query to the table.
         customer = Filter(dimension="customer", op="in", value=["cust1", "cust2", "cust3"])
-        narrow = queries.plan(connection, question, TIMEZONE, phi_allowed=True, policy=[customer])
+        narrow = queries.plan(connection, question, TIMEZONE, OPERATOR, policy=[customer])
         assert narrow.rollup is None
         expected_narrow = hand_written(sales, question.model_copy(update={"filters": [customer]}))
-        assert_rows_equal(queries.run(connection, narrow, TIMEZONE).rows, expected_narrow)
+        assert_rows_equal(queries.run(connection, narrow, TIMEZONE, OPERATOR).rows, expected_narrow)
 
         # Through answer(): the roles decide, and two policies never share a cache entry.
-        limited, _, _ = queries.answer(
-            connection, cache, question, TIMEZONE, "same-scope", phi_allowed=True, roles={"north_only"}
-        )
-        whole, cached, _ = queries.answer(
-            connection, cache, question, TIMEZONE, "same-scope", phi_allowed=True, roles=[]
-        )
+        limited, _ = ask(connection, cache, question, reader("north_only"))
+        whole, cached = ask(connection, cache, question, reader())
     assert not cached
     assert_rows_equal(limited["rows"], expected)
     assert_rows_equal(whole["rows"], hand_written(sales, question))

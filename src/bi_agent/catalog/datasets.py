@@ -12,10 +12,11 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from psycopg import sql
+from pydantic import BaseModel, Field
 from sqlalchemy import Connection, text
 
 from bi_agent.catalog.columns import ColumnSpec, DataType, Role
@@ -25,6 +26,9 @@ from bi_agent.catalog.query_spec import Filter
 from bi_agent.catalog.values import json_value
 from bi_agent.errors import ConflictError, InvalidInputError, NotFoundError
 from bi_agent.infra.db import psycopg_connection
+
+if TYPE_CHECKING:
+    from bi_agent.security.read_scope import ReadScope
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,102 @@ class DatasetSummary:
     data_version: int
     created_at: datetime
     updated_at: datetime
+
+
+class ColumnInfo(BaseModel):
+    name: str
+    source_name: str = Field(description="The column's header in the file it came from")
+    type: DataType
+    role: Role
+    phi: bool
+
+    @classmethod
+    def of(cls, column: ColumnSpec) -> ColumnInfo:
+        return cls(
+            name=column.name, source_name=column.source_name, type=column.data_type, role=column.role, phi=column.phi
+        )
+
+
+class DatasetInfo(BaseModel):
+    name: str
+    description: str
+    row_count: int = Field(description="Under a row policy, the rows the caller may see")
+    row_policy: bool = Field(description="A row policy limits what the caller sees of it")
+    data_version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, summary: DatasetSummary, visible_rows: int | None) -> DatasetInfo:
+        """`visible_rows`: the count under the caller's row policy, who must not learn the whole's."""
+        return cls(
+            name=summary.name,
+            description=summary.description,
+            row_count=summary.row_count if visible_rows is None else visible_rows,
+            row_policy=visible_rows is not None,
+            data_version=summary.data_version,
+            created_at=summary.created_at,
+            updated_at=summary.updated_at,
+        )
+
+
+class SkippedLine(BaseModel):
+    line: int
+    reason: str = Field(description="Why the line was skipped; never a value of it")
+
+
+class ImportRecord(BaseModel):
+    id: uuid.UUID
+    filename: str
+    file_format: str
+    size_bytes: int
+    sha256: str
+    mode: str
+    rows_imported: int
+    rows_skipped: int
+    skipped_sample: list[SkippedLine] = Field(description="A sample of the lines skipped (on_error=skip)")
+    column_mapping: dict[str, str] = Field(description="Each header of the file and the column it became")
+    data_version: int
+    job_id: str | None
+    imported_by: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class DatasetDetail(DatasetInfo):
+    columns: list[ColumnInfo]
+    imports: list[ImportRecord] = Field(description="Newest first; left out under a row policy")
+
+
+def visible_datasets(
+    connection: Connection, limit: int, offset: int, scope: ReadScope
+) -> tuple[list[DatasetInfo], int]:
+    """A page of datasets by name; under a row policy, counts of what the caller may see."""
+    items, total = list_datasets(connection, limit, offset)
+    limited = scope.restricted_datasets(connection)
+    return [
+        DatasetInfo.of(
+            item,
+            visible_row_count(connection, item.name, scope.row_filters(connection, item.name))
+            if item.name in limited
+            else None,
+        )
+        for item in items
+    ], total
+
+
+def describe(connection: Connection, name: str, scope: ReadScope) -> DatasetDetail:
+    """The dataset's columns and imports; under a row policy, the count of the rows the caller may
+    see and no imports (their counts are of the whole)."""
+    summary = get_dataset(connection, name)
+    limited = name in scope.restricted_datasets(connection)
+    visible = visible_row_count(connection, name, scope.row_filters(connection, name)) if limited else None
+    history = [] if limited else import_history(connection, summary.id)
+    return DatasetDetail(
+        **DatasetInfo.of(summary, visible).model_dump(),
+        columns=[ColumnInfo.of(column) for column in get_columns(connection, name)],
+        imports=history,
+    )
 
 
 def find_columns(connection: Connection, name: str) -> list[ColumnSpec] | None:
@@ -154,7 +254,7 @@ def get_dataset(connection: Connection, name: str) -> DatasetSummary:
     return DatasetSummary(*row)
 
 
-def import_history(connection: Connection, dataset_id: uuid.UUID, limit: int = 50) -> list[dict[str, Any]]:
+def import_history(connection: Connection, dataset_id: uuid.UUID, limit: int = 50) -> list[ImportRecord]:
     rows = connection.execute(
         text(
             "SELECT i.id, i.filename, i.file_format, i.size_bytes, i.sha256, i.mode, i.rows_imported, "
@@ -164,7 +264,7 @@ def import_history(connection: Connection, dataset_id: uuid.UUID, limit: int = 5
         ),
         {"id": dataset_id, "limit": limit},
     ).mappings()
-    return [dict(row) for row in rows]
+    return [ImportRecord.model_validate(dict(row)) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -207,28 +307,22 @@ def delete_dataset(connection: Connection, name: str) -> None:
     connection.execute(text("DELETE FROM bi.datasets WHERE name = :name"), {"name": name})
 
 
-def preview_rows(
-    connection: Connection,
-    name: str,
-    limit: int,
-    offset: int,
-    *,
-    phi_allowed: bool,
-    policy: Sequence[Filter] = (),
-) -> RowsPage:
-    """A page of rows in table order, within the caller's row policy. Without `phi_allowed`, PHI
-    columns are not even read: they show as null and are listed in `masked`."""
+def preview_rows(connection: Connection, name: str, limit: int, offset: int, scope: ReadScope) -> RowsPage:
+    """A page of rows in table order, within the caller's row policy. For a scope without PHI,
+    PHI columns are not even read: they show as null and are listed in `masked`."""
     columns = get_columns(connection, name)
+    policy = scope.row_filters(connection, name)
     table, kept = _within_policy(name, columns, policy)
-    masked = [column.name for column in columns if column.phi and not phi_allowed]
+    masked = scope.masked(column.name for column in columns if column.phi)
     selected = [sa.null().label(column.name) if column.name in masked else table.c[column.name] for column in columns]
     rows = connection.execute(sa.select(*selected).where(*kept).limit(limit).offset(offset)).all()
-    total = visible_row_count(connection, name, policy)
-    return RowsPage(
+    return RowsPage.model_construct(
         columns=[column.name for column in columns],
         rows=[[json_value(value) for value in row] for row in rows],
         masked=masked,
-        total=total,
+        total=visible_row_count(connection, name, policy),
+        limit=limit,
+        offset=offset,
     )
 
 
@@ -236,16 +330,15 @@ def preview_rows(
 EXPORT_BLOCK_BYTES = 1 << 20
 
 
-def export_csv(
-    connection: Connection, name: str, *, phi_allowed: bool, policy: Sequence[Filter] = ()
-) -> Iterator[bytes]:
+def export_csv(connection: Connection, name: str, scope: ReadScope) -> Iterator[bytes]:
     """Every row the caller's row policy lets through, as CSV in table order: a header of the
     file's own column names, then each value as PostgreSQL writes it (numbers and text exactly
-    as stored, times in UTC). Without `phi_allowed`, PHI columns are empty (not read at all).
+    as stored, times in UTC). For a scope without PHI, PHI columns are empty (not read at all).
     Streams: the rows are never all in memory."""
     columns = get_columns(connection, name)
-    table, kept = _within_policy(name, columns, policy)
-    selected = [sa.null().label(c.name) if c.phi and not phi_allowed else table.c[c.name] for c in columns]
+    table, kept = _within_policy(name, columns, scope.row_filters(connection, name))
+    masked = scope.masked(column.name for column in columns if column.phi)
+    selected = [sa.null().label(c.name) if c.name in masked else table.c[c.name] for c in columns]
     compiled = sa.select(*selected).where(*kept).compile(dialect=connection.dialect)
     header = io.StringIO()
     csv.writer(header, lineterminator="\n").writerow([column.source_name for column in columns])
@@ -287,12 +380,15 @@ def _within_policy(name: str, columns: Sequence[ColumnSpec], policy: Sequence[Fi
     return table, [condition(table.c[item.dimension], item) for item in policy]
 
 
-@dataclass(frozen=True)
-class RowsPage:
+class RowsPage(BaseModel):
+    """A page of a dataset's rows (GET /api/v1/datasets/{name}/rows)."""
+
     columns: list[str]
-    rows: list[list[Any]]
-    masked: list[str]
-    total: int
+    rows: list[list[Any]] = Field(description="Values in the order of `columns`")
+    masked: list[str] = Field(description="PHI columns shown as null: the caller lacks phi:read")
+    total: int = Field(description="Rows the caller's row policy lets through")
+    limit: int
+    offset: int
 
 
 def column_type(columns: list[ColumnSpec], name: str) -> DataType:

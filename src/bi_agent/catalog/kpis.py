@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from psycopg import sql
+from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, text
 
 from bi_agent.catalog import datasets, metrics, queries
@@ -30,6 +31,7 @@ from bi_agent.errors import InvalidInputError
 from bi_agent.infra import error_text, outages
 from bi_agent.infra.db import psycopg_connection
 from bi_agent.security.phi_access import metric_phi_columns
+from bi_agent.security.read_scope import ReadScope
 
 GRAINS: tuple[Grain, ...] = ("day", "week", "month", "quarter", "year")
 
@@ -82,7 +84,9 @@ def latest_day(connection: Connection, metric: metrics.Metric, timezone: str) ->
 def _total(
     connection: Connection, metric: metrics.Metric, start: date, end: date, timezone: str
 ) -> tuple[float | None, int]:
-    checked = queries.plan(connection, QuerySpec(metric=metric.name, start=start, end=end), timezone, phi_allowed=True)
+    spec = QuerySpec(metric=metric.name, start=start, end=end)
+    # Computed over every row: what each caller may see of it is decided when it is read (latest).
+    checked = queries.plan(connection, spec, timezone, ReadScope.operator())
     value, records = queries.totals(connection, checked, timezone, with_records=True)
     return number(metric, value), int(records or 0)
 
@@ -193,14 +197,37 @@ def _store(connection: Connection, metric: metrics.Metric, today: date, timezone
     return stored
 
 
-def latest(
-    connection: Connection, grain: Grain, *, phi_allowed: bool, min_cell_size: int | None = None
-) -> list[dict[str, Any]]:
+class KpiCard(BaseModel):
+    """A metric's latest KPI at a grain: the current period to the latest data against the same
+    span of the period before."""
+
+    metric: str
+    dataset: str
+    description: str | None
+    format: str | None
+    aggregation: str
+    grain: Grain
+    period_start: date | None = Field(description="The current period's first day; null before any calculation")
+    value: float | None
+    previous_value: float | None
+    change_pct: float | None
+    stale: bool = Field(description="Data has arrived since the KPI was computed")
+    computed_at: datetime | None
+    error: str | None = Field(description="Why the metric's last calculation failed; null when it did not")
+    failed_at: datetime | None
+    suppressed: bool | None = Field(
+        default=None, description="HIPAA mode, caller without phi:read: whether a value was hidden as a small cell"
+    )
+
+
+def latest(connection: Connection, grain: Grain, scope: ReadScope) -> list[KpiCard]:
     """Each metric's newest snapshot at this grain, and whether newer data has come since; and
     `error`, why its last calculation failed (null when it did not), the card of a metric that
-    never got a snapshot included. Without `phi_allowed`, PHI metrics are left out. With
-    `min_cell_size` (HIPAA mode), a value of fewer records (or of an unknown number, from
-    before records were kept) is null, and `suppressed` says so."""
+    never got a snapshot included. KPIs are computed over every row, so those of datasets a row
+    policy limits for the caller are left out; so are PHI metrics for a scope without PHI. With
+    the scope's `min_cell_size` (HIPAA mode), a value of fewer records (or of an unknown number,
+    from before records were kept) is null, and `suppressed` says so; outside it `suppressed` is
+    not set at all."""
     rows = connection.execute(
         text(
             "SELECT m.name, m.description, m.format, m.aggregation, d.name AS dataset, "
@@ -216,7 +243,12 @@ def latest(
         ),
         {"grain": grain},
     ).mappings()
-    return [_suppressed(_item(row, grain), row, min_cell_size) for row in rows if phi_allowed or not _phi_metric(row)]
+    restricted = scope.restricted_datasets(connection)
+    return [
+        _card(row, grain, scope.min_cell_size)
+        for row in rows
+        if row["dataset"] not in restricted and (scope.phi_allowed or not _phi_metric(row))
+    ]
 
 
 def _phi_metric(row: Any) -> bool:
@@ -235,42 +267,34 @@ def _small(records: int | None, min_cell_size: int) -> bool:
     return records is None or 0 < records < min_cell_size
 
 
-def _suppressed(item: dict[str, Any], row: Any, min_cell_size: int | None) -> dict[str, Any]:
+def _card(row: Any, grain: Grain, min_cell_size: int | None) -> KpiCard:
+    card = KpiCard(
+        metric=row["name"],
+        dataset=row["dataset"],
+        description=row["description"],
+        format=row["format"],
+        aggregation=row["aggregation"],
+        grain=grain,
+        period_start=row["period_start"],
+        value=row["value"],
+        previous_value=row["previous_value"],
+        change_pct=row["change_pct"],
+        stale=row["data_version"] != row["current_version"],
+        computed_at=row["computed_at"],
+        error=row["error"],
+        failed_at=row["failed_at"],
+    )
     if min_cell_size is None:
-        return item
+        return card
     if row["computed_at"] is None:
         # The card of a metric that failed before any snapshot: no value to hide.
-        item["suppressed"] = False
-        return item
+        return card.model_copy(update={"suppressed": False})
     hide_value, hide_previous = _small(row["records"], min_cell_size), _small(row["previous_records"], min_cell_size)
+    hidden: dict[str, Any] = {"suppressed": hide_value or hide_previous}
     if hide_value:
-        item["value"] = None
+        hidden["value"] = None
     if hide_previous:
-        item["previous_value"] = None
+        hidden["previous_value"] = None
     if hide_value or hide_previous:
-        item["change_pct"] = None
-    item["suppressed"] = hide_value or hide_previous
-    return item
-
-
-def _item(row: Any, grain: Grain) -> dict[str, Any]:
-    return {
-        "metric": row["name"],
-        "dataset": row["dataset"],
-        "description": row["description"],
-        "format": row["format"],
-        "aggregation": row["aggregation"],
-        "grain": grain,
-        "period_start": _iso(row["period_start"]),
-        "value": row["value"],
-        "previous_value": row["previous_value"],
-        "change_pct": row["change_pct"],
-        "stale": row["data_version"] != row["current_version"],
-        "computed_at": _iso(row["computed_at"]),
-        "error": row["error"],
-        "failed_at": _iso(row["failed_at"]),
-    }
-
-
-def _iso(moment: date | None) -> str | None:
-    return None if moment is None else moment.isoformat()
+        hidden["change_pct"] = None
+    return card.model_copy(update=hidden)

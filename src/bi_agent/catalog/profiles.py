@@ -10,9 +10,11 @@ and again by its flag when the profile is read, so a column flagged later is hid
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from psycopg import sql
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Engine, text
 
 from bi_agent.catalog import datasets
@@ -127,7 +129,55 @@ def _counts_only(column: dict[str, Any], phi: bool) -> dict[str, Any]:
     return {**kept, "phi": phi, "histogram": []}
 
 
-def stored_profile(connection: Connection, dataset: str) -> dict[str, Any]:
+class RangeCount(BaseModel):
+    """A number column's bin: values from `from` up to `to`."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    start: float | int | str | None = Field(alias="from")
+    to: float | int | str | None
+    count: int
+
+
+class MonthCount(BaseModel):
+    """A date or time column's month."""
+
+    month: str = Field(description="The month's first day, an ISO date")
+    count: int
+
+
+class ValueCount(BaseModel):
+    """One of the most frequent values of another column."""
+
+    value: Any
+    count: int
+
+
+class ColumnProfile(BaseModel):
+    name: str
+    type: str
+    role: str
+    phi: bool
+    nulls: int
+    distinct: int
+    min: Any = Field(default=None, description="Left out for a PHI column")
+    max: Any = Field(default=None, description="Left out for a PHI column")
+    histogram: list[RangeCount | MonthCount | ValueCount] = Field(
+        description=f"{BINS} bins of numbers, months of dates, or the {TOP_VALUES} most frequent values; "
+        "empty for a PHI column"
+    )
+
+
+class Profile(BaseModel):
+    dataset: str
+    data_version: int = Field(description="The dataset's version the profile is of")
+    stale: bool = Field(description="Newer data has arrived since")
+    row_count: int
+    columns: list[ColumnProfile]
+    computed_at: datetime
+
+
+def stored_profile(connection: Connection, dataset: str) -> Profile:
     """The stored profile, each column that is PHI now (or was when profiled) cut to its counts."""
     summary = datasets.get_dataset(connection, dataset)
     phi_now = {column.name: column.phi for column in datasets.get_columns(connection, dataset)}
@@ -140,16 +190,16 @@ def stored_profile(connection: Connection, dataset: str) -> dict[str, Any]:
             f"dataset {dataset} has no profile yet; start one with POST /api/v1/jobs "
             '{"task": "process_data", "args": {"dataset": "...", "pipeline": "profile"}}'
         )
-    return {
-        "dataset": dataset,
-        "data_version": row.data_version,
-        "stale": row.data_version != summary.data_version,
-        "row_count": row.row_count,
-        "columns": [
+    return Profile(
+        dataset=dataset,
+        data_version=row.data_version,
+        stale=row.data_version != summary.data_version,
+        row_count=row.row_count,
+        columns=[
             _counts_only(column, phi_now.get(column["name"], True))
             if phi_now.get(column["name"], False) or column.get("phi")
             else column
             for column in row.columns
         ],
-        "computed_at": row.computed_at.isoformat(),
-    }
+        computed_at=row.computed_at,
+    )

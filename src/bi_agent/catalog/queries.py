@@ -14,14 +14,15 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from bi_agent.catalog import datasets, metrics, rollups, row_policies
+from bi_agent.catalog import datasets, metrics, rollups
 from bi_agent.catalog.columns import ColumnSpec
 from bi_agent.catalog.filters import check_filter_value, condition
 from bi_agent.catalog.query_cache import QueryCache, cache_key
@@ -29,38 +30,35 @@ from bi_agent.catalog.query_spec import Filter, QuerySpec, period_count, shift_p
 from bi_agent.catalog.values import json_value
 from bi_agent.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from bi_agent.infra.telemetry import QUERIES
-from bi_agent.security.phi_access import PhiRead, check_metric_phi
+from bi_agent.security.phi_access import PhiRead
+from bi_agent.security.read_scope import ReadScope
 
 PERIOD = "period"
 
 
-@dataclass(frozen=True)
-class QueryResult:
-    columns: list[str]
-    rows: list[list[Any]]
-    source: str  # "rollup" or "table"
-    dataset: str
-    data_version: int
-    limit: int
-    # More rows matched than `limit`: `rows` holds the first `limit` of them.
-    truncated: bool = False
-    # With small-cell suppression on: [row, column] of each value hidden; None when off.
-    suppressed_cells: list[list[int]] | None = None
+class QueryResult(BaseModel):
+    """A query's reply (POST /api/v1/query): one row per period and group."""
 
-    def as_dict(self) -> dict[str, Any]:
-        reply = {
-            "columns": self.columns,
-            "rows": self.rows,
-            "source": self.source,
-            "dataset": self.dataset,
-            "data_version": self.data_version,
-            "limit": self.limit,
-            "truncated": self.truncated,
-        }
-        if self.suppressed_cells is not None:
-            reply["suppressed"] = bool(self.suppressed_cells)
-            reply["suppressed_cells"] = self.suppressed_cells
-        return reply
+    columns: list[str] = Field(description="`period`, the group_by dimensions, then each metric")
+    rows: list[list[Any]] = Field(description="Values in the order of `columns`; a period as an ISO date")
+    source: Literal["rollup", "table"] = Field(description="Whether a rollup or the table answered")
+    dataset: str
+    data_version: int = Field(description="The dataset's version the answer is of")
+    limit: int
+    truncated: bool = Field(
+        default=False, description="More rows matched than `limit`: `rows` holds the first `limit` of them"
+    )
+    suppressed: bool | None = Field(
+        default=None, description="HIPAA mode, caller without phi:read: whether a small cell was hidden"
+    )
+    suppressed_cells: list[list[int]] | None = Field(
+        default=None, description="[row, column] of each value hidden as built from too few records"
+    )
+    cached: bool = Field(default=False, description="Whether the answer came from the cache")
+
+    def stored(self) -> dict[str, Any]:
+        """The reply as a cache keeps it and the route sends it (fields that do not apply left out)."""
+        return self.model_dump(exclude_none=True)
 
 
 @dataclass(frozen=True)
@@ -81,15 +79,15 @@ def plan(
     connection: Connection,
     spec: QuerySpec,
     timezone: str,
+    scope: ReadScope,
     *,
-    phi_allowed: bool,
-    policy: Sequence[Filter] = (),
+    policy: Sequence[Filter] | None = None,
 ) -> Plan:
-    """The checked query and the relation that answers it. Without `phi_allowed`, grouping
+    """The checked query and the relation that answers it. For a scope without PHI, grouping
     or filtering by a PHI column is refused: groups and filters reveal its values; so is a
-    PHI metric (security/phi_access), judged by the columns' flags now. `policy`
-    (row_policies.filters_for) limits the rows; a rollup answers only if it keeps the
-    policy's columns."""
+    PHI metric (security/phi_access), judged by the columns' flags now. The scope's row
+    policies (`policy`, when the caller read them already) limit the rows; a rollup answers
+    only if it keeps the policy's columns."""
     chosen = metrics.find_metrics(connection, spec.metric_names)
     dataset_names = {metric.dataset for metric in chosen}
     if len(dataset_names) > 1:
@@ -110,10 +108,12 @@ def plan(
             raise InvalidInputError(
                 f"unknown dimension {name!r}: metric {', '.join(refusing)} allows {_allowed(chosen, refusing[0])}"
             )
-    if not phi_allowed:
+    if not scope.phi_allowed:
         for metric in chosen:
-            check_metric_phi(metric.name, metric.phi_shown, phi_allowed=False)
+            scope.check_metric(metric.name, metric.phi_shown)
         _check_no_phi(spec, columns)
+    if policy is None:
+        policy = scope.row_filters(connection, dataset)
     _check_order(spec, chosen)
     for item in spec.filters:
         check_filter_value(item, columns[item.dimension])
@@ -208,9 +208,10 @@ def totals(connection: Connection, checked: Plan, timezone: str, *, with_records
     return [json_value(value) for value in row]
 
 
-def run(connection: Connection, checked: Plan, timezone: str, *, min_cell_size: int | None = None) -> QueryResult:
-    """The query's rows. With `min_cell_size` (HIPAA mode), each metric value built from fewer
-    records than that is replaced by null and listed in `suppressed_cells`."""
+def run(connection: Connection, checked: Plan, timezone: str, scope: ReadScope) -> QueryResult:
+    """The query's rows. With the scope's `min_cell_size` (HIPAA mode), each metric value built
+    from fewer records than that is replaced by null and listed in `suppressed_cells`."""
+    min_cell_size = scope.min_cell_size
     counted = min_cell_size is not None
     statement = (
         _rollup_statement(checked, with_records=counted)
@@ -224,7 +225,8 @@ def run(connection: Connection, checked: Plan, timezone: str, *, min_cell_size: 
     suppressed: list[list[int]] | None = None
     if min_cell_size is not None:
         rows, suppressed = _suppress_small_cells(rows, len(names), len(checked.metrics), min_cell_size)
-    return QueryResult(
+    # Built without validation: every value is a JSON value already (json_value).
+    return QueryResult.model_construct(
         columns=names,
         rows=rows,
         source="rollup" if checked.rollup is not None else "table",
@@ -232,7 +234,9 @@ def run(connection: Connection, checked: Plan, timezone: str, *, min_cell_size: 
         data_version=checked.data_version,
         limit=checked.spec.limit,
         truncated=len(found) > checked.spec.limit,
+        suppressed=None if suppressed is None else bool(suppressed),
         suppressed_cells=suppressed,
+        cached=False,
     )
 
 
@@ -435,22 +439,11 @@ def storable(checked: Plan) -> bool:
 
 
 class Answer(NamedTuple):
-    result: dict[str, Any]
-    cached: bool
+    result: QueryResult
     storable: bool  # False when the result holds PHI values, which no cache may keep
 
 
-def answer(
-    connection: Connection,
-    cache: QueryCache,
-    spec: QuerySpec,
-    timezone: str,
-    scope: str,
-    *,
-    phi_allowed: bool,
-    min_cell_size: int | None = None,
-    roles: Iterable[str] | None = None,
-) -> Answer:
+def answer(connection: Connection, cache: QueryCache, spec: QuerySpec, timezone: str, scope: ReadScope) -> Answer:
     """The query's result, whether it came from the cache, and whether it may be kept in one.
 
     The cache is asked after one catalog read (the dataset's version and the metrics'
@@ -459,23 +452,22 @@ def answer(
     column) is never written to Redis.
     """
     dataset, data_version, definitions = metrics.fingerprint(connection, spec.metric_names)
-    # The row policies of `roles` (none for the system's own reads: KPIs, the CLI).
-    policy = row_policies.filters_for(connection, roles, dataset) if roles is not None else []
-    shape = [timezone, f"cells>={min_cell_size}", json.dumps([item.model_dump(mode="json") for item in policy])]
-    key = cache_key(spec.canonical(), dataset, data_version, [*definitions, *shape], scope)
+    policy = scope.row_filters(connection, dataset)
+    shape = [timezone, f"cells>={scope.min_cell_size}", json.dumps([item.model_dump(mode="json") for item in policy])]
+    key = cache_key(spec.canonical(), dataset, data_version, [*definitions, *shape], scope.cache_scope)
     cached = cache.get(key)
     if cached is not None:
-        return Answer(cached, cached=True, storable=True)
-    checked = plan(connection, spec, timezone, phi_allowed=phi_allowed, policy=policy)
-    result = run(connection, checked, timezone, min_cell_size=min_cell_size).as_dict()
+        return Answer(QueryResult.model_construct(**{**cached, "cached": True}), storable=True)
+    checked = plan(connection, spec, timezone, scope, policy=policy)
+    result = run(connection, checked, timezone, scope)
     if spec.compare == "previous_period":
-        result = _with_previous_period(connection, checked, result, timezone, min_cell_size)
-    QUERIES.labels(result["source"]).inc()
+        result = _with_previous_period(connection, checked, result, timezone, scope)
+    QUERIES.labels(result.source).inc()
     keep = storable(checked)
     # A version that moved between the two reads would file a newer answer under an older key.
     if keep and checked.data_version == data_version:
-        cache.put(key, result)
-    return Answer(result, cached=False, storable=keep)
+        cache.put(key, result.stored())
+    return Answer(result, storable=keep)
 
 
 def _period_count(spec: QuerySpec, timezone: str) -> int:
@@ -484,8 +476,8 @@ def _period_count(spec: QuerySpec, timezone: str) -> int:
 
 
 def _with_previous_period(
-    connection: Connection, checked: Plan, result: dict[str, Any], timezone: str, min_cell_size: int | None
-) -> dict[str, Any]:
+    connection: Connection, checked: Plan, result: QueryResult, timezone: str, scope: ReadScope
+) -> QueryResult:
     """Add `<metric>_previous` and `<metric>_change_pct`: each row against the same row one range earlier.
 
     The earlier range is the query's range moved back by as many grain periods as it
@@ -501,10 +493,10 @@ def _with_previous_period(
             "limit": spec.limit,
         }
     )
-    # The same group_by and filters as the query itself, already checked for PHI.
+    # The same group_by, filters and row policy as the query itself, already checked.
     # Its small cells are hidden too: a change from a hidden value would reveal it.
-    earlier_plan = plan(connection, earlier_spec, timezone, phi_allowed=True, policy=checked.policy)
-    earlier = run(connection, earlier_plan, timezone, min_cell_size=min_cell_size)
+    earlier_plan = plan(connection, earlier_spec, timezone, scope, policy=checked.policy)
+    earlier = run(connection, earlier_plan, timezone, scope)
     keys = 1 + len(spec.group_by)
     by_key = {
         (shift_period(date.fromisoformat(row[0]), spec.grain, periods).isoformat(), *row[1:keys]): row[keys:]
@@ -512,7 +504,7 @@ def _with_previous_period(
     }
     names = [metric.name for metric in checked.metrics]
     rows = []
-    for row in result["rows"]:
+    for row in result.rows:
         before = by_key.get(tuple(row[:keys]), [None] * len(names))
         extra: list[Any] = []
         for value, previous in zip(row[keys:], before, strict=True):
@@ -521,5 +513,5 @@ def _with_previous_period(
                 change = round((value - previous) / abs(previous) * 100, 2)
             extra += [previous, change]
         rows.append([*row, *extra])
-    columns = [*result["columns"], *(f"{name}_{suffix}" for name in names for suffix in ("previous", "change_pct"))]
-    return {**result, "columns": columns, "rows": rows}
+    columns = [*result.columns, *(f"{name}_{suffix}" for name in names for suffix in ("previous", "change_pct"))]
+    return result.model_copy(update={"columns": columns, "rows": rows})

@@ -32,7 +32,6 @@ import redis
 import redis.asyncio
 
 from bi_agent.infra.telemetry import QUERY_CACHE
-from bi_agent.security.permissions import Permission, Principal
 
 logger = logging.getLogger(__name__)
 
@@ -42,15 +41,6 @@ TTL_SECONDS = 24 * 3600
 SEAL_BYTES = hashlib.sha256().digest_size
 # The seal's expiry: seconds since the epoch, 8 bytes big-endian, after the MAC.
 EXPIRY = struct.Struct(">Q")
-
-
-def access_scope(principal: Principal, *, min_cell_size: int | None = None) -> str:
-    """What decides what a caller may see: their roles, whether they read PHI, and the
-    smallest cell they are shown (HIPAA mode)."""
-    scope: dict[str, Any] = {"roles": sorted(principal.roles), "phi": principal.has(Permission.PHI_READ)}
-    if min_cell_size is not None:
-        scope["min_cell_size"] = min_cell_size
-    return json.dumps(scope, sort_keys=True)
 
 
 def cache_key(canonical_query: str, dataset: str, data_version: int, definitions: list[str], scope: str) -> str:

@@ -40,6 +40,7 @@ from bi_agent.catalog.query_cache import QueryCache, cache_key
 from bi_agent.catalog.query_spec import MAX_ROWS, Filter, Grain, QuerySpec, shift_period
 from bi_agent.errors import InvalidInputError
 from bi_agent.infra.telemetry import FORECASTS
+from bi_agent.security.read_scope import ReadScope
 
 # How far ahead each grain may look: beyond this an interval says little.
 MAX_HORIZON: dict[str, int] = {"day": 366, "week": 104, "month": 36, "quarter": 12, "year": 5}
@@ -171,37 +172,27 @@ def answer(
     cache: QueryCache,
     request: ForecastRequest,
     timezone: str,
-    scope: str,
+    scope: ReadScope,
     *,
     today: date,
-    phi_allowed: bool,
-    policy: Sequence[Filter] = (),
-    min_cell_size: int | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """The forecast and whether it came from the cache. The key holds what a query's key
-    holds (data_version, definitions, scope, policy) and today's date, which moves the end
+    holds (data_version, definitions, scope, row policy) and today's date, which moves the end
     of the history."""
     check_request(request)
     dataset, data_version, definitions = metrics.fingerprint(connection, [request.metric])
+    policy = scope.row_filters(connection, dataset)
     shape = [
         timezone,
         today.isoformat(),
-        f"cells>={min_cell_size}",
+        f"cells>={scope.min_cell_size}",
         json.dumps([item.model_dump(mode="json") for item in policy]),
     ]
-    key = cache_key("forecast:" + request.canonical(), dataset, data_version, [*definitions, *shape], scope)
+    key = cache_key("forecast:" + request.canonical(), dataset, data_version, [*definitions, *shape], scope.cache_scope)
     cached = cache.get(key)
     if cached is not None:
         return cached, True
-    result, storable = forecast(
-        connection,
-        request,
-        timezone,
-        today=today,
-        phi_allowed=phi_allowed,
-        policy=policy,
-        min_cell_size=min_cell_size,
-    )
+    result, storable = forecast(connection, request, timezone, scope, today=today, policy=policy)
     if storable and result["data_version"] == data_version:
         cache.put(key, result)
     return result, False
@@ -211,11 +202,10 @@ def forecast(
     connection: Connection,
     request: ForecastRequest,
     timezone: str,
+    scope: ReadScope,
     *,
     today: date,
-    phi_allowed: bool,
-    policy: Sequence[Filter] = (),
-    min_cell_size: int | None = None,
+    policy: Sequence[Filter] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """The forecast reply and whether a cache may keep it (`queries.storable`: not when it shows
     PHI values)."""
@@ -237,8 +227,8 @@ def forecast(
         filters=list(request.filters),
         limit=MAX_ROWS,
     )
-    checked = queries.plan(connection, spec, timezone, phi_allowed=phi_allowed, policy=policy)
-    result = queries.run(connection, checked, timezone, min_cell_size=min_cell_size)
+    checked = queries.plan(connection, spec, timezone, scope, policy=policy)
+    result = queries.run(connection, checked, timezone, scope)
     histories = _histories(metric, result.rows, len(request.group_by))
     if not histories:
         raise InvalidInputError(

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from bi_agent.catalog import kpis, row_policies
+from bi_agent.catalog import kpis
 from bi_agent.catalog.query_spec import Grain
-from bi_agent.http.auth import ConnectionsDep, require
-from bi_agent.security.permissions import Permission, Principal
+from bi_agent.http.auth import ConnectionsDep, read_scope
+from bi_agent.http.pages import Listing
+from bi_agent.security.permissions import Permission
+from bi_agent.security.read_scope import ReadScope
 
 router = APIRouter(prefix="/kpis", tags=["kpis"])
 
-CanRead = Annotated[Principal, require(Permission.METRICS_READ)]
+CanRead = Annotated[ReadScope, read_scope(Permission.METRICS_READ)]
 
 
-@router.get("", summary="KPI cards")
+@router.get("", summary="KPI cards", response_model_exclude_unset=True)
 def list_kpis(
-    principal: CanRead, connections: ConnectionsDep, grain: Annotated[Grain, Query()] = "month"
-) -> dict[str, Any]:
+    scope: CanRead, connections: ConnectionsDep, grain: Annotated[Grain, Query()] = "month"
+) -> Listing[kpis.KpiCard]:
     """Per metric: the current period's value (to the latest data), the same span of the period
     before, and the change in percent; `stale` when data has arrived since they were computed;
     `error` when the metric's last calculation failed, saying why (its values, if any, are from
@@ -29,15 +31,5 @@ def list_kpis(
     left out for callers without `phi:read`. In HIPAA mode a value of fewer than
     HIPAA_MIN_CELL_SIZE records is null for callers without `phi:read`, with `suppressed: true`."""
     with connections.engine.connect() as connection:
-        restricted = row_policies.restricted_datasets(connection, principal.roles)
-        settings = connections.settings
-        phi_allowed = principal.has(Permission.PHI_READ)
-        hide_small = settings.hipaa_mode and not phi_allowed
-        stored = kpis.latest(
-            connection,
-            grain,
-            phi_allowed=phi_allowed,
-            min_cell_size=settings.hipaa_min_cell_size if hide_small else None,
-        )
-        items = [item for item in stored if item["dataset"] not in restricted]
-    return {"items": items, "total": len(items)}
+        items = kpis.latest(connection, grain, scope)
+    return Listing(items=items, total=len(items))

@@ -6,24 +6,23 @@ from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from bi_agent.catalog import metrics, queries, row_policies
-from bi_agent.catalog.query_cache import QueryCache, access_scope
+from bi_agent.catalog import queries
+from bi_agent.catalog.query_cache import QueryCache
 from bi_agent.catalog.query_spec import Filter, Grain
-from bi_agent.http.audit_context import request_info
-from bi_agent.http.auth import ConnectionsDep, require
+from bi_agent.http.auth import ConnectionsDep, read_scope
 from bi_agent.ml import forecasting
 from bi_agent.security import audit
-from bi_agent.security.permissions import Permission, Principal
-from bi_agent.security.phi_access import check_phi_reads
+from bi_agent.security.permissions import Permission
+from bi_agent.security.read_scope import ReadScope
 
 router = APIRouter(tags=["forecasts"])
 
 # A forecast is a query of the metric's history, so it needs what a query needs.
-CanQuery = Annotated[Principal, require(Permission.QUERIES_RUN)]
+CanQuery = Annotated[ReadScope, read_scope(Permission.QUERIES_RUN)]
 
 
 class ForecastBody(BaseModel):
@@ -44,9 +43,7 @@ class ForecastBody(BaseModel):
 
 
 @router.post("/forecast", summary="Forecast a metric")
-def forecast(
-    http_request: Request, principal: CanQuery, connections: ConnectionsDep, body: ForecastBody
-) -> JSONResponse:
+def forecast(scope: CanQuery, connections: ConnectionsDep, body: ForecastBody) -> JSONResponse:
     """Future values of a metric with a prediction interval, per group, from its complete
     periods (the current period and a last period the data stops inside are left out).
     Each series has the backtest of its model on its latest periods beside the naive
@@ -57,10 +54,7 @@ def forecast(
     its definition, or its values are no numbers: the latest of a date, say). Row policies
     apply as in a query; in HIPAA mode a metric of a PHI-bearing dataset needs the header
     `X-Purpose`, and small cells are hidden."""
-    settings = connections.settings
-    timezone = settings.reporting_timezone
-    phi_allowed = principal.has(Permission.PHI_READ)
-    min_cell_size = settings.hipaa_min_cell_size if settings.hipaa_mode and not phi_allowed else None
+    timezone = connections.settings.reporting_timezone
     request = forecasting.ForecastRequest(
         metric=body.metric,
         grain=body.grain,
@@ -71,29 +65,21 @@ def forecast(
     )
     today = datetime.now(ZoneInfo(timezone)).date()
     with connections.engine.connect() as connection:
-        if settings.hipaa_mode:
+        if scope.hipaa_mode:
             # The reads of the query of the metric's history, recorded before anything is read.
             dimensions = [*body.group_by, *(item.dimension for item in body.filters)]
-            check_phi_reads(
+            scope.check_reads(
                 connections.engine,
-                principal,
-                request_info(http_request),
                 queries.phi_reads(connection, [body.metric], dimensions),
-                hipaa_mode=True,
                 action=audit.Action.FORECAST,
                 resource="/api/v1/forecast",
             )
-        (metric,) = metrics.find_metrics(connection, [body.metric])
-        policy = row_policies.filters_for(connection, principal.roles, metric.dataset)
         result, cached = forecasting.answer(
             connection,
             QueryCache(connections.redis, connections.settings.cache_signing_key()),
             request,
             timezone,
-            access_scope(principal, min_cell_size=min_cell_size),
+            scope,
             today=today,
-            phi_allowed=phi_allowed,
-            policy=policy,
-            min_cell_size=min_cell_size,
         )
     return JSONResponse({**result, "cached": cached}, headers={"X-Cache": "HIT" if cached else "MISS"})
