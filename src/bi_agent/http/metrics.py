@@ -17,7 +17,12 @@ from bi_agent.infra.telemetry import REQUEST_ERRORS, REQUEST_SECONDS, registry
 router = APIRouter(tags=["health"])
 
 
-@router.get("/metrics", summary="Prometheus metrics", include_in_schema=True)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Text format 0.0.4"}},
+)
 def metrics() -> Response:
     """Request latency per route, errors, rows imported, in the Prometheus text format."""
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
