@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Engine
@@ -67,7 +68,7 @@ class ReadScope(BaseModel):
         """The roles whose row policies apply; None for the operator, whom none limits."""
         return None if self.principal is None else self.principal.roles
 
-    @property
+    @cached_property
     def cache_scope(self) -> str:
         """What decides what the caller sees, as a cache key's part."""
         if self.principal is None:
