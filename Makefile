@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: up install web web-check test lint typecheck clean
+.PHONY: up install web web-check api-types test lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +39,25 @@ $(WEB)/.next/standalone/.built: $(WEB)/node_modules/.installed $(WEB_SOURCES)
 	cd $(WEB) && npm run build
 	touch $@
 
+# The web's API types: scripts/openapi.py writes both services' OpenAPI documents into the folder $(1)
+# (it builds the apps without starting them), openapi-typescript turns each into $(2)/<service>.ts.
+define generate-api-types
+	$(BIN)/python scripts/openapi.py "$(1)"; \
+	mkdir -p "$(2)"; \
+	for service in analytics ml; do \
+		(cd $(WEB) && npx openapi-typescript "$(1)/$$service.json" --output "$(2)/$$service.ts" >/dev/null); \
+	done
+endef
+API_TYPES := $(CURDIR)/$(WEB)/lib/api
+
 ifeq ($(NODE_OK),yes)
 web: $(WEB)/.next/standalone/.built
+
+# Writes web/lib/api/analytics.ts and ml.ts; run it after changing a route or a reply model, and commit them.
+api-types: install $(WEB)/node_modules/.installed
+	@set -euo pipefail; specs=$$(mktemp -d); trap 'rm -rf "$$specs"' EXIT; \
+	$(call generate-api-types,$$specs,$(API_TYPES)); \
+	echo "api-types: wrote $(WEB)/lib/api/analytics.ts and ml.ts"
 
 # Type check, lint and unit tests of the web; its end-to-end tests run in pytest (tests/web).
 web-check: $(WEB)/node_modules/.installed
@@ -48,7 +65,7 @@ web-check: $(WEB)/node_modules/.installed
 	cd $(WEB) && npx eslint --max-warnings=0 .
 	cd $(WEB) && npx vitest run
 else
-web web-check:
+web web-check api-types:
 	@echo "web: skipped, Node.js 20.9+ is not installed; install it (https://nodejs.org) and run \`make web\`"
 endif
 
