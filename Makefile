@@ -60,7 +60,11 @@ api-types: install $(WEB)/node_modules/.installed
 	echo "api-types: wrote $(WEB)/lib/api/analytics.ts and ml.ts"
 
 # Type check, lint and unit tests of the web; its end-to-end tests run in pytest (tests/web).
-web-check: $(WEB)/node_modules/.installed
+web-check: install $(WEB)/node_modules/.installed
+	@set -euo pipefail; specs=$$(mktemp -d); trap 'rm -rf "$$specs"' EXIT; \
+	$(call generate-api-types,$$specs,$$specs/ts); \
+	diff -r -u $(API_TYPES) "$$specs/ts" >&2 || \
+		{ echo "web/lib/api/ is not what the services' OpenAPI documents give: run \`make api-types\` and commit it" >&2; exit 1; }
 	cd $(WEB) && npx next typegen >/dev/null && npx tsc --noEmit
 	cd $(WEB) && npx eslint --max-warnings=0 .
 	cd $(WEB) && npx vitest run
