@@ -41,11 +41,12 @@ $(WEB)/.next/standalone/.built: $(WEB)/node_modules/.installed $(WEB_SOURCES)
 
 # The web's API types: scripts/openapi.py writes both services' OpenAPI documents into the folder $(1)
 # (it builds the apps without starting them), openapi-typescript turns each into $(2)/<service>.ts.
+# A field with a default is optional, as a request body may leave it out.
 define generate-api-types
 	$(BIN)/python scripts/openapi.py "$(1)"; \
 	mkdir -p "$(2)"; \
 	for service in analytics ml; do \
-		(cd $(WEB) && npx openapi-typescript "$(1)/$$service.json" --output "$(2)/$$service.ts" >/dev/null); \
+		(cd $(WEB) && npx openapi-typescript "$(1)/$$service.json" --output "$(2)/$$service.ts" --default-non-nullable false >/dev/null); \
 	done
 endef
 API_TYPES := $(CURDIR)/$(WEB)/lib/api

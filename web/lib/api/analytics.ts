@@ -805,7 +805,7 @@ export interface components {
              * @default append
              * @enum {string}
              */
-            mode: "append" | "replace";
+            mode?: "append" | "replace";
             /**
              * Name
              * @description Dataset name: a plain identifier
@@ -815,7 +815,7 @@ export interface components {
              * @description fail: refuse a file with a bad row; skip: count them
              * @default fail
              */
-            on_error: components["schemas"]["OnError"];
+            on_error?: components["schemas"]["OnError"];
         };
         /**
          * CheckResult
@@ -858,7 +858,7 @@ export interface components {
              * Description
              * @default
              */
-            description: string;
+            description?: string;
             /** Name */
             name: string;
             /** Shared With Roles */
@@ -1015,7 +1015,7 @@ export interface components {
              * @default ok
              * @constant
              */
-            status: "ok";
+            status?: "ok";
         };
         /** LoginRequest */
         LoginRequest: {
@@ -1061,7 +1061,7 @@ export interface components {
              * Description
              * @default
              */
-            description: string;
+            description?: string;
             /** Dimensions */
             dimensions?: string[];
             /** Filters */
@@ -1071,7 +1071,7 @@ export interface components {
              * @description A display hint such as `currency` or `0.0%`
              * @default
              */
-            format: string;
+            format?: string;
             /** Name */
             name: string;
             /** Time Column */
@@ -1105,7 +1105,7 @@ export interface components {
              * Description
              * @default
              */
-            description: string;
+            description?: string;
             /**
              * Name
              * @description lowercase letters, digits and _
@@ -1141,7 +1141,7 @@ export interface components {
              * @default asc
              * @enum {string}
              */
-            direction: "asc" | "desc";
+            direction?: "asc" | "desc";
             /** Field */
             field: string;
         };
@@ -1166,7 +1166,7 @@ export interface components {
              * Description
              * @default
              */
-            description: string;
+            description?: string;
             /**
              * Filters
              * @description All must hold for a row to be seen; the same filters as a query's
@@ -1187,7 +1187,7 @@ export interface components {
              * Errors
              * @default []
              */
-            errors: components["schemas"]["ErrorItem"][];
+            errors?: components["schemas"]["ErrorItem"][];
             /** Status */
             status: number;
             /** Title */
@@ -1196,7 +1196,7 @@ export interface components {
              * Type
              * @default about:blank
              */
-            type: string;
+            type?: string;
         };
         /**
          * QuerySpec
@@ -1214,14 +1214,14 @@ export interface components {
              * @default day
              * @enum {string}
              */
-            grain: "day" | "week" | "month" | "quarter" | "year";
+            grain?: "day" | "week" | "month" | "quarter" | "year";
             /** Group By */
             group_by?: string[];
             /**
              * Limit
              * @default 10000
              */
-            limit: number;
+            limit?: number;
             /** Metric */
             metric?: string | null;
             /** Metrics */
@@ -1319,7 +1319,7 @@ export interface components {
              * @default bearer
              * @constant
              */
-            token_type: "bearer";
+            token_type?: "bearer";
         };
         /** UserChange */
         UserChange: {

@@ -323,7 +323,7 @@ export interface components {
              * @default month
              * @enum {string}
              */
-            grain: "day" | "week" | "month" | "quarter" | "year";
+            grain?: "day" | "week" | "month" | "quarter" | "year";
             /**
              * Group By
              * @description Dimensions: one series per group (the 10 largest)
@@ -339,7 +339,7 @@ export interface components {
              * @description Coverage of the prediction interval
              * @default 0.95
              */
-            interval: number;
+            interval?: number;
             /**
              * Metric
              * @description A metric of the analytics catalog
@@ -375,7 +375,7 @@ export interface components {
              * @default ok
              * @constant
              */
-            status: "ok";
+            status?: "ok";
         };
         /**
          * Problem
@@ -391,7 +391,7 @@ export interface components {
              * Errors
              * @default []
              */
-            errors: components["schemas"]["ErrorItem"][];
+            errors?: components["schemas"]["ErrorItem"][];
             /** Status */
             status: number;
             /** Title */
@@ -400,7 +400,7 @@ export interface components {
              * Type
              * @default about:blank
              */
-            type: string;
+            type?: string;
         };
         /** TrainBody */
         TrainBody: {
@@ -410,7 +410,7 @@ export interface components {
              * @default hist_gradient_boosting
              * @enum {string}
              */
-            algorithm: "hist_gradient_boosting" | "random_forest" | "linear" | "logistic";
+            algorithm?: "hist_gradient_boosting" | "random_forest" | "linear" | "logistic";
             /**
              * Dataset
              * @description The dataset to read
@@ -443,7 +443,7 @@ export interface components {
              * @description Share of rows held out for the metrics
              * @default 0.2
              */
-            test_size: number;
+            test_size?: number;
         };
     };
     responses: never;
