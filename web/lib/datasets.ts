@@ -1,5 +1,6 @@
 /** Datasets of the Analytics API: their shapes, the words for an import's errors, and uploads with progress. */
 
+import type { Problem } from "./problem";
 import type { Cell } from "./types";
 
 export type ColumnRole = "time" | "dimension" | "measure";
@@ -90,25 +91,21 @@ export type UploadReply =
       import: { import_id: string; rows_imported: number; rows_skipped: number; data_version: number };
     };
 
-/** Where an import's error points: the API's 422 names them in its words ("line 3", "column price"). */
+/** Where an import's error points, as the API's 422 itemises it (an error item about the `file`). */
 export interface FileProblem {
-  message: string;
   file: string | null;
   line: number | null;
   column: string | null;
 }
 
-/** Reads "sales.csv: line 3: expected 3 fields, found 4; fix the row ..." into its parts. */
-export function parseFileProblem(detail: string): FileProblem {
-  const message = detail.trim();
-  const file = /^([^:\s][^:]*\.(?:csv|parquet|jsonl|ndjson)(?:\.gz)?):\s/i.exec(message)?.[1] ?? null;
-  const lineMatch = /\bline (\d+)\b/i.exec(message);
-  const columnMatch = /\bcolumns? ([A-Za-z_][A-Za-z0-9_]*)\b/.exec(message);
+/** The refused file's name, line and column from a problem's items; null when no item is about a file. */
+export function fileProblem(problem: Problem): FileProblem | null {
+  const item = problem.errors.find((candidate) => candidate.loc[0] === "file");
+  if (item === undefined) return null;
   return {
-    message,
-    file,
-    line: lineMatch ? Number(lineMatch[1]) : null,
-    column: columnMatch ? columnMatch[1]! : null,
+    file: item.file ?? null,
+    line: item.line ?? null,
+    column: item.column ?? null,
   };
 }
 

@@ -1,20 +1,15 @@
 /** Problem details (RFC 9457) from the platform's APIs, and the plain words a page shows for them. */
 
+import type { components } from "./api/analytics";
 import { SERVICE_LABELS, type ServiceName } from "./config";
 import { needsPurpose } from "./purpose";
 
-export interface ProblemItem {
-  loc: (string | number)[];
-  msg: string;
-}
+/** One itemised cause: where (`loc`) and what (`msg`); a refused file's also names the `file`, and where known
+ * its `line` and `column`; a refused prediction batch's, a sample of its `rows`. */
+export type ProblemItem = components["schemas"]["ErrorItem"];
 
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  errors: ProblemItem[];
-}
+/** Problem details as the pages read them: `toProblem` always gives a `type` and `errors`. */
+export type Problem = Required<components["schemas"]["Problem"]>;
 
 /** An API answered with an error status. */
 export class ApiError extends Error {
@@ -66,7 +61,12 @@ function asItems(value: unknown): ProblemItem[] {
     const loc = Array.isArray(item.loc)
       ? item.loc.filter((part): part is string | number => typeof part === "string" || typeof part === "number")
       : [];
-    return [{ loc, msg: item.msg }];
+    const read: ProblemItem = { loc, msg: item.msg };
+    if (typeof item.file === "string") read.file = item.file;
+    if (typeof item.line === "number" && Number.isInteger(item.line)) read.line = item.line;
+    if (typeof item.column === "string") read.column = item.column;
+    if (Array.isArray(item.rows)) read.rows = item.rows.filter((row): row is number => typeof row === "number");
+    return [read];
   });
 }
 
