@@ -1,12 +1,14 @@
 /** Datasets of the Analytics API: their shapes, the words for an import's errors, and uploads with progress. */
 
+import type { components } from "./api/analytics";
 import type { Problem } from "./problem";
 import type { Cell } from "./types";
 
-export type ColumnRole = "time" | "dimension" | "measure";
+export type ColumnRole = NonNullable<components["schemas"]["ColumnPatch"]["role"]>;
 export const COLUMN_ROLES: ColumnRole[] = ["time", "dimension", "measure"];
 export const TIME_TYPES = ["date", "timestamptz"];
 
+// TODO(api-types): GET /api/v1/datasets reply items are untyped today.
 export interface DatasetSummary {
   name: string;
   description: string;
@@ -16,6 +18,8 @@ export interface DatasetSummary {
   updated_at: string;
 }
 
+// TODO(api-types): GET /api/v1/datasets/{name} reply is untyped today: DatasetColumn, ImportRecord, DatasetDetail
+// (and PATCH /api/v1/datasets/{name}/columns, which answers the columns).
 export interface DatasetColumn {
   name: string;
   source_name: string;
@@ -47,6 +51,7 @@ export interface DatasetDetail extends DatasetSummary {
   imports: ImportRecord[];
 }
 
+// TODO(api-types): GET /api/v1/datasets/{name}/rows reply is untyped today.
 export interface RowsPage {
   columns: string[];
   rows: Cell[][];
@@ -56,6 +61,7 @@ export interface RowsPage {
   offset: number;
 }
 
+// TODO(api-types): GET /api/v1/datasets/{name}/profile reply is untyped today: HistogramBin, ColumnProfile, DatasetProfile.
 export type HistogramBin =
   | { from: number; to: number; count: number }
   | { month: string; count: number }
@@ -82,6 +88,7 @@ export interface DatasetProfile {
   computed_at: string;
 }
 
+// TODO(api-types): POST /api/v1/datasets (202, or the duplicate's 200) reply is untyped today.
 export type UploadReply =
   | { dataset: string; job_id: string; duplicate: false; status_url: string }
   | {

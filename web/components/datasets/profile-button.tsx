@@ -16,6 +16,7 @@ export function ProfileButton({ dataset, label = "Compute the profile" }: { data
   async function start() {
     setStarting(true);
     setProblem(null);
+    // TODO(api-types): POST /api/v1/jobs reply (202) is untyped today.
     const reply = await callFromBrowser<{ job_id: string }>("analytics", "jobs", {
       method: "POST",
       json: { task: "process_data", args: { dataset, pipeline: "profile" } },

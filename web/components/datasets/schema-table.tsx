@@ -55,6 +55,7 @@ export function SchemaTable({
       return;
     }
     setSaving(true);
+    // TODO(api-types): PATCH /api/v1/datasets/{name}/columns reply is untyped today.
     const reply = await callFromBrowser<{ columns: DatasetColumn[] }>("analytics", `datasets/${encodeURIComponent(dataset)}/columns`, {
       method: "PATCH",
       json: { columns: changes },

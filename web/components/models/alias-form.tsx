@@ -22,6 +22,7 @@ export function AliasForm({ model, versions, aliases }: { model: string; version
     }
     setBusy(true);
     setMessage(null);
+    // TODO(api-types): POST /api/v1/models/{name}/aliases/{alias} (ml) reply is untyped today.
     const reply = await callFromBrowser<{ alias: string; version: number }>(
       "ml",
       `models/${encodeURIComponent(model)}/aliases/${encodeURIComponent(name)}`,
