@@ -6,7 +6,7 @@ import { redirect } from "next/navigation";
 import { secureCookies } from "@/lib/config";
 import { loginErrorMessage } from "@/lib/login-errors";
 import { PURPOSE_COOKIE, checkPurpose, purposeCookie } from "@/lib/purpose";
-import { callService } from "@/lib/service-client";
+import { callService } from "@/lib/request";
 import { SESSION_COOKIE, safeNext } from "@/lib/session";
 import { sessionCookie, type TokenReply } from "@/lib/session-cookie";
 

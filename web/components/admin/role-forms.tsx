@@ -4,7 +4,7 @@ import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 
 import { PERMISSIONS, type Role } from "@/lib/admin";
-import { callFromBrowser } from "@/lib/browser-api";
+import { callFromBrowser } from "@/lib/request";
 
 type Message = { tone: "error" | "info"; text: string } | null;
 

@@ -4,7 +4,7 @@ import { useRouter } from "next/navigation";
 import { useState } from "react";
 
 import { JobWatch } from "@/components/jobs/job-watch";
-import { callFromBrowser } from "@/lib/browser-api";
+import { callFromBrowser } from "@/lib/request";
 
 /** Starts the `profile` pipeline on a dataset (POST /api/v1/jobs) and follows it; the page reloads when done. */
 export function ProfileButton({ dataset, label = "Compute the profile" }: { dataset: string; label?: string }) {

@@ -3,7 +3,7 @@
 import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 
-import { callFromBrowser } from "@/lib/browser-api";
+import { callFromBrowser } from "@/lib/request";
 import { COLUMN_ROLES, TIME_TYPES, type ColumnRole, type DatasetColumn } from "@/lib/datasets";
 
 interface Draft {

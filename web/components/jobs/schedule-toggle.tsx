@@ -3,7 +3,7 @@
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 
-import { callFromBrowser } from "@/lib/browser-api";
+import { callFromBrowser } from "@/lib/request";
 import type { Schedule } from "@/lib/jobs";
 
 /** Turns a schedule on or off: PATCH /api/v1/schedules/{name} {enabled}. */

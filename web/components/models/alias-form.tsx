@@ -3,7 +3,7 @@
 import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 
-import { callFromBrowser } from "@/lib/browser-api";
+import { callFromBrowser } from "@/lib/request";
 
 /** Points an alias (production by default) at a version: POST /models/{name}/aliases/{alias}. */
 export function AliasForm({ model, versions, aliases }: { model: string; versions: number[]; aliases: Record<string, number> }) {

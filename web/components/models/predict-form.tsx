@@ -2,7 +2,7 @@
 
 import { useState, type FormEvent } from "react";
 
-import { callWithProblem } from "@/lib/call";
+import { callWithProblem } from "@/lib/request";
 import {
   buildRecord,
   predictProblems,
