@@ -8,6 +8,11 @@ export type Role = components["schemas"]["RoleReply"];
 export type RoleList = components["schemas"]["RoleList"];
 export type AuditRecord = components["schemas"]["AuditRecordReply"];
 export type AuditList = components["schemas"]["AuditList"];
+export type NewUser = components["schemas"]["NewUser"];
+export type UserChange = components["schemas"]["UserChange"];
+export type RoleAssignment = components["schemas"]["RoleAssignment"];
+export type NewRole = components["schemas"]["NewRole"];
+export type RoleChange = components["schemas"]["RoleChange"];
 
 /** Every permission a role can grant (security/permissions.py). */
 export const PERMISSIONS = [

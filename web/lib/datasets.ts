@@ -4,6 +4,7 @@ import type { components } from "./api/analytics";
 import type { Problem } from "./problem";
 import type { Cell } from "./types";
 
+export type ColumnsPatch = components["schemas"]["ColumnsPatch"];
 export type ColumnRole = NonNullable<components["schemas"]["ColumnPatch"]["role"]>;
 export const COLUMN_ROLES: ColumnRole[] = ["time", "dimension", "measure"];
 export const TIME_TYPES = ["date", "timestamptz"];

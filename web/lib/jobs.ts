@@ -1,5 +1,10 @@
 /** Background jobs (imports, training, pipelines) as the Analytics API reports them, and how a page words them. */
 
+import type { components } from "./api/analytics";
+
+export type JobRequest = components["schemas"]["JobRequest"];
+export type SchedulePatch = components["schemas"]["SchedulePatch"];
+
 // TODO(api-types): GET /api/v1/jobs and GET /api/v1/jobs/{job_id} replies are untyped today: JobState, JobProgress, Job.
 export type JobState = "PENDING" | "STARTED" | "PROGRESS" | "RETRY" | "SUCCESS" | "FAILURE" | "REVOKED";
 

@@ -4,6 +4,7 @@ import type { components } from "./api/ml";
 import { fieldName, itemMessage, type Problem } from "./problem";
 
 export type TrainRequest = components["schemas"]["TrainBody"];
+export type AliasRequest = components["schemas"]["AliasBody"];
 export type Task = TrainRequest["task"];
 export const TASKS: Task[] = ["classification", "regression"];
 export type Algorithm = NonNullable<TrainRequest["algorithm"]>;

@@ -19,3 +19,4 @@ export function sessionCookie(token: string, expiresIn: number): CookieSpec {
 }
 
 export type TokenReply = components["schemas"]["TokenReply"];
+export type LoginRequest = components["schemas"]["LoginRequest"];

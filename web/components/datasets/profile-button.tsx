@@ -4,6 +4,7 @@ import { useRouter } from "next/navigation";
 import { useState } from "react";
 
 import { JobWatch } from "@/components/jobs/job-watch";
+import type { JobRequest } from "@/lib/jobs";
 import { callFromBrowser } from "@/lib/request";
 
 /** Starts the `profile` pipeline on a dataset (POST /api/v1/jobs) and follows it; the page reloads when done. */
@@ -19,7 +20,7 @@ export function ProfileButton({ dataset, label = "Compute the profile" }: { data
     // TODO(api-types): POST /api/v1/jobs reply (202) is untyped today.
     const reply = await callFromBrowser<{ job_id: string }>("analytics", "jobs", {
       method: "POST",
-      json: { task: "process_data", args: { dataset, pipeline: "profile" } },
+      json: { task: "process_data", args: { dataset, pipeline: "profile" } } satisfies JobRequest,
     });
     setStarting(false);
     if (reply.ok) setJobId(reply.value.job_id);

@@ -3,6 +3,7 @@
 import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 
+import type { AliasRequest } from "@/lib/models";
 import { callFromBrowser } from "@/lib/request";
 
 /** Points an alias (production by default) at a version: POST /models/{name}/aliases/{alias}. */
@@ -26,7 +27,7 @@ export function AliasForm({ model, versions, aliases }: { model: string; version
     const reply = await callFromBrowser<{ alias: string; version: number }>(
       "ml",
       `models/${encodeURIComponent(model)}/aliases/${encodeURIComponent(name)}`,
-      { method: "POST", json: { version } },
+      { method: "POST", json: { version } satisfies AliasRequest },
     );
     setBusy(false);
     if (!reply.ok) {
