@@ -35,6 +35,8 @@ export function isMissing(error: unknown): boolean {
   return error instanceof ApiError && (error.status === 404 || error.status === 422);
 }
 
+export const WEB_UNREACHABLE = "The web server could not be reached. Check your connection and try again.";
+
 /** A service could not be reached at all (down, wrong address, timed out); from the browser, `unreachable`
  * says whether the web server in between was not reached either. */
 export class ServiceUnavailableError extends Error {
@@ -48,8 +50,6 @@ export class ServiceUnavailableError extends Error {
     this.unreachable = unreachable;
   }
 }
-
-export const WEB_UNREACHABLE = "The web server could not be reached. Check your connection and try again.";
 
 export function unreachableMessage(service: ServiceName): string {
   return `The ${SERVICE_LABELS[service]} is not reachable right now. It may be down or restarting; try again in a moment.`;
