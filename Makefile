@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: up install web web-check test lint typecheck clean
+.PHONY: up install web web-check api-types test lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,16 +39,38 @@ $(WEB)/.next/standalone/.built: $(WEB)/node_modules/.installed $(WEB_SOURCES)
 	cd $(WEB) && npm run build
 	touch $@
 
+# The web's API types: scripts/openapi.py writes both services' OpenAPI documents into the folder $(1)
+# (it builds the apps without starting them), openapi-typescript turns each into $(2)/<service>.ts.
+# A field with a default is optional, as a request body may leave it out.
+define generate-api-types
+	$(BIN)/python scripts/openapi.py "$(1)"; \
+	mkdir -p "$(2)"; \
+	for service in analytics ml; do \
+		(cd $(WEB) && npx openapi-typescript "$(1)/$$service.json" --output "$(2)/$$service.ts" --default-non-nullable false >/dev/null); \
+	done
+endef
+API_TYPES := $(CURDIR)/$(WEB)/lib/api
+
 ifeq ($(NODE_OK),yes)
 web: $(WEB)/.next/standalone/.built
 
+# Writes web/lib/api/analytics.ts and ml.ts; run it after changing a route or a reply model, and commit them.
+api-types: install $(WEB)/node_modules/.installed
+	@set -euo pipefail; specs=$$(mktemp -d); trap 'rm -rf "$$specs"' EXIT; \
+	$(call generate-api-types,$$specs,$(API_TYPES)); \
+	echo "api-types: wrote $(WEB)/lib/api/analytics.ts and ml.ts"
+
 # Type check, lint and unit tests of the web; its end-to-end tests run in pytest (tests/web).
-web-check: $(WEB)/node_modules/.installed
+web-check: install $(WEB)/node_modules/.installed
+	@set -euo pipefail; specs=$$(mktemp -d); trap 'rm -rf "$$specs"' EXIT; \
+	$(call generate-api-types,$$specs,$$specs/ts); \
+	diff -r -u $(API_TYPES) "$$specs/ts" >&2 || \
+		{ echo "web/lib/api/ is not what the services' OpenAPI documents give: run \`make api-types\` and commit it" >&2; exit 1; }
 	cd $(WEB) && npx next typegen >/dev/null && npx tsc --noEmit
 	cd $(WEB) && npx eslint --max-warnings=0 .
 	cd $(WEB) && npx vitest run
 else
-web web-check:
+web web-check api-types:
 	@echo "web: skipped, Node.js 20.9+ is not installed; install it (https://nodejs.org) and run \`make web\`"
 endif
 
@@ -56,13 +78,13 @@ up: install web
 	$(BIN)/bi-agent up
 
 test: install web web-check
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/mypy
 
 clean:

@@ -3,7 +3,7 @@
 
 import { NextResponse, type NextRequest } from "next/server";
 
-import { callService } from "@/lib/service-client";
+import { callService } from "@/lib/request";
 import { PATH_HEADER, SESSION_COOKIE, loginPath, needsRefresh, readClaims } from "@/lib/session";
 import { sessionCookie, type TokenReply } from "@/lib/session-cookie";
 

@@ -1,42 +1,18 @@
 /** Users, roles and the audit log of the Analytics API, and the audit page's filters. */
 
-export interface User {
-  id: string;
-  username: string;
-  is_active: boolean;
-  roles: string[];
-  created_at: string;
-  updated_at: string;
-  last_login_at: string | null;
-}
+import type { components } from "./api/analytics";
 
-export interface Role {
-  name: string;
-  description: string;
-  built_in: boolean;
-  permissions: string[];
-}
-
-export interface AuditRecord {
-  id: string;
-  seq: number;
-  occurred_at: string;
-  user_id: string | null;
-  username: string | null;
-  roles: string[];
-  action: string;
-  resource: string | null;
-  dataset: string | null;
-  columns: string[];
-  phi: boolean;
-  purpose: string | null;
-  request_id: string | null;
-  client_address: string | null;
-  outcome: string;
-  details: Record<string, unknown>;
-  prev_hash: string;
-  hash: string;
-}
+export type User = components["schemas"]["UserReply"];
+export type UserList = components["schemas"]["UserList"];
+export type Role = components["schemas"]["RoleReply"];
+export type RoleList = components["schemas"]["RoleList"];
+export type AuditRecord = components["schemas"]["AuditRecordReply"];
+export type AuditList = components["schemas"]["AuditList"];
+export type NewUser = components["schemas"]["NewUser"];
+export type UserChange = components["schemas"]["UserChange"];
+export type RoleAssignment = components["schemas"]["RoleAssignment"];
+export type NewRole = components["schemas"]["NewRole"];
+export type RoleChange = components["schemas"]["RoleChange"];
 
 /** Every permission a role can grant (security/permissions.py). */
 export const PERMISSIONS = [

@@ -7,7 +7,7 @@ import { forbidden, redirect, unstable_rethrow } from "next/navigation";
 import type { ServiceName } from "./config";
 import { ApiError } from "./problem";
 import { PURPOSE_COOKIE, PURPOSE_HEADER } from "./purpose";
-import { callService, type CallOptions } from "./service-client";
+import { callService, type CallOptions } from "./request";
 import { PATH_HEADER, SESSION_COOKIE, loginPath } from "./session";
 import type { Me } from "./types";
 

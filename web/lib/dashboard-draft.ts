@@ -40,7 +40,7 @@ export function tileToDraft(tile: Tile): TileDraft {
     title: tile.title,
     chart: tile.chart,
     metrics: metrics ?? (metric ? [metric] : []),
-    grain,
+    grain: grain ?? "day",
     start,
     end,
     groupBy: group_by ?? [],
@@ -101,7 +101,7 @@ export function packLayout(drafts: Pick<TileDraft, "width" | "chart">[]): { x: n
   return placed;
 }
 
-export function draftToContent(draft: DashboardDraft): DashboardContent {
+export function draftToContent(draft: DashboardDraft): Required<DashboardContent> {
   const layouts = packLayout(draft.tiles);
   return {
     name: draft.name.trim(),

@@ -1,23 +1,25 @@
 import { describe, expect, it } from "vitest";
 
-import { binLabel, datasetNameProblem, formatBytes, parseFileProblem, profileRange, suggestDatasetName, uploadProgress } from "./datasets";
+import { binLabel, datasetNameProblem, fileProblem, formatBytes, profileRange, suggestDatasetName, uploadProgress } from "./datasets";
+import { toProblem } from "./problem";
 
 describe("import problems", () => {
-  it("finds the line of a bad row", () => {
-    const problem = parseFileProblem("broken.csv: line 3: expected 3 fields, found 4; fix the row or import with on_error=skip");
-    expect(problem).toMatchObject({ file: "broken.csv", line: 3, column: null });
+  const refusal = (item: Record<string, unknown>) =>
+    toProblem(422, { type: "about:blank", title: "Invalid input", status: 422, detail: "d", errors: [{ loc: ["file"], ...item }] });
+
+  it("reads the line of a bad row from the error item", () => {
+    const problem = refusal({ msg: "line 3: expected 3 fields, found 4; fix the row or import with on_error=skip", file: "broken.csv", line: 3 });
+    expect(fileProblem(problem)).toEqual({ file: "broken.csv", line: 3, column: null });
   });
 
-  it("finds the column of a bad value", () => {
-    const problem = parseFileProblem(
-      "sales.csv.gz: column price: a value is not a valid double, the type of that column in the dataset",
-    );
-    expect(problem).toMatchObject({ file: "sales.csv.gz", line: null, column: "price" });
+  it("reads the column of a bad value from the error item, not from its words", () => {
+    const problem = refusal({ msg: "line 7: a value is not a valid double (columns a and b)", file: "sales.csv.gz", column: "price" });
+    expect(fileProblem(problem)).toEqual({ file: "sales.csv.gz", line: null, column: "price" });
   });
 
-  it("leaves a message without either as it is", () => {
-    expect(parseFileProblem("data.csv: the file is empty")).toMatchObject({ line: null, column: null, file: "data.csv" });
-    expect(parseFileProblem("dataset name 'X' must be an identifier")).toMatchObject({ file: null, line: null });
+  it("has nothing to point at without an item about the file", () => {
+    expect(fileProblem(refusal({ msg: "the file is empty", file: "data.csv" }))).toEqual({ file: "data.csv", line: null, column: null });
+    expect(fileProblem(toProblem(422, { detail: "dataset name 'X' must be an identifier", errors: [{ loc: ["body", "name"], msg: "bad" }] }))).toBeNull();
   });
 });
 

@@ -1,11 +1,15 @@
 /** Datasets of the Analytics API: their shapes, the words for an import's errors, and uploads with progress. */
 
+import type { components } from "./api/analytics";
+import type { Problem } from "./problem";
 import type { Cell } from "./types";
 
-export type ColumnRole = "time" | "dimension" | "measure";
+export type ColumnsPatch = components["schemas"]["ColumnsPatch"];
+export type ColumnRole = NonNullable<components["schemas"]["ColumnPatch"]["role"]>;
 export const COLUMN_ROLES: ColumnRole[] = ["time", "dimension", "measure"];
 export const TIME_TYPES = ["date", "timestamptz"];
 
+// TODO(api-types): GET /api/v1/datasets reply items are untyped today.
 export interface DatasetSummary {
   name: string;
   description: string;
@@ -15,6 +19,8 @@ export interface DatasetSummary {
   updated_at: string;
 }
 
+// TODO(api-types): GET /api/v1/datasets/{name} reply is untyped today: DatasetColumn, ImportRecord, DatasetDetail
+// (and PATCH /api/v1/datasets/{name}/columns, which answers the columns).
 export interface DatasetColumn {
   name: string;
   source_name: string;
@@ -46,6 +52,7 @@ export interface DatasetDetail extends DatasetSummary {
   imports: ImportRecord[];
 }
 
+// TODO(api-types): GET /api/v1/datasets/{name}/rows reply is untyped today.
 export interface RowsPage {
   columns: string[];
   rows: Cell[][];
@@ -55,6 +62,7 @@ export interface RowsPage {
   offset: number;
 }
 
+// TODO(api-types): GET /api/v1/datasets/{name}/profile reply is untyped today: HistogramBin, ColumnProfile, DatasetProfile.
 export type HistogramBin =
   | { from: number; to: number; count: number }
   | { month: string; count: number }
@@ -81,6 +89,7 @@ export interface DatasetProfile {
   computed_at: string;
 }
 
+// TODO(api-types): POST /api/v1/datasets (202, or the duplicate's 200) reply is untyped today.
 export type UploadReply =
   | { dataset: string; job_id: string; duplicate: false; status_url: string }
   | {
@@ -90,25 +99,21 @@ export type UploadReply =
       import: { import_id: string; rows_imported: number; rows_skipped: number; data_version: number };
     };
 
-/** Where an import's error points: the API's 422 names them in its words ("line 3", "column price"). */
+/** Where an import's error points, as the API's 422 itemises it (an error item about the `file`). */
 export interface FileProblem {
-  message: string;
   file: string | null;
   line: number | null;
   column: string | null;
 }
 
-/** Reads "sales.csv: line 3: expected 3 fields, found 4; fix the row ..." into its parts. */
-export function parseFileProblem(detail: string): FileProblem {
-  const message = detail.trim();
-  const file = /^([^:\s][^:]*\.(?:csv|parquet|jsonl|ndjson)(?:\.gz)?):\s/i.exec(message)?.[1] ?? null;
-  const lineMatch = /\bline (\d+)\b/i.exec(message);
-  const columnMatch = /\bcolumns? ([A-Za-z_][A-Za-z0-9_]*)\b/.exec(message);
+/** The refused file's name, line and column from a problem's items; null when no item is about a file. */
+export function fileProblem(problem: Problem): FileProblem | null {
+  const item = problem.errors.find((candidate) => candidate.loc[0] === "file");
+  if (item === undefined) return null;
   return {
-    message,
-    file,
-    line: lineMatch ? Number(lineMatch[1]) : null,
-    column: columnMatch ? columnMatch[1]! : null,
+    file: item.file ?? null,
+    line: item.line ?? null,
+    column: item.column ?? null,
   };
 }
 

@@ -1,6 +1,7 @@
 /** What the dashboard editor needs from the API: the metrics to pick from and the roles to share with. */
 
 import { api, settle, type Settled } from "./api";
+import type { RoleList } from "./admin";
 import type { Metric, Page } from "./types";
 
 export interface EditorData {
@@ -11,7 +12,7 @@ export interface EditorData {
 export async function loadEditorData(): Promise<Settled<EditorData>> {
   const [metrics, roles] = await Promise.all([
     settle(api<Page<Metric>>("analytics", "/api/v1/metrics", { query: { limit: 500 } })),
-    settle(api<Page<{ name: string }>>("analytics", "/api/v1/roles")),
+    settle(api<RoleList>("analytics", "/api/v1/roles")),
   ]);
   if (!metrics.ok) return metrics;
   // Listing roles needs users:manage; others share with the built-in roles.

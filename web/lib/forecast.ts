@@ -1,15 +1,11 @@
 /** Forecasts of a metric (ML service POST /api/v1/forecast) and the series a chart draws from one. */
 
+import type { components } from "./api/ml";
 import type { Grain } from "./types";
 
-export interface ForecastRequest {
-  metric: string;
-  grain: Grain;
-  horizon: number;
-  group_by?: string[];
-  interval?: number;
-}
+export type ForecastRequest = components["schemas"]["ForecastBody"];
 
+// TODO(api-types): POST /api/v1/forecast (ml) reply is untyped today: Backtest, ForecastSeries, ForecastReply.
 export interface Backtest {
   periods: number;
   mae: number | null;

@@ -3,7 +3,7 @@
 
 import { SERVICE_LABELS, serviceUrl, type ServiceName } from "./config";
 import { unreachableMessage, type Problem } from "./problem";
-import { isConnectionFailure } from "./service-client";
+import { isConnectionFailure } from "./request";
 import { PURPOSE_COOKIE, PURPOSE_HEADER } from "./purpose";
 import { SESSION_COOKIE } from "./session";
 

@@ -1,5 +1,11 @@
 /** Background jobs (imports, training, pipelines) as the Analytics API reports them, and how a page words them. */
 
+import type { components } from "./api/analytics";
+
+export type JobRequest = components["schemas"]["JobRequest"];
+export type SchedulePatch = components["schemas"]["SchedulePatch"];
+
+// TODO(api-types): GET /api/v1/jobs and GET /api/v1/jobs/{job_id} replies are untyped today: JobState, JobProgress, Job.
 export type JobState = "PENDING" | "STARTED" | "PROGRESS" | "RETRY" | "SUCCESS" | "FAILURE" | "REVOKED";
 
 export interface JobProgress {
@@ -21,6 +27,7 @@ export interface Job {
   error: string | null;
 }
 
+// TODO(api-types): GET /api/v1/schedules and PATCH /api/v1/schedules/{name} replies are untyped today.
 export interface Schedule {
   name: string;
   task: string;

@@ -1,10 +1,13 @@
 /** Models of the ML service: their shapes, metrics beside the baseline, and one record typed for a prediction. */
 
+import type { components } from "./api/ml";
 import { fieldName, itemMessage, type Problem } from "./problem";
 
-export type Task = "classification" | "regression";
+export type TrainRequest = components["schemas"]["TrainBody"];
+export type AliasRequest = components["schemas"]["AliasBody"];
+export type Task = TrainRequest["task"];
 export const TASKS: Task[] = ["classification", "regression"];
-export type Algorithm = "hist_gradient_boosting" | "random_forest" | "linear" | "logistic";
+export type Algorithm = NonNullable<TrainRequest["algorithm"]>;
 export const ALGORITHMS: Algorithm[] = ["hist_gradient_boosting", "random_forest", "linear", "logistic"];
 export const ALGORITHM_LABELS: Record<Algorithm, string> = {
   hist_gradient_boosting: "Gradient boosting (default)",
@@ -13,6 +16,8 @@ export const ALGORITHM_LABELS: Record<Algorithm, string> = {
   logistic: "Logistic regression (classification)",
 };
 
+// TODO(api-types): GET /api/v1/models, GET /api/v1/models/{name} and GET /api/v1/models/{name}/versions/{version}
+// (ml) replies are untyped today: FeatureKind, Feature, Metrics, ModelSummary, ModelVersion, ModelDetail.
 export type FeatureKind = "number" | "boolean" | "text";
 
 export interface Feature {
@@ -60,22 +65,15 @@ export interface ModelDetail extends ModelSummary {
   versions: ModelVersion[];
 }
 
-export interface TrainRequest {
-  dataset: string;
-  target: string;
-  task: Task;
-  features?: string[];
-  algorithm?: Algorithm;
-  test_size?: number;
-}
-
 /** 202: queued as a job; 201 (?wait=true on a small dataset): the new version itself. */
+// TODO(api-types): POST /api/v1/models/{name}/train (ml) reply is untyped today.
 export type TrainReply = { job_id: string; model: string; status_url: string; queued_because?: string } | ModelVersion;
 
 export function isQueued(reply: TrainReply): reply is Extract<TrainReply, { job_id: string; status_url: string }> {
   return "status_url" in reply && typeof reply.job_id === "string";
 }
 
+// TODO(api-types): POST /api/v1/models/{name}/predict (ml) reply is untyped today.
 export interface PredictReply {
   model: string;
   version: number;

@@ -15,6 +15,20 @@ describe("toProblem", () => {
     expect(problem.title).toBe("Invalid request");
   });
 
+  it("keeps a refused file's name, line and column, and a batch's rows, as the items give them", () => {
+    const problem = toProblem(422, {
+      detail: "bad.csv: line 3: expected 2 fields, found 3",
+      errors: [
+        { loc: ["file"], msg: "line 3: expected 2 fields, found 3", file: "bad.csv", line: 3, column: "price" },
+        { loc: ["features", "age"], msg: "not a number", rows: [1, 4], line: "3" },
+      ],
+    });
+    expect(problem.errors).toEqual([
+      { loc: ["file"], msg: "line 3: expected 2 fields, found 3", file: "bad.csv", line: 3, column: "price" },
+      { loc: ["features", "age"], msg: "not a number", rows: [1, 4] },
+    ]);
+  });
+
   it("makes do with a body that is not problem details", () => {
     expect(toProblem(502, null, "<html>Bad Gateway</html>")).toMatchObject({ status: 502, title: "Bad gateway" });
     expect(toProblem(422, { detail: [{ loc: ["body", "x"], msg: "missing" }] }).errors).toHaveLength(1);

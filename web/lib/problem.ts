@@ -1,20 +1,15 @@
 /** Problem details (RFC 9457) from the platform's APIs, and the plain words a page shows for them. */
 
+import type { components } from "./api/analytics";
 import { SERVICE_LABELS, type ServiceName } from "./config";
 import { needsPurpose } from "./purpose";
 
-export interface ProblemItem {
-  loc: (string | number)[];
-  msg: string;
-}
+/** One itemised cause: where (`loc`) and what (`msg`); a refused file's also names the `file`, and where known
+ * its `line` and `column`; a refused prediction batch's, a sample of its `rows`. */
+export type ProblemItem = components["schemas"]["ErrorItem"];
 
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  errors: ProblemItem[];
-}
+/** Problem details as the pages read them: `toProblem` always gives a `type` and `errors`. */
+export type Problem = Required<components["schemas"]["Problem"]>;
 
 /** An API answered with an error status. */
 export class ApiError extends Error {
@@ -40,14 +35,19 @@ export function isMissing(error: unknown): boolean {
   return error instanceof ApiError && (error.status === 404 || error.status === 422);
 }
 
-/** A service could not be reached at all (down, wrong address, timed out). */
+export const WEB_UNREACHABLE = "The web server could not be reached. Check your connection and try again.";
+
+/** A service could not be reached at all (down, wrong address, timed out); from the browser, `unreachable`
+ * says whether the web server in between was not reached either. */
 export class ServiceUnavailableError extends Error {
   readonly service: ServiceName;
+  readonly unreachable: "service" | "web";
 
-  constructor(service: ServiceName, cause?: unknown) {
-    super(unreachableMessage(service), { cause });
+  constructor(service: ServiceName, cause?: unknown, unreachable: "service" | "web" = "service") {
+    super(unreachable === "web" ? WEB_UNREACHABLE : unreachableMessage(service), { cause });
     this.name = "ServiceUnavailableError";
     this.service = service;
+    this.unreachable = unreachable;
   }
 }
 
@@ -66,7 +66,12 @@ function asItems(value: unknown): ProblemItem[] {
     const loc = Array.isArray(item.loc)
       ? item.loc.filter((part): part is string | number => typeof part === "string" || typeof part === "number")
       : [];
-    return [{ loc, msg: item.msg }];
+    const read: ProblemItem = { loc, msg: item.msg };
+    if (typeof item.file === "string") read.file = item.file;
+    if (typeof item.line === "number" && Number.isInteger(item.line)) read.line = item.line;
+    if (typeof item.column === "string") read.column = item.column;
+    if (Array.isArray(item.rows)) read.rows = item.rows.filter((row): row is number => typeof row === "number");
+    return [read];
   });
 }
 

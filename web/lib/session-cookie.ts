@@ -1,5 +1,6 @@
 /** Writing the session cookie: httpOnly, SameSite=Lax, as long-lived as the token. */
 
+import type { components } from "./api/analytics";
 import { secureCookies } from "./config";
 import { SESSION_COOKIE } from "./session";
 
@@ -17,8 +18,5 @@ export function sessionCookie(token: string, expiresIn: number): CookieSpec {
   };
 }
 
-export interface TokenReply {
-  access_token: string;
-  token_type: "bearer";
-  expires_in: number;
-}
+export type TokenReply = components["schemas"]["TokenReply"];
+export type LoginRequest = components["schemas"]["LoginRequest"];

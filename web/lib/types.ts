@@ -1,47 +1,34 @@
-/** Shapes of the Analytics API's replies that the pages read. */
+/** Shapes of the Analytics API's replies that the pages read: the generated ones (lib/api/, `make api-types`) by
+ * the names the pages use, and the few the API does not describe yet. */
 
-export interface Me {
-  id: string;
-  username: string;
-  roles: string[];
-  permissions: string[];
-  hipaa_mode: boolean;
-}
+import type { components } from "./api/analytics";
 
+type Schemas = components["schemas"];
+
+export type Me = Schemas["Me"];
+
+/** A list reply, `{"items", "total"}`, of any kind; the typed lists (UserList, RoleList, AuditList) come
+ * from the API. */
+// TODO(api-types): GET /api/v1/datasets, /metrics, /jobs, /schedules (analytics) and GET /api/v1/models (ml)
+// list replies are untyped today; use their generated *List schemas instead.
 export interface Page<T> {
   items: T[];
   total: number;
 }
 
-export type Grain = "day" | "week" | "month" | "quarter" | "year";
+export type QuerySpec = Schemas["QuerySpec"];
+export type Grain = NonNullable<QuerySpec["grain"]>;
 export const GRAINS: Grain[] = ["day", "week", "month", "quarter", "year"];
 
-export type FilterOp = "eq" | "ne" | "in" | "not_in" | "gt" | "gte" | "lt" | "lte" | "contains";
+export type QueryFilter = Schemas["Filter"];
+export type FilterOp = QueryFilter["op"];
 export const FILTER_OPS: FilterOp[] = ["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "contains"];
 
-export type Scalar = string | number | boolean;
-
-export interface QueryFilter {
-  dimension: string;
-  op: FilterOp;
-  value: Scalar | Scalar[];
-}
-
-export interface QuerySpec {
-  metric?: string;
-  metrics?: string[];
-  grain: Grain;
-  start: string;
-  end: string;
-  group_by?: string[];
-  filters?: QueryFilter[];
-  order_by?: { field: string; direction: "asc" | "desc" }[];
-  limit?: number;
-  compare?: "previous_period" | null;
-}
+export type Scalar = Exclude<QueryFilter["value"], unknown[]>;
 
 export type Cell = string | number | boolean | null;
 
+// TODO(api-types): POST /api/v1/query reply (untyped today).
 export interface QueryResult {
   columns: string[];
   rows: Cell[][];
@@ -55,6 +42,7 @@ export interface QueryResult {
   suppressed_cells?: [number, number][];
 }
 
+// TODO(api-types): GET /api/v1/metrics and GET /api/v1/metrics/{name} reply (untyped today; the request is MetricDefinition).
 export interface Metric {
   id: string;
   name: string;
@@ -68,6 +56,7 @@ export interface Metric {
   format: string;
 }
 
+// TODO(api-types): GET /api/v1/kpis reply items (untyped today).
 export interface Kpi {
   metric: string;
   dataset: string;
@@ -84,53 +73,21 @@ export interface Kpi {
   computed_at: string;
 }
 
-export type ChartKind = "line" | "bar" | "area" | "table" | "kpi";
+export type ChartKind = Schemas["TileReply"]["chart"];
 export const CHART_KINDS: ChartKind[] = ["kpi", "line", "bar", "area", "table"];
 
-export interface TileLayout {
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-}
+export type TileLayout = Schemas["Layout"];
 
-export interface Tile {
-  id: string;
-  title: string;
-  chart: ChartKind;
-  query: QuerySpec;
-  layout: TileLayout;
-}
-
-export interface Dashboard {
-  id: string;
-  name: string;
-  description: string;
-  tiles: Tile[];
-  owner: { id: string; username: string } | null;
-  shared_with_roles: string[];
-  created_at: string;
-  updated_at: string;
-}
+// TODO(api-types): GET/POST/PUT /api/v1/dashboards reply: TileReply.query is untyped today (an object); use
+// Schemas["TileReply"], Schemas["DashboardReply"] and Schemas["DashboardList"] as they are once it is a QuerySpec.
+export type Tile = Omit<Schemas["TileReply"], "query"> & { query: QuerySpec };
+export type Dashboard = Omit<Schemas["DashboardReply"], "tiles"> & { tiles: Tile[] };
+export type DashboardList = Omit<Schemas["DashboardList"], "items"> & { items: Dashboard[] };
 
 /** A tile as a client writes it: without an id the API gives it one. */
-export type TileInput = Omit<Tile, "id"> & { id?: string };
+export type TileInput = Schemas["Tile"];
 
-export interface DashboardContent {
-  name: string;
-  description: string;
-  tiles: TileInput[];
-  shared_with_roles: string[];
-}
+export type DashboardContent = Schemas["DashboardContent"];
 
-export interface HealthCheck {
-  status: string;
-  latency_ms?: number;
-  error?: string;
-}
-
-export interface Health {
-  status: string;
-  service: string;
-  checks: Record<string, HealthCheck>;
-}
+export type HealthCheck = Schemas["CheckResult"];
+export type Health = Schemas["Health"];

@@ -60,7 +60,7 @@ describe("multipart upload", () => {
     expect(outcome.ok).toBe(false);
     if (!outcome.ok) {
       expect(outcome.message).toBe("bad.csv: line 3: expected 2 fields, found 3; fix the row or import with on_error=skip");
-      expect(outcome.problem?.detail).toContain("line 3");
+      expect(outcome.problem?.errors[0]).toMatchObject({ loc: ["file"], file: "bad.csv", line: 3 });
     }
   });
 

@@ -1,13 +1,12 @@
-/** A multipart upload through the same-origin proxy with XMLHttpRequest, whose upload.onprogress fetch lacks. */
+/** A multipart upload through the same-origin proxy with XMLHttpRequest, whose upload.onprogress fetch lacks;
+ * its reply is read as lib/request.ts reads any other. */
 
-import { problemFromResponse } from "./browser-api";
-import { describeProblem, toProblem, unreachableMessage, type Problem } from "./problem";
 import type { ServiceName } from "./config";
 import { uploadProgress, type UploadProgress } from "./datasets";
+import { ServiceUnavailableError } from "./problem";
+import { browserTransport, buildUrl, failure, problemError, type DetailedResult } from "./request";
 
-export type UploadOutcome<T> =
-  | { ok: true; status: number; value: T }
-  | { ok: false; status: number; message: string; problem: Problem | null };
+export type UploadOutcome<T> = DetailedResult<T>;
 
 /** The parts of XMLHttpRequest used here, so a test can hand in a fake one. */
 export interface XhrLike {
@@ -32,42 +31,32 @@ export interface UploadOptions {
 
 /** Reads a finished request into a value or a message naming what went wrong. */
 export function readUploadReply<T>(service: ServiceName, status: number, text: string, retryAfter: string | null): UploadOutcome<T> {
-  let body: unknown = null;
-  try {
-    body = text === "" ? null : JSON.parse(text);
-  } catch {
-    body = null;
+  if (status >= 200 && status < 300) {
+    let body: unknown = null;
+    try {
+      body = text === "" ? null : JSON.parse(text);
+    } catch {
+      body = null;
+    }
+    return { ok: true, status, value: body as T };
   }
-  if (status >= 200 && status < 300) return { ok: true, status, value: body as T };
-  if (status === 502) return { ok: false, status, message: unreachableMessage(service), problem: null };
-  const problem = toProblem(status, body, text);
-  const retry = Number(retryAfter);
-  // The import's 422 names the file, line and column in `detail`: show it as the API says it.
-  const aboutTheFile = problem.errors.every((item) => item.loc[0] === "file");
-  const message =
-    status === 422 && problem.detail && aboutTheFile
-      ? problem.detail
-      : describeProblem(service, problem, Number.isFinite(retry) && retry > 0 ? retry : null);
-  return { ok: false, status, message, problem };
+  // The proxy's 502: it could not reach the service.
+  if (status === 502) return failure(new ServiceUnavailableError(service));
+  const error = problemError(service, status, text, retryAfter);
+  const outcome = failure(error);
+  // The import's 422 names the file, line and column in `detail` (and in its items): show it as the API says it.
+  const aboutTheFile = error.problem.errors.every((item) => item.loc[0] === "file");
+  if (status === 422 && error.problem.detail && aboutTheFile) return { ...outcome, message: error.problem.detail };
+  return outcome;
 }
 
 export function sendMultipart<T>(service: ServiceName, path: string, form: FormData, options: UploadOptions = {}): Promise<UploadOutcome<T>> {
   const xhr: XhrLike = options.createXhr ? options.createXhr() : (new XMLHttpRequest() as unknown as XhrLike);
   return new Promise((resolve) => {
-    const url = `/api/${service}/${path.replace(/^\/+/, "")}`;
-    xhr.open("POST", url);
+    xhr.open("POST", buildUrl(browserTransport(service).baseUrl, path));
     xhr.setRequestHeader("accept", "application/json");
     xhr.upload.onprogress = (event) => options.onProgress?.(uploadProgress(event.loaded, event.total, event.lengthComputable));
-    xhr.onload = () => {
-      if (xhr.status === 401) {
-        // The shared path: it sends the browser to log in and back.
-        void problemFromResponse(service, new Response(xhr.responseText, { status: 401 })).then((message) =>
-          resolve({ ok: false, status: 401, message, problem: null }),
-        );
-        return;
-      }
-      resolve(readUploadReply<T>(service, xhr.status, xhr.responseText, xhr.getResponseHeader("retry-after")));
-    };
+    xhr.onload = () => resolve(readUploadReply<T>(service, xhr.status, xhr.responseText, xhr.getResponseHeader("retry-after")));
     xhr.onerror = () =>
       resolve({
         ok: false,

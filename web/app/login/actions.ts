@@ -6,9 +6,9 @@ import { redirect } from "next/navigation";
 import { secureCookies } from "@/lib/config";
 import { loginErrorMessage } from "@/lib/login-errors";
 import { PURPOSE_COOKIE, checkPurpose, purposeCookie } from "@/lib/purpose";
-import { callService } from "@/lib/service-client";
+import { callService } from "@/lib/request";
 import { SESSION_COOKIE, safeNext } from "@/lib/session";
-import { sessionCookie, type TokenReply } from "@/lib/session-cookie";
+import { sessionCookie, type LoginRequest, type TokenReply } from "@/lib/session-cookie";
 
 export interface LoginState {
   error: string | null;
@@ -26,7 +26,7 @@ export async function logIn(_previous: LoginState, form: FormData): Promise<Logi
   try {
     reply = await callService<TokenReply>("analytics", "/api/v1/auth/login", {
       method: "POST",
-      json: { username, password },
+      json: { username, password } satisfies LoginRequest,
       headers: forwardedFor ? { "x-forwarded-for": forwardedFor } : undefined,
       timeoutMs: 15_000,
     });

@@ -3,8 +3,8 @@
 import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 
-import { PERMISSIONS, type Role } from "@/lib/admin";
-import { callFromBrowser } from "@/lib/browser-api";
+import { PERMISSIONS, type NewRole, type Role, type RoleChange } from "@/lib/admin";
+import { callFromBrowser } from "@/lib/request";
 
 type Message = { tone: "error" | "info"; text: string } | null;
 
@@ -55,7 +55,7 @@ export function CreateRoleForm() {
       return;
     }
     setBusy(true);
-    const reply = await callFromBrowser<Role>("analytics", "roles", { method: "POST", json: { name, description, permissions } });
+    const reply = await callFromBrowser<Role>("analytics", "roles", { method: "POST", json: { name, description, permissions } satisfies NewRole });
     setBusy(false);
     if (!reply.ok) {
       setMessage({ tone: "error", text: reply.message });
@@ -103,7 +103,7 @@ export function RoleActions({ role }: { role: Role }) {
   async function save(event: FormEvent) {
     event.preventDefault();
     setBusy(true);
-    const reply = await callFromBrowser<Role>("analytics", path, { method: "PATCH", json: { description, permissions } });
+    const reply = await callFromBrowser<Role>("analytics", path, { method: "PATCH", json: { description, permissions } satisfies RoleChange });
     setBusy(false);
     setMessage(reply.ok ? { tone: "info", text: "Saved; it applies to the next request of everyone holding the role." } : { tone: "error", text: reply.message });
     if (reply.ok) router.refresh();

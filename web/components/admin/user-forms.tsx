@@ -3,8 +3,8 @@
 import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 
-import { MIN_PASSWORD_LENGTH, usernameProblem, type User } from "@/lib/admin";
-import { callFromBrowser } from "@/lib/browser-api";
+import { MIN_PASSWORD_LENGTH, usernameProblem, type NewUser, type RoleAssignment, type User, type UserChange } from "@/lib/admin";
+import { callFromBrowser } from "@/lib/request";
 
 type Message = { tone: "error" | "info"; text: string } | null;
 
@@ -58,7 +58,7 @@ export function CreateUserForm({ roles }: { roles: string[] }) {
       return;
     }
     setBusy(true);
-    const reply = await callFromBrowser<User>("analytics", "users", { method: "POST", json: { username, password, roles: chosen } });
+    const reply = await callFromBrowser<User>("analytics", "users", { method: "POST", json: { username, password, roles: chosen } satisfies NewUser });
     setBusy(false);
     if (!reply.ok) {
       setMessage({ tone: "error", text: reply.message });
@@ -119,7 +119,7 @@ export function UserActions({ user, roles, isSelf }: { user: User; roles: string
   async function saveRoles(event: FormEvent) {
     event.preventDefault();
     await run(
-      () => callFromBrowser<User>("analytics", `${path}/roles`, { method: "PUT", json: { roles: chosen } }),
+      () => callFromBrowser<User>("analytics", `${path}/roles`, { method: "PUT", json: { roles: chosen } satisfies RoleAssignment }),
       `Roles saved. ${user.username} logs in again to use them.`,
     );
   }
@@ -130,7 +130,7 @@ export function UserActions({ user, roles, isSelf }: { user: User; roles: string
       setMessage({ tone: "error", text: `The password needs at least ${MIN_PASSWORD_LENGTH} characters.` });
       return;
     }
-    if (await run(() => callFromBrowser<User>("analytics", path, { method: "PATCH", json: { password } }), "Password set; their sessions have ended.")) {
+    if (await run(() => callFromBrowser<User>("analytics", path, { method: "PATCH", json: { password } satisfies UserChange }), "Password set; their sessions have ended.")) {
       setPassword("");
     }
   }
@@ -147,7 +147,7 @@ export function UserActions({ user, roles, isSelf }: { user: User; roles: string
             title={isSelf && user.is_active ? "You cannot disable yourself" : undefined}
             onClick={() =>
               run(
-                () => callFromBrowser<User>("analytics", path, { method: "PATCH", json: { is_active: !user.is_active } }),
+                () => callFromBrowser<User>("analytics", path, { method: "PATCH", json: { is_active: !user.is_active } satisfies UserChange }),
                 user.is_active ? `${user.username} is disabled; their sessions have ended.` : `${user.username} is enabled.`,
               )
             }

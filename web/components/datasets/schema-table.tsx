@@ -3,8 +3,8 @@
 import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 
-import { callFromBrowser } from "@/lib/browser-api";
-import { COLUMN_ROLES, TIME_TYPES, type ColumnRole, type DatasetColumn } from "@/lib/datasets";
+import { callFromBrowser } from "@/lib/request";
+import { COLUMN_ROLES, TIME_TYPES, type ColumnRole, type ColumnsPatch, type DatasetColumn } from "@/lib/datasets";
 
 interface Draft {
   role: ColumnRole;
@@ -55,9 +55,10 @@ export function SchemaTable({
       return;
     }
     setSaving(true);
+    // TODO(api-types): PATCH /api/v1/datasets/{name}/columns reply is untyped today.
     const reply = await callFromBrowser<{ columns: DatasetColumn[] }>("analytics", `datasets/${encodeURIComponent(dataset)}/columns`, {
       method: "PATCH",
-      json: { columns: changes },
+      json: { columns: changes } satisfies ColumnsPatch,
     });
     setSaving(false);
     if (!reply.ok) {

@@ -9,7 +9,7 @@ import { ProgressBar } from "@/components/jobs/progress-bar";
 import {
   datasetNameProblem,
   formatBytes,
-  parseFileProblem,
+  fileProblem,
   suggestDatasetName,
   type FileProblem,
   type UploadProgress,
@@ -68,8 +68,8 @@ export function UploadForm({ datasets, initialName = "" }: { datasets: string[];
     });
     abort.current = null;
     if (!outcome.ok) {
-      const fileProblem = outcome.status === 422 && outcome.problem ? parseFileProblem(outcome.problem.detail) : null;
-      setPhase({ kind: "failed", message: outcome.message, file: fileProblem });
+      const where = outcome.status === 422 && outcome.problem ? fileProblem(outcome.problem) : null;
+      setPhase({ kind: "failed", message: outcome.message, file: where });
       return;
     }
     const reply = outcome.value;

@@ -3,7 +3,7 @@
 import Link from "next/link";
 import { useEffect, useRef, useState } from "react";
 
-import { callFromBrowser } from "@/lib/browser-api";
+import { callFromBrowser } from "@/lib/request";
 import { isFinished, jobPercent, progressText, resultLink, stateLabel, stateTone, type Job } from "@/lib/jobs";
 
 import { ProgressBar, StateBadge } from "./progress-bar";

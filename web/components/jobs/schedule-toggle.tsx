@@ -3,8 +3,8 @@
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 
-import { callFromBrowser } from "@/lib/browser-api";
-import type { Schedule } from "@/lib/jobs";
+import { callFromBrowser } from "@/lib/request";
+import type { Schedule, SchedulePatch } from "@/lib/jobs";
 
 /** Turns a schedule on or off: PATCH /api/v1/schedules/{name} {enabled}. */
 export function ScheduleToggle({ schedule }: { schedule: Schedule }) {
@@ -18,7 +18,7 @@ export function ScheduleToggle({ schedule }: { schedule: Schedule }) {
     setProblem(null);
     const reply = await callFromBrowser<Schedule>("analytics", `schedules/${encodeURIComponent(schedule.name)}`, {
       method: "PATCH",
-      json: { enabled: !enabled },
+      json: { enabled: !enabled } satisfies SchedulePatch,
     });
     setBusy(false);
     if (!reply.ok) {

@@ -3,7 +3,8 @@
 import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 
-import { callFromBrowser } from "@/lib/browser-api";
+import type { AliasRequest } from "@/lib/models";
+import { callFromBrowser } from "@/lib/request";
 
 /** Points an alias (production by default) at a version: POST /models/{name}/aliases/{alias}. */
 export function AliasForm({ model, versions, aliases }: { model: string; versions: number[]; aliases: Record<string, number> }) {
@@ -22,10 +23,11 @@ export function AliasForm({ model, versions, aliases }: { model: string; version
     }
     setBusy(true);
     setMessage(null);
+    // TODO(api-types): POST /api/v1/models/{name}/aliases/{alias} (ml) reply is untyped today.
     const reply = await callFromBrowser<{ alias: string; version: number }>(
       "ml",
       `models/${encodeURIComponent(model)}/aliases/${encodeURIComponent(name)}`,
-      { method: "POST", json: { version } },
+      { method: "POST", json: { version } satisfies AliasRequest },
     );
     setBusy(false);
     if (!reply.ok) {

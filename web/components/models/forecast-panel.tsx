@@ -2,7 +2,7 @@
 
 import { useState, type FormEvent } from "react";
 
-import { callFromBrowser } from "@/lib/browser-api";
+import { callFromBrowser } from "@/lib/request";
 import {
   DEFAULT_HORIZON,
   MAX_HORIZON,

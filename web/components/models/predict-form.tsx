@@ -2,7 +2,7 @@
 
 import { useState, type FormEvent } from "react";
 
-import { callWithProblem } from "@/lib/call";
+import { callWithProblem } from "@/lib/request";
 import {
   buildRecord,
   predictProblems,
@@ -38,6 +38,7 @@ export function PredictForm({ model, versions, defaultVersion }: { model: string
     setBusy(true);
     setReply(null);
     setFailure(null);
+    // TODO(api-types): POST /api/v1/models/{name}/predict (ml) takes an untyped body today ({records, version}).
     const outcome = await callWithProblem<PredictReply>("ml", `models/${encodeURIComponent(model)}/predict`, {
       method: "POST",
       json: { records: [record], version: version.version },

@@ -5,8 +5,7 @@ import { useRouter } from "next/navigation";
 import { useEffect, useState, type FormEvent } from "react";
 
 import { JobWatch } from "@/components/jobs/job-watch";
-import { callFromBrowser } from "@/lib/browser-api";
-import { callWithProblem } from "@/lib/call";
+import { callFromBrowser, callWithProblem } from "@/lib/request";
 import type { DatasetColumn, DatasetDetail } from "@/lib/datasets";
 import {
   ALGORITHMS,

@@ -3,14 +3,14 @@ import Link from "next/link";
 
 import { EmptyState, ErrorNotice } from "@/components/error-notice";
 import { api, can, currentUser, requirePermission, settle } from "@/lib/api";
-import type { Dashboard, Page } from "@/lib/types";
+import type { DashboardList } from "@/lib/types";
 
 export const metadata: Metadata = { title: "Dashboards" };
 
 export default async function DashboardsPage() {
   await requirePermission("dashboards:read");
   const user = await currentUser();
-  const list = await settle(api<Page<Dashboard>>("analytics", "/api/v1/dashboards", { query: { limit: 200 } }));
+  const list = await settle(api<DashboardList>("analytics", "/api/v1/dashboards", { query: { limit: 200 } }));
   return (
     <div className="stack">
       <div className="spread">

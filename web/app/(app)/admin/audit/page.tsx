@@ -2,10 +2,9 @@ import type { Metadata } from "next";
 import Link from "next/link";
 
 import { EmptyState, ErrorNotice } from "@/components/error-notice";
-import { AUDIT_PAGE, OUTCOMES, auditFilters, auditPageHref, auditQuery, type AuditRecord } from "@/lib/admin";
+import { AUDIT_PAGE, OUTCOMES, auditFilters, auditPageHref, auditQuery, type AuditList, type AuditRecord } from "@/lib/admin";
 import { api, requirePermission, settle } from "@/lib/api";
 import { formatTime } from "@/lib/jobs";
-import type { Page } from "@/lib/types";
 
 import { AdminNav } from "../admin-nav";
 
@@ -21,7 +20,7 @@ function details(record: AuditRecord): string {
 export default async function AuditPage({ searchParams }: Props) {
   const me = await requirePermission("audit:read");
   const filters = auditFilters(await searchParams);
-  const records = await settle(api<Page<AuditRecord>>("analytics", "/api/v1/audit", { query: auditQuery(filters) }));
+  const records = await settle(api<AuditList>("analytics", "/api/v1/audit", { query: auditQuery(filters) }));
   const count = new Intl.NumberFormat("en-US");
   return (
     <div className="stack">

@@ -2,9 +2,8 @@ import type { Metadata } from "next";
 
 import { CreateRoleForm, RoleActions } from "@/components/admin/role-forms";
 import { EmptyState, ErrorNotice } from "@/components/error-notice";
-import type { Role } from "@/lib/admin";
+import type { RoleList } from "@/lib/admin";
 import { api, requirePermission, settle } from "@/lib/api";
-import type { Page } from "@/lib/types";
 
 import { AdminNav } from "../admin-nav";
 
@@ -12,7 +11,7 @@ export const metadata: Metadata = { title: "Roles" };
 
 export default async function RolesPage() {
   const me = await requirePermission("users:manage");
-  const roles = await settle(api<Page<Role>>("analytics", "/api/v1/roles"));
+  const roles = await settle(api<RoleList>("analytics", "/api/v1/roles"));
   return (
     <div className="stack">
       <AdminNav user={me} current="roles" />

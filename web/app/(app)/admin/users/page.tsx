@@ -2,10 +2,9 @@ import type { Metadata } from "next";
 
 import { CreateUserForm, UserActions } from "@/components/admin/user-forms";
 import { EmptyState, ErrorNotice } from "@/components/error-notice";
-import type { Role, User } from "@/lib/admin";
+import type { RoleList, UserList } from "@/lib/admin";
 import { api, requirePermission, settle } from "@/lib/api";
 import { formatTime } from "@/lib/jobs";
-import type { Page } from "@/lib/types";
 
 import { AdminNav } from "../admin-nav";
 
@@ -14,8 +13,8 @@ export const metadata: Metadata = { title: "Users" };
 export default async function UsersPage() {
   const me = await requirePermission("users:manage");
   const [users, roles] = await Promise.all([
-    settle(api<Page<User>>("analytics", "/api/v1/users", { query: { limit: 500 } })),
-    settle(api<Page<Role>>("analytics", "/api/v1/roles")),
+    settle(api<UserList>("analytics", "/api/v1/users", { query: { limit: 500 } })),
+    settle(api<RoleList>("analytics", "/api/v1/roles")),
   ]);
   const roleNames = roles.ok ? roles.value.items.map((role) => role.name) : [];
   return (

@@ -3,7 +3,7 @@
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 
-import { problemFromResponse } from "@/lib/browser-api";
+import { callFromBrowser } from "@/lib/request";
 
 export function DeleteDashboardButton({ id, name }: { id: string; name: string }) {
   const router = useRouter();
@@ -14,14 +14,14 @@ export function DeleteDashboardButton({ id, name }: { id: string; name: string }
     if (!window.confirm(`Delete the dashboard "${name}"? This cannot be undone.`)) return;
     setBusy(true);
     setError(null);
-    const response = await fetch(`/api/analytics/dashboards/${encodeURIComponent(id)}`, { method: "DELETE" });
-    if (response.ok) {
+    const reply = await callFromBrowser<void>("analytics", `dashboards/${encodeURIComponent(id)}`, { method: "DELETE" });
+    if (reply.ok) {
       router.push("/dashboards");
       router.refresh();
       return;
     }
     setBusy(false);
-    setError(await problemFromResponse("analytics", response));
+    setError(reply.message);
   }
 
   return (

@@ -6,7 +6,7 @@ import { csvFilename, toCsv } from "@/lib/csv";
 import { readExplore } from "@/lib/explore-params";
 import { problemResponse } from "@/lib/forward";
 import { ApiError, ServiceUnavailableError } from "@/lib/problem";
-import { callService } from "@/lib/service-client";
+import { callService } from "@/lib/request";
 import { SESSION_COOKIE } from "@/lib/session";
 import { today } from "@/lib/today";
 import type { QueryResult } from "@/lib/types";
