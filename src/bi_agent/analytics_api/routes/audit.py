@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bi_agent.http.audit_context import RequestInfoDep
 from bi_agent.http.auth import ConnectionsDep, require
-from bi_agent.http.pages import PageDep
+from bi_agent.http.pages import Listing, PageDep
 from bi_agent.security import audit
 from bi_agent.security.audit import AuditFilter, Outcome
 from bi_agent.security.permissions import Permission, Principal
@@ -48,11 +48,6 @@ class AuditRecordReply(BaseModel):
     hash: str
 
 
-class AuditList(BaseModel):
-    items: list[AuditRecordReply]
-    total: int
-
-
 @router.get("", summary="List audit records, newest first")
 def list_audit_records(
     principal: Auditor,
@@ -68,11 +63,11 @@ def list_audit_records(
     ] = None,
     until: Annotated[datetime | None, Query(description="Before this time, excluded")] = None,
     phi: Annotated[bool | None, Query(description="Only records that did (true) or did not (false) touch PHI")] = None,
-) -> AuditList:
+) -> Listing[AuditRecordReply]:
     """Records matching every filter given, a page at a time, with the total. Each carries its
     hash and the previous record's; `bi-agent audit verify` checks the whole chain."""
     filters = AuditFilter(user=user, action=action, dataset=dataset, outcome=outcome, since=since, until=until, phi=phi)
     with connections.engine.begin() as connection:
         listed = audit.list_records(connection, filters, limit=page.limit, offset=page.offset)
         audit.record_access(connection, principal, info, action=audit.Action.AUDIT_READ)
-    return AuditList(items=[AuditRecordReply.model_validate(entry) for entry in listed.items], total=listed.total)
+    return Listing(items=[AuditRecordReply.model_validate(entry) for entry in listed.items], total=listed.total)

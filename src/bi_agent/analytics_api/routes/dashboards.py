@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from bi_agent.catalog import dashboards
 from bi_agent.catalog.dashboards import Chart, DashboardContent, Layout
 from bi_agent.http.auth import ConnectionsDep, require
-from bi_agent.http.pages import PageDep
+from bi_agent.http.pages import Listing, PageDep
 from bi_agent.security.permissions import Permission, Principal
 
 router = APIRouter(prefix="/dashboards", tags=["dashboards"])
@@ -49,11 +49,6 @@ class DashboardReply(BaseModel):
     updated_at: datetime
 
 
-class DashboardList(BaseModel):
-    items: list[DashboardReply]
-    total: int
-
-
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create a dashboard")
 def create_dashboard(body: DashboardContent, principal: CanWrite, connections: ConnectionsDep) -> DashboardReply:
     """A new dashboard owned by the caller. Tiles without an id get one. 422 naming an unknown
@@ -70,13 +65,13 @@ def list_dashboards(
     principal: CanRead,
     connections: ConnectionsDep,
     page: PageDep,
-) -> DashboardList:
+) -> Listing[DashboardReply]:
     """The dashboards the caller may see, by name: their own, those shared with one of their
     roles, and every one for holders of `users:manage`. Without `phi:read`, a tile's filter on
     a PHI column of its dataset has `"value": null`."""
     with connections.engine.connect() as connection:
         listed = dashboards.list_dashboards(connection, principal, page.limit, page.offset)
-    return DashboardList(items=[DashboardReply.model_validate(item) for item in listed.items], total=listed.total)
+    return Listing(items=[DashboardReply.model_validate(item) for item in listed.items], total=listed.total)
 
 
 @router.get("/{dashboard_id}", summary="Read a dashboard")
