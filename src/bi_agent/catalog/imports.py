@@ -21,16 +21,17 @@ import tempfile
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from botocore.exceptions import ClientError
 from psycopg import sql
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic.dataclasses import dataclass as checked_dataclass
 from sqlalchemy import Connection, Engine, text
 
 from bi_agent.catalog import datasets, metrics, rollups
@@ -57,8 +58,12 @@ def no_progress(stage: str, done: int, total: int) -> None:
     """Progress sink for callers that do not report it."""
 
 
-@dataclass(frozen=True)
+# A dataclass checked by pydantic, so callers may still pass its fields by position.
+@checked_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
 class ImportRequest:
+    """An import to run: the argument of task `import_data`, sent across Celery as JSON
+    (`IMPORT_REQUEST.dump_python(request, mode="json")`) and checked again in the task."""
+
     dataset: str
     object_key: str
     sha256: str
@@ -67,27 +72,22 @@ class ImportRequest:
     mode: Mode
     on_error: OnError = OnError.FAIL
     user_id: uuid.UUID | None = None
-    job_id: str | None = None
 
 
-@dataclass(frozen=True)
-class ImportOutcome:
+IMPORT_REQUEST = TypeAdapter(ImportRequest)
+
+
+class ImportOutcome(BaseModel):
+    """What an import did: task `import_data`'s result, and the earlier import a re-sent file points at."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     import_id: uuid.UUID
     dataset: str
     rows_imported: int
-    rows_skipped: int
-    data_version: int
-    duplicate: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "import_id": str(self.import_id),
-            "dataset": self.dataset,
-            "rows_imported": self.rows_imported,
-            "rows_skipped": self.rows_skipped,
-            "data_version": self.data_version,
-            "duplicate": self.duplicate,
-        }
+    rows_skipped: int = Field(description="Bad rows left out (on_error=skip)")
+    data_version: int = Field(description="The dataset's data version once the import committed")
+    duplicate: bool = Field(description="true: the dataset had imported this file before, nothing was added")
 
 
 def find_earlier_import(connection: Connection, dataset: str, sha256: str) -> ImportOutcome | None:
@@ -100,7 +100,14 @@ def find_earlier_import(connection: Connection, dataset: str, sha256: str) -> Im
     ).first()
     if row is None:
         return None
-    return ImportOutcome(row.id, dataset, row.rows_imported, row.rows_skipped, row.data_version, duplicate=True)
+    return ImportOutcome(
+        import_id=row.id,
+        dataset=dataset,
+        rows_imported=row.rows_imported,
+        rows_skipped=row.rows_skipped,
+        data_version=row.data_version,
+        duplicate=True,
+    )
 
 
 def check_file(
@@ -158,7 +165,9 @@ def run_import(
     timezone: str = "UTC",
     detect_phi: bool = False,
     progress: Progress = no_progress,
+    job_id: str | None = None,
 ) -> ImportOutcome:
+    """Import the file `request` names; `job_id` is the job that runs it, kept in the import record."""
     check_identifier(request.dataset, "dataset name")
     with engine.connect() as connection:
         earlier = find_earlier_import(connection, request.dataset, request.sha256)
@@ -181,7 +190,7 @@ def run_import(
             max_uncompressed_bytes=max_uncompressed_bytes,
             detect_phi=detect_phi,
         )
-    return _load(engine, request, parsed, specs, existing, started_at, timezone, progress)
+    return _load(engine, request, parsed, specs, existing, started_at, timezone, progress, job_id=job_id)
 
 
 def _download(s3: S3Client, bucket: str, request: ImportRequest, path: Path) -> None:
@@ -223,7 +232,16 @@ def import_local_file(
         earlier = find_earlier_import(connection, dataset, sha256)
     if earlier is not None:
         return earlier
-    request = ImportRequest(dataset, sha256, sha256, path.name, size, mode, on_error, user_id)
+    request = ImportRequest(
+        dataset=dataset,
+        object_key=sha256,
+        sha256=sha256,
+        filename=path.name,
+        size_bytes=size,
+        mode=mode,
+        on_error=on_error,
+        user_id=user_id,
+    )
     started_at = datetime.now(UTC)
     parsed, specs, existing = check_file(
         engine,
@@ -268,6 +286,7 @@ def _load(
     timezone: str,
     progress: Progress,
     before_commit: Callable[[], object] | None = None,
+    job_id: str | None = None,
 ) -> ImportOutcome:
     with engine.begin() as connection:
         lock_dataset(connection, request.dataset)
@@ -303,7 +322,7 @@ def _load(
                 "skipped_sample": parsed.skipped_sample,
                 "column_mapping": parsed.mapping,
                 "data_version": data_version,
-                "job_id": request.job_id,
+                "job_id": job_id,
                 "imported_by": request.user_id,
                 "started_at": started_at,
             },
@@ -313,7 +332,12 @@ def _load(
     ROWS_IMPORTED.inc(parsed.num_rows)
     progress("done", parsed.num_rows, parsed.num_rows)
     return ImportOutcome(
-        import_id, request.dataset, parsed.num_rows, parsed.rows_skipped, data_version, duplicate=False
+        import_id=import_id,
+        dataset=request.dataset,
+        rows_imported=parsed.num_rows,
+        rows_skipped=parsed.rows_skipped,
+        data_version=data_version,
+        duplicate=False,
     )
 
 

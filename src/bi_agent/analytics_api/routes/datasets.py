@@ -10,12 +10,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Response, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from bi_agent.catalog import datasets, profiles
 from bi_agent.catalog.columns import Role
 from bi_agent.catalog.files import OnError
-from bi_agent.catalog.imports import check_file, find_earlier_import
+from bi_agent.catalog.imports import IMPORT_REQUEST, ImportOutcome, ImportRequest, check_file, find_earlier_import
 from bi_agent.catalog.names import check_identifier
 from bi_agent.errors import PayloadTooLargeError, PermissionDeniedError
 from bi_agent.http.auth import ConnectionsDep, read_scope, require
@@ -23,6 +23,7 @@ from bi_agent.http.pages import Listing, Page, PageDep, paging
 from bi_agent.http.request_bounds import BodyLimit
 from bi_agent.infra import jobs
 from bi_agent.infra.connections import Connections
+from bi_agent.infra.jobs import JobAccepted
 from bi_agent.security import audit
 from bi_agent.security.permissions import Permission, Principal
 from bi_agent.security.phi_access import PhiRead
@@ -48,7 +49,31 @@ def upload_body_limit(settings: Settings) -> BodyLimit:
     )
 
 
-@router.post("", status_code=202, summary="Upload a file into a dataset")
+class ImportQueued(JobAccepted):
+    """The file is checked and kept; job `import_data` loads it."""
+
+    dataset: str
+    duplicate: Literal[False] = Field(description="false: the file is new to this dataset")
+
+
+class EarlierImport(BaseModel):
+    """The dataset imported this very file before: nothing is added."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    dataset: str
+    job_id: None = Field(description="No job: there is nothing to import")
+    duplicate: Literal[True]
+    earlier: ImportOutcome = Field(alias="import", description="The import that loaded the file")
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=ImportQueued,
+    summary="Upload a file into a dataset",
+    responses={200: {"model": EarlierImport, "description": "The dataset imported this file before"}},
+)
 def upload(
     principal: CanWrite,
     connections: ConnectionsDep,
@@ -58,7 +83,7 @@ def upload(
     on_error: Annotated[OnError, Form(description="fail: refuse a file with a bad row; skip: count them")] = (
         OnError.FAIL
     ),
-) -> JSONResponse:
+) -> ImportQueued | JSONResponse:
     """Check the whole file now (a bad one gets a 422 naming line and column), keep the original
     in bucket `datasets` under its SHA-256, and queue `import_data`. A file this dataset already
     imported adds nothing: the reply points at the earlier import."""
@@ -71,8 +96,11 @@ def upload(
         with connections.engine.connect() as connection:
             earlier = find_earlier_import(connection, name, sha256)
         if earlier is not None:
+            # 200, not the route's 202: a response of its own, sent as it is (declared in `responses`).
             return JSONResponse(
-                {"dataset": name, "job_id": None, "duplicate": True, "import": earlier.as_dict()}, status_code=200
+                EarlierImport(dataset=name, job_id=None, duplicate=True, earlier=earlier).model_dump(
+                    mode="json", by_alias=True
+                )
             )
         # Checked as a stream, keeping no rows: the worker reads the file again to load it.
         parsed, _, _ = check_file(
@@ -89,23 +117,21 @@ def upload(
         connections.s3.upload_file(
             str(path), settings.minio_bucket_datasets, sha256, ExtraArgs={"Metadata": {"filename": filename[:200]}}
         )
-    request = {
-        "dataset": name,
-        "object_key": sha256,
-        "sha256": sha256,
-        "filename": filename,
-        "size_bytes": size,
-        "mode": mode,
-        "on_error": on_error.value,
-        "user_id": str(principal.user_id),
-    }
-    summary = {"dataset": name, "filename": filename, "mode": mode, "rows": parsed.num_rows}
-    with connections.engine.begin() as connection:
-        job_id = jobs.submit(connections.celery, connection, "import_data", [request], summary, principal.user_id)
-    return JSONResponse(
-        {"dataset": name, "job_id": job_id, "duplicate": False, "status_url": f"/api/v1/jobs/{job_id}"},
-        status_code=202,
+    request = ImportRequest(
+        dataset=name,
+        object_key=sha256,
+        sha256=sha256,
+        filename=filename,
+        size_bytes=size,
+        mode=mode,
+        on_error=on_error,
+        user_id=principal.user_id,
     )
+    summary = {"dataset": name, "filename": filename, "mode": mode, "rows": parsed.num_rows}
+    message = IMPORT_REQUEST.dump_python(request, mode="json")
+    with connections.engine.begin() as connection:
+        job_id = jobs.submit(connections.celery, connection, "import_data", [message], summary, principal.user_id)
+    return ImportQueued(dataset=name, job_id=job_id, status_url=jobs.status_url(job_id), duplicate=False)
 
 
 def _save(upload: UploadFile, path: Path, limit: int, filename: str) -> tuple[str, int]:
