@@ -40,19 +40,6 @@ class JobStatus:
     result: Any
     error: str | None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "task": self.task,
-            "summary": self.summary,
-            "submitted_by": self.submitted_by,
-            "submitted_at": self.submitted_at.isoformat(),
-            "state": self.state,
-            "progress": self.progress,
-            "result": self.result,
-            "error": self.error,
-        }
-
 
 class JobAccepted(BaseModel):
     """A 202's reply: the work is queued as a job."""

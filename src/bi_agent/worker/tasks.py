@@ -18,13 +18,19 @@ from typing import Any
 from celery import Task, shared_task
 
 from bi_agent.catalog import cleaning, deidentification, kpis, profiles, rollups
+from bi_agent.catalog.analytics_jobs import (
+    PIPELINES,
+    CleaningResult,
+    DeidentificationResult,
+    KpiResult,
+    ProfileResult,
+    RefreshResult,
+)
 from bi_agent.catalog.imports import IMPORT_REQUEST, run_import
 from bi_agent.errors import InvalidInputError
 from bi_agent.infra.connections import Connections
 from bi_agent.settings import get_settings
 
-# The pipelines of process_data, as the jobs route offers them.
-PIPELINES = ("profile", "clean", "deidentify")
 # Progress is written to Redis at most this often, so a fast import is not slowed by it.
 PROGRESS_INTERVAL_SECONDS = 0.5
 
@@ -78,7 +84,7 @@ def refresh_analytics_views(dataset: str | None = None) -> dict[str, Any]:
     """Refresh the stale rollups of one dataset, or of all; then the KPIs follow."""
     refreshed = rollups.refresh_stale(connections().engine, dataset)
     calculate_kpis.delay()
-    return {"refreshed": refreshed}
+    return RefreshResult.model_validate({"refreshed": refreshed}).model_dump(mode="json")
 
 
 @shared_task(name="calculate_kpis")  # type: ignore[untyped-decorator]
@@ -87,7 +93,7 @@ def calculate_kpis() -> dict[str, Any]:
     `failed` names the metrics that could not be calculated (their cards say why)."""
     settings = get_settings()
     run = kpis.calculate_all(connections().engine, datetime.now(UTC).date(), settings.reporting_timezone)
-    return {"snapshots": run.stored, "failed": run.failed}
+    return KpiResult(snapshots=run.stored, failed=run.failed).model_dump(mode="json")
 
 
 @shared_task(name="train_model", bind=True)  # type: ignore[untyped-decorator]
@@ -144,14 +150,16 @@ def process_data(dataset: str, pipeline: str, user_id: str | None = None) -> dic
     timezone = get_settings().reporting_timezone
     if pipeline == "profile":
         profile = profiles.compute_profile(engine, dataset)
-        return {"dataset": dataset, "pipeline": pipeline, "data_version": profile["data_version"]}
+        return ProfileResult(pipeline="profile", dataset=dataset, data_version=profile["data_version"]).model_dump(
+            mode="json"
+        )
     if pipeline == "clean":
         cleaned = cleaning.clean_dataset(engine, dataset, timezone=timezone)
         if cleaned.changed:
             refresh_analytics_views.delay(dataset)
-        return {"pipeline": pipeline, **cleaned.model_dump(mode="json")}
+        return CleaningResult(pipeline="clean", **cleaned.model_dump()).model_dump(mode="json")
     copy = deidentification.deidentify_dataset(
         engine, dataset, timezone=timezone, user_id=uuid.UUID(user_id) if user_id else None
     )
     refresh_analytics_views.delay(copy.dataset)
-    return {"pipeline": pipeline, **copy.model_dump(mode="json")}
+    return DeidentificationResult(pipeline="deidentify", **copy.model_dump()).model_dump(mode="json")
