@@ -23,7 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 import psycopg
 import pyarrow as pa
@@ -39,8 +39,11 @@ from bi_agent.catalog.columns import ARROW_TYPES, NUMBER_TYPES, WIDENINGS, Colum
 from bi_agent.catalog.files import OnError, ParsedFile, read_file
 from bi_agent.catalog.names import check_identifier
 from bi_agent.catalog.phi import SAMPLE_SIZE, phi_reason
-from bi_agent.errors import ConflictError, InvalidInputError, NotFoundError
+from bi_agent.errors import ConflictError, InvalidInputError, NotFoundError, PayloadTooLargeError
+from bi_agent.infra import jobs
+from bi_agent.infra.connections import Connections
 from bi_agent.infra.db import psycopg_connection
+from bi_agent.infra.jobs import JobAccepted
 from bi_agent.infra.telemetry import ROWS_IMPORTED
 
 if TYPE_CHECKING:
@@ -50,6 +53,7 @@ Mode = Literal["append", "replace"]
 # Rows per COPY chunk: large enough to keep COPY busy, small enough for steady progress.
 COPY_BATCH_ROWS = 50_000
 HASH_CHUNK_BYTES = 4 << 20
+UPLOAD_CHUNK_BYTES = 1 << 20
 
 Progress = Callable[[str, int, int], None]
 
@@ -88,6 +92,92 @@ class ImportOutcome(BaseModel):
     rows_skipped: int = Field(description="Bad rows left out (on_error=skip)")
     data_version: int = Field(description="The dataset's data version once the import committed")
     duplicate: bool = Field(description="true: the dataset had imported this file before, nothing was added")
+
+
+class ImportQueued(JobAccepted):
+    """An upload checked and kept; job `import_data` loads it."""
+
+    dataset: str
+    duplicate: Literal[False] = Field(description="false: the file is new to this dataset")
+
+
+class EarlierImport(BaseModel):
+    """An upload the dataset imported before, byte for byte: nothing is added."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    dataset: str
+    job_id: None = Field(description="No job: there is nothing to import")
+    duplicate: Literal[True]
+    earlier: ImportOutcome = Field(alias="import", description="The import that loaded the file")
+
+
+def queue_upload(
+    connections: Connections,
+    source: BinaryIO,
+    filename: str,
+    dataset: str,
+    mode: Mode,
+    on_error: OnError,
+    user_id: uuid.UUID,
+) -> ImportQueued | EarlierImport:
+    """The API's import: check the whole file now (InvalidInputError naming line and column),
+    keep the original in bucket `datasets` under its SHA-256, and queue `import_data` with its
+    ImportRequest. A file the dataset imported before is not queued again."""
+    settings = connections.settings
+    check_identifier(dataset, "dataset name")
+    with tempfile.TemporaryDirectory(prefix="bi-agent-upload-") as folder:
+        path = Path(folder) / "upload"
+        sha256, size = _save(source, path, settings.import_max_upload_mb << 20, filename)
+        with connections.engine.connect() as connection:
+            earlier = find_earlier_import(connection, dataset, sha256)
+        if earlier is not None:
+            return EarlierImport(dataset=dataset, job_id=None, duplicate=True, earlier=earlier)
+        # Checked as a stream, keeping no rows: the worker reads the file again to load it.
+        parsed, _, _ = check_file(
+            connections.engine,
+            path,
+            filename,
+            dataset,
+            mode,
+            on_error,
+            settings.import_max_field_bytes,
+            max_uncompressed_bytes=settings.import_max_uncompressed_mb << 20,
+            keep_rows=False,
+        )
+        connections.s3.upload_file(
+            str(path), settings.minio_bucket_datasets, sha256, ExtraArgs={"Metadata": {"filename": filename[:200]}}
+        )
+    request = ImportRequest(
+        dataset=dataset,
+        object_key=sha256,
+        sha256=sha256,
+        filename=filename,
+        size_bytes=size,
+        mode=mode,
+        on_error=on_error,
+        user_id=user_id,
+    )
+    summary = {"dataset": dataset, "filename": filename, "mode": mode, "rows": parsed.num_rows}
+    message = IMPORT_REQUEST.dump_python(request, mode="json")
+    with connections.engine.begin() as connection:
+        job_id = jobs.submit(connections.celery, connection, "import_data", [message], summary, user_id)
+    return ImportQueued(dataset=dataset, job_id=job_id, status_url=jobs.status_url(job_id), duplicate=False)
+
+
+def _save(source: BinaryIO, path: Path, limit: int, filename: str) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("wb") as target:
+        while chunk := source.read(UPLOAD_CHUNK_BYTES):
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLargeError(
+                    f"{filename}: larger than the {limit >> 20} MB upload limit (IMPORT_MAX_UPLOAD_MB)"
+                )
+            digest.update(chunk)
+            target.write(chunk)
+    return digest.hexdigest(), size
 
 
 def find_earlier_import(connection: Connection, dataset: str, sha256: str) -> ImportOutcome | None:
