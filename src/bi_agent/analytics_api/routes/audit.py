@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bi_agent.http.audit_context import RequestInfoDep
 from bi_agent.http.auth import ConnectionsDep, require
@@ -29,23 +29,23 @@ class AuditRecordReply(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
-    seq: int
+    seq: int = Field(description="The record's place in the hash chain, from 1, without gaps")
     occurred_at: datetime
     user_id: uuid.UUID | None
     username: str | None
     roles: list[str]
     action: str
-    resource: str | None
+    resource: str | None = Field(description="What was acted on, e.g. user:<id>, role:<name>, a route")
     dataset: str | None
-    columns: list[str]
-    phi: bool
-    purpose: str | None
+    columns: list[str] = Field(description="The columns the action touched; names only, never values")
+    phi: bool = Field(description="The action touched PHI columns")
+    purpose: str | None = Field(description="The purpose of use declared with X-Purpose")
     request_id: str | None
     client_address: str | None
     outcome: Outcome
-    details: dict[str, Any]
-    prev_hash: str
-    hash: str
+    details: dict[str, Any] = Field(description="What changed or why it failed, by action; never a PHI value")
+    prev_hash: str = Field(description="The previous record's hash; 64 zeros for the first")
+    hash: str = Field(description="SHA-256 of this record's canonical form, prev_hash included")
 
 
 @router.get("", summary="List audit records, newest first")

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response, status
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bi_agent.catalog import dashboards
 from bi_agent.catalog.dashboards import Chart, DashboardContent, Layout
@@ -32,7 +32,9 @@ class TileReply(BaseModel):
     id: str
     title: str
     chart: Chart
-    query: dict[str, Any]
+    query: dict[str, Any] = Field(
+        description="The query as saved (see QuerySpec); a filter on a PHI column has value null without phi:read"
+    )
     layout: Layout
 
 
@@ -43,8 +45,8 @@ class DashboardReply(BaseModel):
     name: str
     description: str
     tiles: list[TileReply]
-    owner: OwnerReply | None
-    shared_with_roles: list[str]
+    owner: OwnerReply | None = Field(description="null once the owner's user is gone")
+    shared_with_roles: list[str] = Field(description="Holders of any of these roles see the dashboard")
     created_at: datetime
     updated_at: datetime
 

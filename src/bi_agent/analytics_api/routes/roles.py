@@ -24,7 +24,7 @@ class RoleReply(BaseModel):
 
     name: str
     description: str
-    built_in: bool
+    built_in: bool = Field(description="admin, analyst or viewer: fixed permissions, never removed")
     permissions: list[str]
 
 

@@ -35,11 +35,11 @@ class UserReply(BaseModel):
 
     id: uuid.UUID
     username: str
-    is_active: bool
+    is_active: bool = Field(description="false: disabled, every login and token refused")
     roles: list[str]
     created_at: datetime
     updated_at: datetime
-    last_login_at: datetime | None
+    last_login_at: datetime | None = Field(description="null until the first login")
 
 
 class NewUser(BaseModel):
