@@ -186,7 +186,7 @@ class JobReply(BaseModel):
     summary: dict[str, Any] = Field(description="What was asked, as the job was submitted")
     submitted_by: str | None = Field(description="The username; null for jobs beat started")
     submitted_at: Timestamp
-    state: JobStateName | str
+    state: JobStateName | str = Field(description="Celery's state of the job; in practice one of those listed")
     progress: JobProgress | None = Field(description="While the state is PROGRESS")
     result: TaskResult | None = Field(description="After SUCCESS: the task's result")
     error: str | None = Field(description="After FAILURE, and while retrying: what went wrong")
