@@ -43,7 +43,7 @@ def test_clean_trims_drops_duplicates_and_types_columns(load: Importer, engine: 
 
     outcome = cleaning.clean_dataset(engine, "wards")
 
-    assert outcome.as_dict() == {
+    assert outcome.model_dump(mode="json") == {
         "dataset": "wards",
         "rows_before": 6,
         "rows_after": 3,
@@ -80,7 +80,7 @@ def test_a_second_clean_changes_nothing(load: Importer, engine: Engine) -> None:
 
     second = cleaning.clean_dataset(engine, "wards")
 
-    assert second.as_dict() == {
+    assert second.model_dump(mode="json") == {
         "dataset": "wards",
         "rows_before": 3,
         "rows_after": 3,

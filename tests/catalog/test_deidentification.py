@@ -50,7 +50,7 @@ def test_deidentified_copy_of_hospital_visits(load: Importer, engine: Engine) ->
 
     outcome = deidentify_dataset(engine, "visits", today=TODAY)
 
-    assert outcome.as_dict() == {
+    assert outcome.model_dump(mode="json") == {
         "source": "visits",
         "dataset": "visits_deid",
         "row_count": 3,

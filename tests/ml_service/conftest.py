@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bi_agent.infra import jobs
+from bi_agent.catalog import analytics_jobs
 from bi_agent.ml_service.app import create_app
 from tests.analytics_api.conftest import Api, open_api, running_worker
 from tests.catalog.conftest import load, s3  # noqa: F401 (fixtures used by the tests here)
@@ -34,7 +34,9 @@ def wait_for_job(ml: Api, job_id: str, timeout: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         with ml.engine.connect() as connection:
-            status = jobs.status(ml.app.state.connections.celery, connection, job_id).as_dict()
+            status = analytics_jobs.job_status(ml.app.state.connections.celery, connection, job_id).model_dump(
+                mode="json"
+            )
         if status["state"] in ("SUCCESS", "FAILURE") or time.monotonic() > deadline:
             return status
         time.sleep(0.1)

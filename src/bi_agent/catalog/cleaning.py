@@ -15,10 +15,10 @@ become dates (the server's DateStyle never decides what 01/02/2024 means).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import psycopg
 from psycopg import sql
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Engine, text
 
 from bi_agent.catalog import datasets
@@ -50,31 +50,19 @@ COERCIONS: tuple[tuple[DataType, str], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class CleaningOutcome:
+class CleaningOutcome(BaseModel):
+    """What a clean changed, in counts and column names, never values."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     dataset: str
     rows_before: int
     rows_after: int
-    cells_trimmed: int
-    columns_coerced: dict[str, DataType]
+    duplicates_dropped: int = Field(description="rows_before - rows_after: exact duplicates left out")
+    cells_trimmed: int = Field(description="Text values that lost whitespace at either end")
+    columns_coerced: dict[str, DataType] = Field(description="Text columns given a type, with the type")
     data_version: int
-    changed: bool
-
-    @property
-    def duplicates_dropped(self) -> int:
-        return self.rows_before - self.rows_after
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "dataset": self.dataset,
-            "rows_before": self.rows_before,
-            "rows_after": self.rows_after,
-            "duplicates_dropped": self.duplicates_dropped,
-            "cells_trimmed": self.cells_trimmed,
-            "columns_coerced": dict(self.columns_coerced),
-            "data_version": self.data_version,
-            "changed": self.changed,
-        }
+    changed: bool = Field(description="false: nothing to clean, the dataset and its data_version stay as they were")
 
 
 @dataclass(frozen=True)
@@ -121,7 +109,16 @@ def clean_dataset(engine: Engine, dataset: str, *, timezone: str = "UTC") -> Cle
             data_version = summary.data_version
         else:
             _, data_version = replace_from_staging(connection, dataset, staging, specs, rows_after, None, timezone)
-    return CleaningOutcome(dataset, rows_before, rows_after, cells_trimmed, coerced, data_version, changed)
+    return CleaningOutcome(
+        dataset=dataset,
+        rows_before=rows_before,
+        rows_after=rows_after,
+        duplicates_dropped=rows_before - rows_after,
+        cells_trimmed=cells_trimmed,
+        columns_coerced=coerced,
+        data_version=data_version,
+        changed=changed,
+    )
 
 
 def _trimmed(name: str) -> sql.Composable:

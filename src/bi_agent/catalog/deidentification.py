@@ -27,12 +27,11 @@ raises a data value: only column names, rules and counts.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
 
 from psycopg import sql
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Engine, text
 
 from bi_agent.catalog import datasets
@@ -69,28 +68,19 @@ DROPPED = (Rule.DROP_PHI, Rule.DROP_IDENTIFIER, Rule.DROP_DATE_NAME)
 TRANSFORMED = (Rule.YEAR, Rule.BIRTH_YEAR, Rule.ZIP3, Rule.AGE)
 
 
-@dataclass(frozen=True)
-class DeidentificationOutcome:
-    source: str
-    dataset: str
+class DeidentificationOutcome(BaseModel):
+    """What the copy holds, in column names, rules and counts, never values."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str = Field(description="The dataset copied")
+    dataset: str = Field(description="The copy, `<source>_deid`")
     row_count: int
     data_version: int
-    columns_kept: list[str]
-    columns_dropped: dict[str, str]
-    columns_transformed: dict[str, str]
-    notes: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "dataset": self.dataset,
-            "row_count": self.row_count,
-            "data_version": self.data_version,
-            "columns_kept": list(self.columns_kept),
-            "columns_dropped": dict(self.columns_dropped),
-            "columns_transformed": dict(self.columns_transformed),
-            "notes": list(self.notes),
-        }
+    columns_kept: list[str] = Field(description="Copied as they are")
+    columns_dropped: dict[str, str] = Field(description="Each column left out, with the reason")
+    columns_transformed: dict[str, str] = Field(description="Each column changed, with how")
+    notes: list[str] = Field(default_factory=list)
 
 
 def deidentified_name(dataset: str) -> str:

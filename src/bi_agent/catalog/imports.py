@@ -21,16 +21,17 @@ import tempfile
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from botocore.exceptions import ClientError
 from psycopg import sql
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic.dataclasses import dataclass as checked_dataclass
 from sqlalchemy import Connection, Engine, text
 
 from bi_agent.catalog import datasets, metrics, rollups
@@ -38,8 +39,11 @@ from bi_agent.catalog.columns import ARROW_TYPES, NUMBER_TYPES, WIDENINGS, Colum
 from bi_agent.catalog.files import OnError, ParsedFile, read_file
 from bi_agent.catalog.names import check_identifier
 from bi_agent.catalog.phi import SAMPLE_SIZE, phi_reason
-from bi_agent.errors import ConflictError, InvalidInputError, NotFoundError
+from bi_agent.errors import ConflictError, InvalidInputError, NotFoundError, PayloadTooLargeError
+from bi_agent.infra import jobs
+from bi_agent.infra.connections import Connections
 from bi_agent.infra.db import psycopg_connection
+from bi_agent.infra.jobs import JobAccepted
 from bi_agent.infra.telemetry import ROWS_IMPORTED
 
 if TYPE_CHECKING:
@@ -49,6 +53,7 @@ Mode = Literal["append", "replace"]
 # Rows per COPY chunk: large enough to keep COPY busy, small enough for steady progress.
 COPY_BATCH_ROWS = 50_000
 HASH_CHUNK_BYTES = 4 << 20
+UPLOAD_CHUNK_BYTES = 1 << 20
 
 Progress = Callable[[str, int, int], None]
 
@@ -57,8 +62,12 @@ def no_progress(stage: str, done: int, total: int) -> None:
     """Progress sink for callers that do not report it."""
 
 
-@dataclass(frozen=True)
+# A dataclass checked by pydantic, so callers may still pass its fields by position.
+@checked_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
 class ImportRequest:
+    """An import to run: the argument of task `import_data`, sent across Celery as JSON
+    (`IMPORT_REQUEST.dump_python(request, mode="json")`) and checked again in the task."""
+
     dataset: str
     object_key: str
     sha256: str
@@ -67,27 +76,108 @@ class ImportRequest:
     mode: Mode
     on_error: OnError = OnError.FAIL
     user_id: uuid.UUID | None = None
-    job_id: str | None = None
 
 
-@dataclass(frozen=True)
-class ImportOutcome:
+IMPORT_REQUEST = TypeAdapter(ImportRequest)
+
+
+class ImportOutcome(BaseModel):
+    """What an import did: task `import_data`'s result, and the earlier import a re-sent file points at."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     import_id: uuid.UUID
     dataset: str
     rows_imported: int
-    rows_skipped: int
-    data_version: int
-    duplicate: bool
+    rows_skipped: int = Field(description="Bad rows left out (on_error=skip)")
+    data_version: int = Field(description="The dataset's data version once the import committed")
+    duplicate: bool = Field(description="true: the dataset had imported this file before, nothing was added")
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "import_id": str(self.import_id),
-            "dataset": self.dataset,
-            "rows_imported": self.rows_imported,
-            "rows_skipped": self.rows_skipped,
-            "data_version": self.data_version,
-            "duplicate": self.duplicate,
-        }
+
+class ImportQueued(JobAccepted):
+    """An upload checked and kept; job `import_data` loads it."""
+
+    dataset: str
+    duplicate: Literal[False] = Field(description="false: the file is new to this dataset")
+
+
+class EarlierImport(BaseModel):
+    """An upload the dataset imported before, byte for byte: nothing is added."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    dataset: str
+    job_id: None = Field(description="No job: there is nothing to import")
+    duplicate: Literal[True]
+    earlier: ImportOutcome = Field(alias="import", description="The import that loaded the file")
+
+
+def queue_upload(
+    connections: Connections,
+    source: BinaryIO,
+    filename: str,
+    dataset: str,
+    mode: Mode,
+    on_error: OnError,
+    user_id: uuid.UUID,
+) -> ImportQueued | EarlierImport:
+    """The API's import: check the whole file now (InvalidInputError naming line and column),
+    keep the original in bucket `datasets` under its SHA-256, and queue `import_data` with its
+    ImportRequest. A file the dataset imported before is not queued again."""
+    settings = connections.settings
+    check_identifier(dataset, "dataset name")
+    with tempfile.TemporaryDirectory(prefix="bi-agent-upload-") as folder:
+        path = Path(folder) / "upload"
+        sha256, size = _save(source, path, settings.import_max_upload_mb << 20, filename)
+        with connections.engine.connect() as connection:
+            earlier = find_earlier_import(connection, dataset, sha256)
+        if earlier is not None:
+            return EarlierImport(dataset=dataset, job_id=None, duplicate=True, earlier=earlier)
+        # Checked as a stream, keeping no rows: the worker reads the file again to load it.
+        parsed, _, _ = check_file(
+            connections.engine,
+            path,
+            filename,
+            dataset,
+            mode,
+            on_error,
+            settings.import_max_field_bytes,
+            max_uncompressed_bytes=settings.import_max_uncompressed_mb << 20,
+            keep_rows=False,
+        )
+        connections.s3.upload_file(
+            str(path), settings.minio_bucket_datasets, sha256, ExtraArgs={"Metadata": {"filename": filename[:200]}}
+        )
+    request = ImportRequest(
+        dataset=dataset,
+        object_key=sha256,
+        sha256=sha256,
+        filename=filename,
+        size_bytes=size,
+        mode=mode,
+        on_error=on_error,
+        user_id=user_id,
+    )
+    summary = {"dataset": dataset, "filename": filename, "mode": mode, "rows": parsed.num_rows}
+    message = IMPORT_REQUEST.dump_python(request, mode="json")
+    with connections.engine.begin() as connection:
+        job_id = jobs.submit(connections.celery, connection, "import_data", [message], summary, user_id)
+    return ImportQueued(dataset=dataset, job_id=job_id, status_url=jobs.status_url(job_id), duplicate=False)
+
+
+def _save(source: BinaryIO, path: Path, limit: int, filename: str) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("wb") as target:
+        while chunk := source.read(UPLOAD_CHUNK_BYTES):
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLargeError(
+                    f"{filename}: larger than the {limit >> 20} MB upload limit (IMPORT_MAX_UPLOAD_MB)"
+                )
+            digest.update(chunk)
+            target.write(chunk)
+    return digest.hexdigest(), size
 
 
 def find_earlier_import(connection: Connection, dataset: str, sha256: str) -> ImportOutcome | None:
@@ -100,7 +190,14 @@ def find_earlier_import(connection: Connection, dataset: str, sha256: str) -> Im
     ).first()
     if row is None:
         return None
-    return ImportOutcome(row.id, dataset, row.rows_imported, row.rows_skipped, row.data_version, duplicate=True)
+    return ImportOutcome(
+        import_id=row.id,
+        dataset=dataset,
+        rows_imported=row.rows_imported,
+        rows_skipped=row.rows_skipped,
+        data_version=row.data_version,
+        duplicate=True,
+    )
 
 
 def check_file(
@@ -158,7 +255,9 @@ def run_import(
     timezone: str = "UTC",
     detect_phi: bool = False,
     progress: Progress = no_progress,
+    job_id: str | None = None,
 ) -> ImportOutcome:
+    """Import the file `request` names; `job_id` is the job that runs it, kept in the import record."""
     check_identifier(request.dataset, "dataset name")
     with engine.connect() as connection:
         earlier = find_earlier_import(connection, request.dataset, request.sha256)
@@ -181,7 +280,7 @@ def run_import(
             max_uncompressed_bytes=max_uncompressed_bytes,
             detect_phi=detect_phi,
         )
-    return _load(engine, request, parsed, specs, existing, started_at, timezone, progress)
+    return _load(engine, request, parsed, specs, existing, started_at, timezone, progress, job_id=job_id)
 
 
 def _download(s3: S3Client, bucket: str, request: ImportRequest, path: Path) -> None:
@@ -223,7 +322,16 @@ def import_local_file(
         earlier = find_earlier_import(connection, dataset, sha256)
     if earlier is not None:
         return earlier
-    request = ImportRequest(dataset, sha256, sha256, path.name, size, mode, on_error, user_id)
+    request = ImportRequest(
+        dataset=dataset,
+        object_key=sha256,
+        sha256=sha256,
+        filename=path.name,
+        size_bytes=size,
+        mode=mode,
+        on_error=on_error,
+        user_id=user_id,
+    )
     started_at = datetime.now(UTC)
     parsed, specs, existing = check_file(
         engine,
@@ -268,6 +376,7 @@ def _load(
     timezone: str,
     progress: Progress,
     before_commit: Callable[[], object] | None = None,
+    job_id: str | None = None,
 ) -> ImportOutcome:
     with engine.begin() as connection:
         lock_dataset(connection, request.dataset)
@@ -303,7 +412,7 @@ def _load(
                 "skipped_sample": parsed.skipped_sample,
                 "column_mapping": parsed.mapping,
                 "data_version": data_version,
-                "job_id": request.job_id,
+                "job_id": job_id,
                 "imported_by": request.user_id,
                 "started_at": started_at,
             },
@@ -313,7 +422,12 @@ def _load(
     ROWS_IMPORTED.inc(parsed.num_rows)
     progress("done", parsed.num_rows, parsed.num_rows)
     return ImportOutcome(
-        import_id, request.dataset, parsed.num_rows, parsed.rows_skipped, data_version, duplicate=False
+        import_id=import_id,
+        dataset=request.dataset,
+        rows_imported=parsed.num_rows,
+        rows_skipped=parsed.rows_skipped,
+        data_version=data_version,
+        duplicate=False,
     )
 
 

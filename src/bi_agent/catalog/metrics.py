@@ -24,9 +24,10 @@ from sqlalchemy.exc import IntegrityError
 from bi_agent.catalog import datasets, rollups
 from bi_agent.catalog.columns import ColumnSpec
 from bi_agent.catalog.names import check_identifier
-from bi_agent.catalog.query_spec import Filter
+from bi_agent.catalog.query_spec import Filter, FilterOp, Scalar
 from bi_agent.errors import ConflictError, InvalidInputError, NotFoundError
 from bi_agent.security import phi_access
+from bi_agent.timestamps import Timestamp
 
 Aggregation = Literal["count", "count_distinct", "sum", "avg", "min", "max"]
 NUMERIC_TYPES = ("bigint", "double precision", "numeric")
@@ -74,29 +75,74 @@ class Metric:
         """The PHI columns whose values this metric shows, and how; empty unless a PHI metric."""
         return phi_shown(self, self.phi_in_dataset)
 
-    def as_dict(self, *, phi_allowed: bool) -> dict[str, Any]:
-        """The definition; for a caller without `phi:read`, filters on PHI columns keep their
-        dimension and op but not their value (`"value": null`)."""
-        shown = self.phi_shown
-        filters = [item.model_dump(mode="json") for item in self.filters]
+
+class MetricPatch(BaseModel):
+    """Fields to change; the rest stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=63)
+    aggregation: Aggregation | None = None
+    column: str | None = None
+    time_column: str | None = None
+    dimensions: list[str] | None = Field(default=None, max_length=12)
+    filters: list[Filter] | None = Field(default=None, max_length=20)
+    description: str | None = Field(default=None, max_length=2000)
+    format: str | None = Field(default=None, max_length=40)
+
+
+class ShownFilter(BaseModel):
+    """A metric's filter as the caller is shown it."""
+
+    dimension: str
+    op: FilterOp
+    value: Scalar | list[Scalar] | None = Field(
+        description="null when the dimension is a PHI column and the caller lacks `phi:read`"
+    )
+
+
+class MetricReply(BaseModel):
+    """A metric's definition as the caller is shown it."""
+
+    id: uuid.UUID
+    name: str
+    dataset: str
+    aggregation: Aggregation
+    column: str | None = Field(description="null for count(*)")
+    time_column: str
+    dimensions: list[str]
+    filters: list[ShownFilter]
+    phi: bool = Field(description="A PHI metric: defining, changing or querying it needs `phi:read`")
+    phi_columns: list[str] = Field(description="The PHI columns whose values the metric shows")
+    description: str
+    format: str = Field(description="A display hint such as `currency` or `0.0%`")
+    created_at: Timestamp | None
+    updated_at: Timestamp | None
+
+    @classmethod
+    def of(cls, metric: Metric, *, phi_allowed: bool) -> MetricReply:
+        """For a caller without `phi:read`, filters on PHI columns keep their dimension and op
+        but not their value (`"value": null`)."""
+        shown = metric.phi_shown
+        filters = [item.model_dump() for item in metric.filters]
         if not phi_allowed:
-            filters = phi_access.hide_phi_filter_values(filters, self.phi_in_dataset)
-        return {
-            "id": str(self.id),
-            "name": self.name,
-            "dataset": self.dataset,
-            "aggregation": self.aggregation,
-            "column": self.column,
-            "time_column": self.time_column,
-            "dimensions": list(self.dimensions),
-            "filters": filters,
-            "phi": bool(shown),
-            "phi_columns": list(shown),
-            "description": self.description,
-            "format": self.format,
-            "created_at": self.created_at.isoformat() if self.created_at else None,
-            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
-        }
+            filters = phi_access.hide_phi_filter_values(filters, metric.phi_in_dataset)
+        return cls(
+            id=metric.id,
+            name=metric.name,
+            dataset=metric.dataset,
+            aggregation=metric.aggregation,
+            column=metric.column,
+            time_column=metric.time_column,
+            dimensions=list(metric.dimensions),
+            filters=[ShownFilter.model_validate(item) for item in filters],
+            phi=bool(shown),
+            phi_columns=list(shown),
+            description=metric.description,
+            format=metric.format,
+            created_at=metric.created_at,
+            updated_at=metric.updated_at,
+        )
 
 
 def phi_shown(definition: Metric | MetricDefinition, phi_columns: Collection[str]) -> dict[str, str]:
@@ -240,6 +286,24 @@ def replace_metric(
     if definition.dataset != earlier.dataset:
         rollups.sync(connection, definition.dataset, timezone)
     return get_metric(connection, definition.name)
+
+
+def change_metric(connection: Connection, name: str, patch: MetricPatch, timezone: str, *, phi_allowed: bool) -> Metric:
+    """Change the fields `patch` sets, checked as a new definition would be (`replace_metric`)."""
+    current = get_metric(connection, name)
+    merged = {
+        "name": current.name,
+        "dataset": current.dataset,
+        "aggregation": current.aggregation,
+        "column": current.column,
+        "time_column": current.time_column,
+        "dimensions": list(current.dimensions),
+        "filters": list(current.filters),
+        "description": current.description,
+        "format": current.format,
+    } | patch.model_dump(exclude_unset=True)
+    definition = MetricDefinition.model_validate(merged)
+    return replace_metric(connection, name, definition, timezone, phi_allowed=phi_allowed)
 
 
 def _values(definition: MetricDefinition) -> dict[str, Any]:

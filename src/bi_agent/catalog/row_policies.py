@@ -14,38 +14,31 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy import Connection, text
 
 from bi_agent.catalog import datasets
 from bi_agent.catalog.filters import check_filter_value
 from bi_agent.catalog.query_spec import Filter
 from bi_agent.errors import InvalidInputError, NotFoundError
+from bi_agent.timestamps import Timestamp
 
 MAX_FILTERS = 20
 _FILTERS = TypeAdapter(list[Filter])
 
 
-@dataclass(frozen=True)
-class RowPolicy:
+class RowPolicy(BaseModel):
+    """A role's policy on a dataset."""
+
+    model_config = ConfigDict(frozen=True)
+
     role: str
     dataset: str
-    filters: list[Filter]
+    filters: list[Filter] = Field(description="All must hold for a row to be seen")
     description: str
-    updated_at: datetime
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "role": self.role,
-            "dataset": self.dataset,
-            "filters": [item.model_dump(mode="json") for item in self.filters],
-            "description": self.description,
-            "updated_at": self.updated_at.isoformat(),
-        }
+    updated_at: Timestamp
 
 
 _SELECT = (
@@ -55,7 +48,13 @@ _SELECT = (
 
 
 def _policy(row: Any) -> RowPolicy:
-    return RowPolicy(row.role, row.dataset, _FILTERS.validate_python(row.filters), row.description, row.updated_at)
+    return RowPolicy(
+        role=row.role,
+        dataset=row.dataset,
+        filters=_FILTERS.validate_python(row.filters),
+        description=row.description,
+        updated_at=row.updated_at,
+    )
 
 
 def list_policies(connection: Connection, dataset: str | None = None) -> list[RowPolicy]:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from celery import Celery
 from celery.result import AsyncResult
 from kombu.exceptions import OperationalError as KombuOperationalError
+from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 from sqlalchemy import Connection, text
 
@@ -27,6 +28,8 @@ JobStateName = Literal["PENDING", "STARTED", "PROGRESS", "RETRY", "SUCCESS", "FA
 
 @dataclass(frozen=True)
 class JobStatus:
+    """A job as the ledger and Celery know it; `progress` and `result` as the task wrote them."""
+
     id: str
     task: str
     summary: dict[str, Any]
@@ -37,18 +40,20 @@ class JobStatus:
     result: Any
     error: str | None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "task": self.task,
-            "summary": self.summary,
-            "submitted_by": self.submitted_by,
-            "submitted_at": self.submitted_at.isoformat(),
-            "state": self.state,
-            "progress": self.progress,
-            "result": self.result,
-            "error": self.error,
-        }
+
+class JobAccepted(BaseModel):
+    """A 202's reply: the work is queued as a job."""
+
+    job_id: str
+    status_url: str = Field(description="GET it for the job's state, progress and result")
+
+    @classmethod
+    def of(cls, job_id: str) -> JobAccepted:
+        return cls(job_id=job_id, status_url=status_url(job_id))
+
+
+def status_url(job_id: str) -> str:
+    return f"/api/v1/jobs/{job_id}"
 
 
 def submit(

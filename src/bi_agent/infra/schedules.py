@@ -8,40 +8,33 @@ which the running beat reads on its next tick. A disabled schedule has no entry.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
+from pydantic import BaseModel, ConfigDict, Field
 from redbeat.schedulers import RedBeatSchedulerEntry
 from sqlalchemy import Connection, text
 
 from bi_agent.errors import InvalidInputError, NotFoundError
+from bi_agent.timestamps import Timestamp
 
 CRONTAB_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
 
 
-@dataclass(frozen=True)
-class Schedule:
+class Schedule(BaseModel):
+    """A schedule as beat runs it."""
+
+    model_config = ConfigDict(frozen=True)
+
     name: str
-    task: str
-    crontab: str
+    task: str = Field(description="The task beat sends")
+    crontab: str = Field(description="minute hour day month weekday, UTC")
     enabled: bool
     description: str
-    last_run_at: datetime | None
-    next_run_at: datetime | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "task": self.task,
-            "crontab": self.crontab,
-            "enabled": self.enabled,
-            "description": self.description,
-            "last_run_at": self.last_run_at.isoformat() if self.last_run_at else None,
-            "next_run_at": self.next_run_at.isoformat() if self.next_run_at else None,
-        }
+    last_run_at: Timestamp | None = Field(description="null when disabled or never run")
+    next_run_at: Timestamp | None = Field(description="null when disabled; now when a run is overdue")
 
 
 def parse_crontab(expression: str) -> crontab:
@@ -107,7 +100,15 @@ def _with_runs(celery: Celery, row: Any) -> Schedule:
             # fire after the last run; one missed while beat was down is due at once.
             start, wait, _ = entry.schedule.remaining_delta(last_run_at)
             next_run_at = max(start + wait, datetime.now(UTC))
-    return Schedule(row.name, row.task, row.crontab, row.enabled, row.description, last_run_at, next_run_at)
+    return Schedule(
+        name=row.name,
+        task=row.task,
+        crontab=row.crontab,
+        enabled=row.enabled,
+        description=row.description,
+        last_run_at=last_run_at,
+        next_run_at=next_run_at,
+    )
 
 
 def list_schedules(connection: Connection, celery: Celery) -> list[Schedule]:

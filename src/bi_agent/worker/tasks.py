@@ -18,14 +18,19 @@ from typing import Any
 from celery import Task, shared_task
 
 from bi_agent.catalog import cleaning, deidentification, kpis, profiles, rollups
-from bi_agent.catalog.files import OnError
-from bi_agent.catalog.imports import ImportRequest, run_import
+from bi_agent.catalog.analytics_jobs import (
+    PIPELINES,
+    CleaningResult,
+    DeidentificationResult,
+    KpiResult,
+    ProfileResult,
+    RefreshResult,
+)
+from bi_agent.catalog.imports import IMPORT_REQUEST, run_import
 from bi_agent.errors import InvalidInputError
 from bi_agent.infra.connections import Connections
 from bi_agent.settings import get_settings
 
-# The pipelines of process_data, as the jobs route offers them.
-PIPELINES = ("profile", "clean", "deidentify")
 # Progress is written to Redis at most this often, so a fast import is not slowed by it.
 PROGRESS_INTERVAL_SECONDS = 0.5
 
@@ -54,34 +59,24 @@ def _progress_reporter(task: Task) -> Callable[[str, int, int], None]:
 
 @shared_task(name="import_data", bind=True)  # type: ignore[untyped-decorator]
 def import_data(self: Task, request: dict[str, Any]) -> dict[str, Any]:
-    """Import a file waiting in bucket `datasets` into a dataset."""
+    """Import a file waiting in bucket `datasets` into a dataset; `request` is an ImportRequest as JSON."""
     settings = get_settings()
     report = _progress_reporter(self)
-    import_request = ImportRequest(
-        dataset=request["dataset"],
-        object_key=request["object_key"],
-        sha256=request["sha256"],
-        filename=request["filename"],
-        size_bytes=int(request["size_bytes"]),
-        mode=request["mode"],
-        on_error=OnError(request.get("on_error", "fail")),
-        user_id=uuid.UUID(request["user_id"]) if request.get("user_id") else None,
-        job_id=self.request.id,
-    )
     outcome = run_import(
         connections().engine,
         connections().s3,
         settings.minio_bucket_datasets,
-        import_request,
+        IMPORT_REQUEST.validate_python(request),
         max_field_bytes=settings.import_max_field_bytes,
         max_uncompressed_bytes=settings.import_max_uncompressed_mb << 20,
         timezone=settings.reporting_timezone,
         detect_phi=settings.hipaa_mode,
         progress=report,
+        job_id=self.request.id,
     )
     if not outcome.duplicate:
         refresh_analytics_views.delay(outcome.dataset)
-    return outcome.as_dict()
+    return outcome.model_dump(mode="json")
 
 
 @shared_task(name="refresh_analytics_views")  # type: ignore[untyped-decorator]
@@ -89,7 +84,7 @@ def refresh_analytics_views(dataset: str | None = None) -> dict[str, Any]:
     """Refresh the stale rollups of one dataset, or of all; then the KPIs follow."""
     refreshed = rollups.refresh_stale(connections().engine, dataset)
     calculate_kpis.delay()
-    return {"refreshed": refreshed}
+    return RefreshResult.model_validate({"refreshed": refreshed}).model_dump(mode="json")
 
 
 @shared_task(name="calculate_kpis")  # type: ignore[untyped-decorator]
@@ -98,7 +93,7 @@ def calculate_kpis() -> dict[str, Any]:
     `failed` names the metrics that could not be calculated (their cards say why)."""
     settings = get_settings()
     run = kpis.calculate_all(connections().engine, datetime.now(UTC).date(), settings.reporting_timezone)
-    return {"snapshots": run.stored, "failed": run.failed}
+    return KpiResult(snapshots=run.stored, failed=run.failed).model_dump(mode="json")
 
 
 @shared_task(name="train_model", bind=True)  # type: ignore[untyped-decorator]
@@ -155,14 +150,16 @@ def process_data(dataset: str, pipeline: str, user_id: str | None = None) -> dic
     timezone = get_settings().reporting_timezone
     if pipeline == "profile":
         profile = profiles.compute_profile(engine, dataset)
-        return {"dataset": dataset, "pipeline": pipeline, "data_version": profile["data_version"]}
+        return ProfileResult(pipeline="profile", dataset=dataset, data_version=profile["data_version"]).model_dump(
+            mode="json"
+        )
     if pipeline == "clean":
         cleaned = cleaning.clean_dataset(engine, dataset, timezone=timezone)
         if cleaned.changed:
             refresh_analytics_views.delay(dataset)
-        return {"pipeline": pipeline, **cleaned.as_dict()}
+        return CleaningResult(pipeline="clean", **cleaned.model_dump()).model_dump(mode="json")
     copy = deidentification.deidentify_dataset(
         engine, dataset, timezone=timezone, user_id=uuid.UUID(user_id) if user_id else None
     )
     refresh_analytics_views.delay(copy.dataset)
-    return {"pipeline": pipeline, **copy.as_dict()}
+    return DeidentificationResult(pipeline="deidentify", **copy.model_dump()).model_dump(mode="json")

@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response, status
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bi_agent.catalog import dashboards
 from bi_agent.catalog.dashboards import Chart, DashboardContent, Layout
 from bi_agent.http.auth import ConnectionsDep, require
-from bi_agent.http.pages import PageDep
+from bi_agent.http.pages import Listing, PageDep
 from bi_agent.security.permissions import Permission, Principal
 
 router = APIRouter(prefix="/dashboards", tags=["dashboards"])
@@ -32,7 +32,9 @@ class TileReply(BaseModel):
     id: str
     title: str
     chart: Chart
-    query: dict[str, Any]
+    query: dict[str, Any] = Field(
+        description="The query as saved (see QuerySpec); a filter on a PHI column has value null without phi:read"
+    )
     layout: Layout
 
 
@@ -43,15 +45,10 @@ class DashboardReply(BaseModel):
     name: str
     description: str
     tiles: list[TileReply]
-    owner: OwnerReply | None
-    shared_with_roles: list[str]
+    owner: OwnerReply | None = Field(description="null once the owner's user is gone")
+    shared_with_roles: list[str] = Field(description="Holders of any of these roles see the dashboard")
     created_at: datetime
     updated_at: datetime
-
-
-class DashboardList(BaseModel):
-    items: list[DashboardReply]
-    total: int
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create a dashboard")
@@ -70,13 +67,13 @@ def list_dashboards(
     principal: CanRead,
     connections: ConnectionsDep,
     page: PageDep,
-) -> DashboardList:
+) -> Listing[DashboardReply]:
     """The dashboards the caller may see, by name: their own, those shared with one of their
     roles, and every one for holders of `users:manage`. Without `phi:read`, a tile's filter on
     a PHI column of its dataset has `"value": null`."""
     with connections.engine.connect() as connection:
         listed = dashboards.list_dashboards(connection, principal, page.limit, page.offset)
-    return DashboardList(items=[DashboardReply.model_validate(item) for item in listed.items], total=listed.total)
+    return Listing(items=[DashboardReply.model_validate(item) for item in listed.items], total=listed.total)
 
 
 @router.get("/{dashboard_id}", summary="Read a dashboard")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Literal
@@ -15,13 +13,12 @@ from pydantic import BaseModel, Field
 from bi_agent.catalog import datasets, profiles
 from bi_agent.catalog.columns import Role
 from bi_agent.catalog.files import OnError
-from bi_agent.catalog.imports import check_file, find_earlier_import
+from bi_agent.catalog.imports import EarlierImport, ImportQueued, queue_upload
 from bi_agent.catalog.names import check_identifier
-from bi_agent.errors import PayloadTooLargeError, PermissionDeniedError
+from bi_agent.errors import PermissionDeniedError
 from bi_agent.http.auth import ConnectionsDep, read_scope, require
 from bi_agent.http.pages import Listing, Page, PageDep, paging
 from bi_agent.http.request_bounds import BodyLimit
-from bi_agent.infra import jobs
 from bi_agent.infra.connections import Connections
 from bi_agent.security import audit
 from bi_agent.security.permissions import Permission, Principal
@@ -33,7 +30,6 @@ router = APIRouter(prefix="/datasets", tags=["datasets"])
 
 CanRead = Annotated[ReadScope, read_scope(Permission.DATASETS_READ)]
 CanWrite = Annotated[Principal, require(Permission.DATASETS_WRITE)]
-CHUNK_BYTES = 1 << 20
 # The form's fields and part headers around the file.
 MULTIPART_OVERHEAD_BYTES = 1 << 20
 
@@ -48,7 +44,13 @@ def upload_body_limit(settings: Settings) -> BodyLimit:
     )
 
 
-@router.post("", status_code=202, summary="Upload a file into a dataset")
+@router.post(
+    "",
+    status_code=202,
+    response_model=ImportQueued,
+    summary="Upload a file into a dataset",
+    responses={200: {"model": EarlierImport, "description": "The dataset imported this file before"}},
+)
 def upload(
     principal: CanWrite,
     connections: ConnectionsDep,
@@ -58,69 +60,16 @@ def upload(
     on_error: Annotated[OnError, Form(description="fail: refuse a file with a bad row; skip: count them")] = (
         OnError.FAIL
     ),
-) -> JSONResponse:
+) -> ImportQueued | JSONResponse:
     """Check the whole file now (a bad one gets a 422 naming line and column), keep the original
     in bucket `datasets` under its SHA-256, and queue `import_data`. A file this dataset already
     imported adds nothing: the reply points at the earlier import."""
-    settings = connections.settings
-    check_identifier(name, "dataset name")
     filename = Path(file.filename or "upload").name
-    with tempfile.TemporaryDirectory(prefix="bi-agent-upload-") as folder:
-        path = Path(folder) / "upload"
-        sha256, size = _save(file, path, settings.import_max_upload_mb << 20, filename)
-        with connections.engine.connect() as connection:
-            earlier = find_earlier_import(connection, name, sha256)
-        if earlier is not None:
-            return JSONResponse(
-                {"dataset": name, "job_id": None, "duplicate": True, "import": earlier.as_dict()}, status_code=200
-            )
-        # Checked as a stream, keeping no rows: the worker reads the file again to load it.
-        parsed, _, _ = check_file(
-            connections.engine,
-            path,
-            filename,
-            name,
-            mode,
-            on_error,
-            settings.import_max_field_bytes,
-            max_uncompressed_bytes=settings.import_max_uncompressed_mb << 20,
-            keep_rows=False,
-        )
-        connections.s3.upload_file(
-            str(path), settings.minio_bucket_datasets, sha256, ExtraArgs={"Metadata": {"filename": filename[:200]}}
-        )
-    request = {
-        "dataset": name,
-        "object_key": sha256,
-        "sha256": sha256,
-        "filename": filename,
-        "size_bytes": size,
-        "mode": mode,
-        "on_error": on_error.value,
-        "user_id": str(principal.user_id),
-    }
-    summary = {"dataset": name, "filename": filename, "mode": mode, "rows": parsed.num_rows}
-    with connections.engine.begin() as connection:
-        job_id = jobs.submit(connections.celery, connection, "import_data", [request], summary, principal.user_id)
-    return JSONResponse(
-        {"dataset": name, "job_id": job_id, "duplicate": False, "status_url": f"/api/v1/jobs/{job_id}"},
-        status_code=202,
-    )
-
-
-def _save(upload: UploadFile, path: Path, limit: int, filename: str) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("wb") as target:
-        while chunk := upload.file.read(CHUNK_BYTES):
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLargeError(
-                    f"{filename}: larger than the {limit >> 20} MB upload limit (IMPORT_MAX_UPLOAD_MB)"
-                )
-            digest.update(chunk)
-            target.write(chunk)
-    return digest.hexdigest(), size
+    reply = queue_upload(connections, file.file, filename, name, mode, on_error, principal.user_id)
+    if isinstance(reply, EarlierImport):
+        # 200, not the route's 202: a response of its own, sent as it is (declared in `responses`).
+        return JSONResponse(reply.model_dump(mode="json", by_alias=True))
+    return reply
 
 
 @router.get("", summary="List datasets")

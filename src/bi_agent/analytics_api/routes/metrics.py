@@ -6,17 +6,15 @@ its PHI filter values null."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from bi_agent.catalog import metrics
-from bi_agent.catalog.metrics import Aggregation, MetricDefinition
+from bi_agent.catalog.metrics import MetricDefinition, MetricPatch, MetricReply
 from bi_agent.catalog.names import check_identifier
-from bi_agent.catalog.query_spec import Filter
 from bi_agent.http.auth import ConnectionsDep, require
-from bi_agent.http.pages import Page, paging
+from bi_agent.http.pages import Listing, Page, paging
 from bi_agent.security.permissions import Permission, Principal
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
@@ -25,23 +23,8 @@ CanRead = Annotated[Principal, require(Permission.METRICS_READ)]
 CanWrite = Annotated[Principal, require(Permission.METRICS_WRITE)]
 
 
-class MetricPatch(BaseModel):
-    """Fields to change; the rest stay as they are."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str | None = Field(default=None, min_length=1, max_length=63)
-    aggregation: Aggregation | None = None
-    column: str | None = None
-    time_column: str | None = None
-    dimensions: list[str] | None = Field(default=None, max_length=12)
-    filters: list[Filter] | None = Field(default=None, max_length=20)
-    description: str | None = Field(default=None, max_length=2000)
-    format: str | None = Field(default=None, max_length=40)
-
-
 @router.post("", status_code=201, summary="Define a metric")
-def create_metric(principal: CanWrite, connections: ConnectionsDep, body: MetricDefinition) -> dict[str, Any]:
+def create_metric(principal: CanWrite, connections: ConnectionsDep, body: MetricDefinition) -> MetricReply:
     """Checked against the dataset's schema: 422 for an unknown column, `sum` of text, min or max
     of text (one record's value, not an aggregate), or a time column that is not a date or
     timestamp; 409 for a name in use; 403 naming the column for a PHI metric (min or max of a
@@ -52,7 +35,7 @@ def create_metric(principal: CanWrite, connections: ConnectionsDep, body: Metric
         metric = metrics.create_metric(
             connection, body, principal.user_id, connections.settings.reporting_timezone, phi_allowed=phi_allowed
         )
-    return metric.as_dict(phi_allowed=phi_allowed)
+    return MetricReply.of(metric, phi_allowed=phi_allowed)
 
 
 @router.get("", summary="List metrics")
@@ -61,48 +44,36 @@ def list_metrics(
     connections: ConnectionsDep,
     page: Annotated[Page, paging(default_limit=100)],
     dataset: Annotated[str | None, Query(description="Only the metrics of this dataset")] = None,
-) -> dict[str, Any]:
+) -> Listing[MetricReply]:
     """Metrics by name. `phi` marks a PHI metric (`phi_columns` says which columns make it one):
     querying it needs `phi:read`, and for a caller without it the value of a filter on a PHI
     column is null."""
     with connections.engine.connect() as connection:
         items, total = metrics.list_metrics(connection, page.limit, page.offset, dataset)
     phi_allowed = principal.has(Permission.PHI_READ)
-    return {"items": [item.as_dict(phi_allowed=phi_allowed) for item in items], "total": total}
+    return Listing(items=[MetricReply.of(item, phi_allowed=phi_allowed) for item in items], total=total)
 
 
 @router.get("/{name}", summary="A metric")
-def get_metric(principal: CanRead, connections: ConnectionsDep, name: str) -> dict[str, Any]:
+def get_metric(principal: CanRead, connections: ConnectionsDep, name: str) -> MetricReply:
     """Its definition, as listed (PHI filter values null for a caller without `phi:read`)."""
     check_identifier(name, "metric name")
     with connections.engine.connect() as connection:
-        return metrics.get_metric(connection, name).as_dict(phi_allowed=principal.has(Permission.PHI_READ))
+        metric = metrics.get_metric(connection, name)
+    return MetricReply.of(metric, phi_allowed=principal.has(Permission.PHI_READ))
 
 
 @router.patch("/{name}", summary="Change a metric")
-def patch_metric(principal: CanWrite, connections: ConnectionsDep, name: str, body: MetricPatch) -> dict[str, Any]:
+def patch_metric(principal: CanWrite, connections: ConnectionsDep, name: str, body: MetricPatch) -> MetricReply:
     """Checked like a new definition; the dataset's rollup is reshaped to fit. Changing a PHI
     metric, or a metric into one, needs `phi:read` (403 naming the column)."""
     check_identifier(name, "metric name")
     phi_allowed = principal.has(Permission.PHI_READ)
     with connections.engine.begin() as connection:
-        current = metrics.get_metric(connection, name)
-        merged = {
-            "name": current.name,
-            "dataset": current.dataset,
-            "aggregation": current.aggregation,
-            "column": current.column,
-            "time_column": current.time_column,
-            "dimensions": list(current.dimensions),
-            "filters": list(current.filters),
-            "description": current.description,
-            "format": current.format,
-        } | body.model_dump(exclude_unset=True)
-        definition = MetricDefinition.model_validate(merged)
-        metric = metrics.replace_metric(
-            connection, name, definition, connections.settings.reporting_timezone, phi_allowed=phi_allowed
+        metric = metrics.change_metric(
+            connection, name, body, connections.settings.reporting_timezone, phi_allowed=phi_allowed
         )
-    return metric.as_dict(phi_allowed=phi_allowed)
+    return MetricReply.of(metric, phi_allowed=phi_allowed)
 
 
 @router.delete("/{name}", status_code=204, summary="Delete a metric")

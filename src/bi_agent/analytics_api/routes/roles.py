@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 
 from bi_agent.http.audit_context import RequestInfoDep
 from bi_agent.http.auth import ConnectionsDep, require
+from bi_agent.http.pages import Listing
 from bi_agent.security import audit, roles
 from bi_agent.security.permissions import Permission, Principal
 
@@ -23,13 +24,8 @@ class RoleReply(BaseModel):
 
     name: str
     description: str
-    built_in: bool
+    built_in: bool = Field(description="admin, analyst or viewer: fixed permissions, never removed")
     permissions: list[str]
-
-
-class RoleList(BaseModel):
-    items: list[RoleReply]
-    total: int
 
 
 class NewRole(BaseModel):
@@ -48,11 +44,11 @@ class RoleChange(BaseModel):
 
 
 @router.get("", summary="List roles and their permissions")
-def get_roles(principal: RoleManager, connections: ConnectionsDep) -> RoleList:
+def get_roles(principal: RoleManager, connections: ConnectionsDep) -> Listing[RoleReply]:
     """Every role in name order; `bi.role_permissions` is the one source of these permissions."""
     with connections.engine.connect() as connection:
         found = roles.list_roles(connection)
-    return RoleList(items=[RoleReply.model_validate(role) for role in found], total=len(found))
+    return Listing(items=[RoleReply.model_validate(role) for role in found], total=len(found))
 
 
 @router.post("", status_code=201, summary="Add a role")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from bi_agent.http.auth import ConnectionsDep, require
+from bi_agent.http.pages import Listing
 from bi_agent.infra import schedules
+from bi_agent.infra.schedules import Schedule
 from bi_agent.security.permissions import Permission, Principal
 
 router = APIRouter(prefix="/schedules", tags=["schedules"])
@@ -25,15 +27,15 @@ class SchedulePatch(BaseModel):
 
 
 @router.get("", summary="List schedules")
-def list_schedules(principal: CanSee, connections: ConnectionsDep) -> dict[str, Any]:
+def list_schedules(principal: CanSee, connections: ConnectionsDep) -> Listing[Schedule]:
     """Each entry with its task, crontab (UTC), whether it is on, and its last and next run."""
     with connections.engine.connect() as connection:
         items = schedules.list_schedules(connection, connections.celery)
-    return {"items": [item.as_dict() for item in items], "total": len(items)}
+    return Listing(items=items, total=len(items))
 
 
 @router.patch("/{name}", summary="Enable, disable or re-time a schedule")
-def patch_schedule(principal: CanChange, connections: ConnectionsDep, name: str, body: SchedulePatch) -> dict[str, Any]:
+def patch_schedule(principal: CanChange, connections: ConnectionsDep, name: str, body: SchedulePatch) -> Schedule:
     """Takes effect at beat's next tick, and survives restarts."""
     with connections.engine.begin() as connection:
         schedule = schedules.update_schedule(
@@ -44,4 +46,4 @@ def patch_schedule(principal: CanChange, connections: ConnectionsDep, name: str,
             crontab_expression=body.crontab,
             user_id=principal.user_id,
         )
-    return schedule.as_dict()
+    return schedule

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from bi_agent.http.audit_context import RequestInfoDep
 from bi_agent.http.auth import ConnectionsDep, require
-from bi_agent.http.pages import PageDep
+from bi_agent.http.pages import Listing, PageDep
 from bi_agent.security import audit, users
 from bi_agent.security.permissions import Permission, Principal
 from bi_agent.security.users import MAX_PASSWORD_LENGTH
@@ -35,16 +35,11 @@ class UserReply(BaseModel):
 
     id: uuid.UUID
     username: str
-    is_active: bool
+    is_active: bool = Field(description="false: disabled, every login and token refused")
     roles: list[str]
     created_at: datetime
     updated_at: datetime
-    last_login_at: datetime | None
-
-
-class UserList(BaseModel):
-    items: list[UserReply]
-    total: int
+    last_login_at: datetime | None = Field(description="null until the first login")
 
 
 class NewUser(BaseModel):
@@ -87,11 +82,11 @@ def list_users(
     principal: UserManager,
     connections: ConnectionsDep,
     page: PageDep,
-) -> UserList:
+) -> Listing[UserReply]:
     """Users in username order, a page at a time, with the total count."""
     with connections.engine.connect() as connection:
         listed = users.list_users(connection, limit=page.limit, offset=page.offset)
-    return UserList(items=[UserReply.model_validate(user) for user in listed.items], total=listed.total)
+    return Listing(items=[UserReply.model_validate(user) for user in listed.items], total=listed.total)
 
 
 @router.get("/{user_id}", summary="Read a user")
