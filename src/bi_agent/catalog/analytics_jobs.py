@@ -8,6 +8,7 @@ results of tasks defined elsewhere (training, retraining) are shown as they were
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from celery import Celery
@@ -23,7 +24,6 @@ from bi_agent.errors import InvalidInputError, PermissionDeniedError
 from bi_agent.infra import jobs
 from bi_agent.infra.jobs import JobAccepted, JobStateName
 from bi_agent.security.permissions import Permission, Principal
-from bi_agent.timestamps import Timestamp
 
 Pipeline = Literal["profile", "clean", "deidentify"]
 # The pipelines of process_data, as the jobs route offers them.
@@ -185,7 +185,7 @@ class JobReply(BaseModel):
     task: str
     summary: dict[str, Any] = Field(description="What was asked, as the job was submitted")
     submitted_by: str | None = Field(description="The username; null for jobs beat started")
-    submitted_at: Timestamp
+    submitted_at: datetime
     state: JobStateName | str = Field(description="Celery's state of the job; in practice one of those listed")
     progress: JobProgress | None = Field(description="While the state is PROGRESS")
     result: TaskResult | None = Field(description="After SUCCESS: the task's result")

@@ -27,7 +27,6 @@ from bi_agent.catalog.names import check_identifier
 from bi_agent.catalog.query_spec import Filter, FilterOp, Scalar
 from bi_agent.errors import ConflictError, InvalidInputError, NotFoundError
 from bi_agent.security import phi_access
-from bi_agent.timestamps import Timestamp
 
 Aggregation = Literal["count", "count_distinct", "sum", "avg", "min", "max"]
 NUMERIC_TYPES = ("bigint", "double precision", "numeric")
@@ -116,8 +115,8 @@ class MetricReply(BaseModel):
     phi_columns: list[str] = Field(description="The PHI columns whose values the metric shows")
     description: str
     format: str = Field(description="A display hint such as `currency` or `0.0%`")
-    created_at: Timestamp | None
-    updated_at: Timestamp | None
+    created_at: datetime | None
+    updated_at: datetime | None
 
     @classmethod
     def of(cls, metric: Metric, *, phi_allowed: bool) -> MetricReply:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -23,7 +24,6 @@ from bi_agent.catalog import datasets
 from bi_agent.catalog.filters import check_filter_value
 from bi_agent.catalog.query_spec import Filter
 from bi_agent.errors import InvalidInputError, NotFoundError
-from bi_agent.timestamps import Timestamp
 
 MAX_FILTERS = 20
 _FILTERS = TypeAdapter(list[Filter])
@@ -38,7 +38,7 @@ class RowPolicy(BaseModel):
     dataset: str
     filters: list[Filter] = Field(description="All must hold for a row to be seen")
     description: str
-    updated_at: Timestamp
+    updated_at: datetime
 
 
 _SELECT = (

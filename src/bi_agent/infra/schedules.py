@@ -18,7 +18,6 @@ from redbeat.schedulers import RedBeatSchedulerEntry
 from sqlalchemy import Connection, text
 
 from bi_agent.errors import InvalidInputError, NotFoundError
-from bi_agent.timestamps import Timestamp
 
 CRONTAB_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
 
@@ -33,8 +32,8 @@ class Schedule(BaseModel):
     crontab: str = Field(description="minute hour day month weekday, UTC")
     enabled: bool
     description: str
-    last_run_at: Timestamp | None = Field(description="null when disabled or never run")
-    next_run_at: Timestamp | None = Field(description="null when disabled; now when a run is overdue")
+    last_run_at: datetime | None = Field(description="null when disabled or never run")
+    next_run_at: datetime | None = Field(description="null when disabled; now when a run is overdue")
 
 
 def parse_crontab(expression: str) -> crontab:

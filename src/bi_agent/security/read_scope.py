@@ -22,6 +22,7 @@ It is a pydantic model, so it crosses Celery as it is (`model_dump` / `model_val
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 
@@ -62,6 +63,10 @@ class ReadScope(BaseModel):
     def operator(cls) -> ReadScope:
         """The platform's own view (the KPI task, the CLI run on the server): every row and value."""
         return cls(phi_allowed=True)
+
+    @property
+    def user_id(self) -> uuid.UUID | None:
+        return None if self.principal is None else self.principal.user_id
 
     @property
     def roles(self) -> frozenset[str] | None:

@@ -13,34 +13,36 @@ from fastapi import APIRouter, Query, Response
 from bi_agent.catalog import metrics
 from bi_agent.catalog.metrics import MetricDefinition, MetricPatch, MetricReply
 from bi_agent.catalog.names import check_identifier
-from bi_agent.http.auth import ConnectionsDep, require
+from bi_agent.http.auth import ConnectionsDep, read_scope, require
 from bi_agent.http.pages import Listing, Page, paging
 from bi_agent.security.permissions import Permission, Principal
+from bi_agent.security.read_scope import ReadScope
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
 
-CanRead = Annotated[Principal, require(Permission.METRICS_READ)]
-CanWrite = Annotated[Principal, require(Permission.METRICS_WRITE)]
+# Whether a definition's PHI filter values show, and a PHI metric may be written, is the scope's.
+CanRead = Annotated[ReadScope, read_scope(Permission.METRICS_READ)]
+CanWrite = Annotated[ReadScope, read_scope(Permission.METRICS_WRITE)]
+CanDelete = Annotated[Principal, require(Permission.METRICS_WRITE)]
 
 
 @router.post("", status_code=201, summary="Define a metric")
-def create_metric(principal: CanWrite, connections: ConnectionsDep, body: MetricDefinition) -> MetricReply:
+def create_metric(scope: CanWrite, connections: ConnectionsDep, body: MetricDefinition) -> MetricReply:
     """Checked against the dataset's schema: 422 for an unknown column, `sum` of text, min or max
     of text (one record's value, not an aggregate), or a time column that is not a date or
     timestamp; 409 for a name in use; 403 naming the column for a PHI metric (min or max of a
     PHI column, a filter on one, a PHI time column) without `phi:read`. Builds the dataset's
     rollup."""
-    phi_allowed = principal.has(Permission.PHI_READ)
     with connections.engine.begin() as connection:
         metric = metrics.create_metric(
-            connection, body, principal.user_id, connections.settings.reporting_timezone, phi_allowed=phi_allowed
+            connection, body, scope.user_id, connections.settings.reporting_timezone, phi_allowed=scope.phi_allowed
         )
-    return MetricReply.of(metric, phi_allowed=phi_allowed)
+    return MetricReply.of(metric, phi_allowed=scope.phi_allowed)
 
 
 @router.get("", summary="List metrics")
 def list_metrics(
-    principal: CanRead,
+    scope: CanRead,
     connections: ConnectionsDep,
     page: Annotated[Page, paging(default_limit=100)],
     dataset: Annotated[str | None, Query(description="Only the metrics of this dataset")] = None,
@@ -50,34 +52,32 @@ def list_metrics(
     column is null."""
     with connections.engine.connect() as connection:
         items, total = metrics.list_metrics(connection, page.limit, page.offset, dataset)
-    phi_allowed = principal.has(Permission.PHI_READ)
-    return Listing(items=[MetricReply.of(item, phi_allowed=phi_allowed) for item in items], total=total)
+    return Listing(items=[MetricReply.of(item, phi_allowed=scope.phi_allowed) for item in items], total=total)
 
 
 @router.get("/{name}", summary="A metric")
-def get_metric(principal: CanRead, connections: ConnectionsDep, name: str) -> MetricReply:
+def get_metric(scope: CanRead, connections: ConnectionsDep, name: str) -> MetricReply:
     """Its definition, as listed (PHI filter values null for a caller without `phi:read`)."""
     check_identifier(name, "metric name")
     with connections.engine.connect() as connection:
         metric = metrics.get_metric(connection, name)
-    return MetricReply.of(metric, phi_allowed=principal.has(Permission.PHI_READ))
+    return MetricReply.of(metric, phi_allowed=scope.phi_allowed)
 
 
 @router.patch("/{name}", summary="Change a metric")
-def patch_metric(principal: CanWrite, connections: ConnectionsDep, name: str, body: MetricPatch) -> MetricReply:
+def patch_metric(scope: CanWrite, connections: ConnectionsDep, name: str, body: MetricPatch) -> MetricReply:
     """Checked like a new definition; the dataset's rollup is reshaped to fit. Changing a PHI
     metric, or a metric into one, needs `phi:read` (403 naming the column)."""
     check_identifier(name, "metric name")
-    phi_allowed = principal.has(Permission.PHI_READ)
     with connections.engine.begin() as connection:
         metric = metrics.change_metric(
-            connection, name, body, connections.settings.reporting_timezone, phi_allowed=phi_allowed
+            connection, name, body, connections.settings.reporting_timezone, phi_allowed=scope.phi_allowed
         )
-    return MetricReply.of(metric, phi_allowed=phi_allowed)
+    return MetricReply.of(metric, phi_allowed=scope.phi_allowed)
 
 
 @router.delete("/{name}", status_code=204, summary="Delete a metric")
-def delete_metric(principal: CanWrite, connections: ConnectionsDep, name: str) -> Response:
+def delete_metric(principal: CanDelete, connections: ConnectionsDep, name: str) -> Response:
     """The dataset's rollup drops what only this metric needed."""
     check_identifier(name, "metric name")
     with connections.engine.begin() as connection:
