@@ -48,7 +48,7 @@ from bi_agent.infra.registry import without_password
 from bi_agent.infra.restarts import DEFAULT_RESTART_POLICY, RestartPolicy, Restarts
 from bi_agent.security.users import AdminBootstrap, ensure_admin
 from bi_agent.settings import Settings
-from bi_agent.worker.factory import QUEUES
+from bi_agent.task_queue import QUEUES
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
