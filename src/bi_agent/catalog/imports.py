@@ -41,6 +41,7 @@ from bi_agent.catalog.phi import SAMPLE_SIZE, phi_reason
 from bi_agent.errors import ConflictError, InvalidInputError, NotFoundError
 from bi_agent.infra.db import psycopg_connection
 from bi_agent.infra.telemetry import ROWS_IMPORTED
+from bi_agent.progress import Progress, no_progress
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -49,12 +50,6 @@ Mode = Literal["append", "replace"]
 # Rows per COPY chunk: large enough to keep COPY busy, small enough for steady progress.
 COPY_BATCH_ROWS = 50_000
 HASH_CHUNK_BYTES = 4 << 20
-
-Progress = Callable[[str, int, int], None]
-
-
-def no_progress(stage: str, done: int, total: int) -> None:
-    """Progress sink for callers that do not report it."""
 
 
 @dataclass(frozen=True)
