@@ -9,12 +9,11 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from bi_agent import prestart
 from bi_agent.cli.output import console
-from bi_agent.infra import migrations
-from bi_agent.infra.db import create_database_engine, wait_for_database
 from bi_agent.infra.objects import create_s3_client, ensure_buckets
 from bi_agent.infra.services import check_services
-from bi_agent.security.users import AdminBootstrap, ensure_admin
+from bi_agent.security.users import AdminBootstrap
 from bi_agent.settings import load_settings
 from bi_agent.supervisor import run_up
 
@@ -61,27 +60,11 @@ def migrate(
 ) -> None:
     """Apply (or with --down, revert) database migrations."""
     settings = load_settings()
-    engine = create_database_engine(settings)
-    try:
-        wait_for_database(engine, settings, timeout=10)
-        if down:
-            migrations.downgrade(engine, revision)
-        else:
-            migrations.upgrade(engine, revision)
-        console.print(f"database at revision {revision}")
-        if admin and not down:
-            with engine.begin() as connection:
-                password = settings.bi_agent_admin_password
-                bootstrap = ensure_admin(
-                    connection,
-                    settings.bi_agent_admin_username,
-                    password.get_secret_value() if password is not None else None,
-                    # Compose runs this with its output in `docker compose logs`: no password there.
-                    may_generate=sys.stdout.isatty(),
-                )
-            _report_admin(bootstrap)
-    finally:
-        engine.dispose()
+    prestart.migrate(settings, revision, down=down, wait_seconds=10)
+    console.print(f"database at revision {revision}")
+    if admin and not down:
+        # Compose runs this with its output in `docker compose logs`: no password there.
+        _report_admin(prestart.create_admin(settings, may_generate=sys.stdout.isatty()))
 
 
 def _report_admin(bootstrap: AdminBootstrap) -> None:
