@@ -37,7 +37,7 @@ from bi_agent.infra.ports import free_port
 from bi_agent.infra.restarts import RestartPolicy
 from bi_agent.infra.services import check_services
 from bi_agent.settings import Settings
-from bi_agent.worker.factory import BEAT_TICK_KEY
+from bi_agent.task_queue import BEAT_TICK_KEY
 from tests.conftest import EmbeddedStack, PostgresServer, make_settings
 
 START_TIMEOUT = 150.0

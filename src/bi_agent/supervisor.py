@@ -35,20 +35,21 @@ import httpx
 from rich.console import Console
 from rich.text import Text
 
+from bi_agent import prestart
 from bi_agent.catalog.demo import seed_demo
 from bi_agent.errors import BIAgentError, DependencyUnavailableError, EmbeddedServerError, ProcessFailedError
-from bi_agent.infra import migrations, processes
+from bi_agent.infra import processes
 from bi_agent.infra.cache import create_redis_client
-from bi_agent.infra.db import create_database_engine, wait_for_database
+from bi_agent.infra.db import create_database_engine
 from bi_agent.infra.embedded import EmbeddedServers
 from bi_agent.infra.home import OWNER_ONLY_UMASK, HomeSecrets, keep_admin_password, lock_down
 from bi_agent.infra.objects import create_s3_client, ensure_buckets
 from bi_agent.infra.ports import ensure_port_free
 from bi_agent.infra.registry import without_password
 from bi_agent.infra.restarts import DEFAULT_RESTART_POLICY, RestartPolicy, Restarts
-from bi_agent.security.users import AdminBootstrap, ensure_admin
+from bi_agent.security.users import AdminBootstrap
 from bi_agent.settings import Settings
-from bi_agent.worker.factory import QUEUES
+from bi_agent.task_queue import QUEUES
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -305,20 +306,8 @@ class Supervisor:
             )
 
     def _prepare_data_stores(self) -> AdminBootstrap:
-        engine = create_database_engine(self.settings)
-        try:
-            wait_for_database(engine, self.settings)
-            self.say("migrating the database")
-            migrations.upgrade(engine)
-            with engine.begin() as connection:
-                password = self.settings.bi_agent_admin_password
-                bootstrap = ensure_admin(
-                    connection,
-                    self.settings.bi_agent_admin_username,
-                    password.get_secret_value() if password is not None else None,
-                )
-        finally:
-            engine.dispose()
+        self.say("migrating the database")
+        bootstrap = prestart.run(self.settings)
         if bootstrap.generated_password is not None:
             self.admin_password_file = keep_admin_password(self.settings.home, bootstrap.generated_password)
         s3 = create_s3_client(self.settings)

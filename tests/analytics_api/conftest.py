@@ -27,8 +27,8 @@ from bi_agent.infra import migrations
 from bi_agent.security.passwords import hash_password
 from bi_agent.security.tokens import issue_access_token
 from bi_agent.settings import Settings, get_settings
+from bi_agent.task_queue import QUEUES, create_celery
 from bi_agent.worker import tasks
-from bi_agent.worker.factory import QUEUES, create_celery
 from tests.conftest import EmbeddedStack
 
 PASSWORD = "correct horse battery staple"

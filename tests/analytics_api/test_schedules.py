@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from redbeat.schedulers import RedBeatSchedulerEntry
 
 from bi_agent.infra.schedules import sync_all
-from bi_agent.worker.factory import create_celery
+from bi_agent.task_queue import create_celery
 from tests.analytics_api.conftest import Api
 
 

@@ -182,10 +182,25 @@ def test_a_removed_tail_is_found_through_the_head(engine: Engine) -> None:
     assert "removed" in broken.reason
 
 
+def test_actions_are_stored_under_the_names_the_log_has_always_had(engine: Engine) -> None:
+    assert sorted(Action) == sorted(
+        [
+            *("auth.login", "auth.logout", "auth.permission_denied", "user.create", "user.update", "user.roles"),
+            *("role.create", "role.update", "role.delete", "audit.read", "dataset.rows", "dataset.profile"),
+            *("query", "forecast", "model.train", "model.retrain", "export"),
+        ]
+    )
+    with engine.begin() as connection:
+        entry = audit.record(connection, AuditEvent(action=Action.DATASET_PROFILE))
+    assert type(entry.action) is str
+    assert stored(engine)[-1].action == "dataset.profile"
+    assert verify(engine) is None
+
+
 def test_a_rolled_back_record_leaves_no_trace(engine: Engine) -> None:
     append(engine, 1)
     with pytest.raises(RuntimeError), engine.begin() as connection:
-        audit.record(connection, AuditEvent(action="query"))
+        audit.record(connection, AuditEvent(action=Action.QUERY))
         raise RuntimeError("the change failed")
     append(engine, 1)
     assert [entry.seq for entry in stored(engine)] == [1, 2]
@@ -202,7 +217,7 @@ def test_concurrent_writers_keep_one_chain(engine: Engine) -> None:
             start.wait()
             for _ in range(each):
                 with engine.begin() as connection:
-                    audit.record(connection, AuditEvent(action="query", details={"writer": number}))
+                    audit.record(connection, AuditEvent(action=Action.QUERY, details={"writer": number}))
         except BaseException as error:  # reported below, on the test's thread
             failures.append(error)
 
@@ -222,14 +237,14 @@ def test_text_is_cleaned_and_details_stay_flat(engine: Engine) -> None:
     with engine.begin() as connection:
         entry = audit.record(
             connection,
-            AuditEvent(action="query", username="bad\x00name\n", purpose="x" * 500, details={"note": "a\tb"}),
+            AuditEvent(action=Action.QUERY, username="bad\x00name\n", purpose="x" * 500, details={"note": "a\tb"}),
         )
         with pytest.raises(ValueError, match="detail"):
-            audit.record(connection, AuditEvent(action="query", details={"value": 1.5}))  # type: ignore[dict-item]
+            audit.record(connection, AuditEvent(action=Action.QUERY, details={"value": 1.5}))  # type: ignore[dict-item]
         with pytest.raises(ValueError, match="detail"):
-            audit.record(connection, AuditEvent(action="query", details={"nested": {"a": "b"}}))  # type: ignore[dict-item]
+            audit.record(connection, AuditEvent(action=Action.QUERY, details={"nested": {"a": "b"}}))  # type: ignore[dict-item]
         with pytest.raises(ValueError, match="action"):
-            audit.record(connection, AuditEvent(action="DROP TABLE"))
+            audit.record(connection, AuditEvent(action="DROP TABLE"))  # type: ignore[arg-type]
     assert entry.username == "badname"
     assert entry.purpose == "x" * audit.MAX_TEXT
     assert entry.details == {"note": "ab"}

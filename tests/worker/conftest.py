@@ -38,7 +38,7 @@ from bi_agent.infra import jobs, migrations, processes
 from bi_agent.infra.objects import create_s3_client, ensure_buckets
 from bi_agent.settings import Settings
 from bi_agent.supervisor import process_specs
-from bi_agent.worker.factory import create_celery
+from bi_agent.task_queue import create_celery
 from tests.conftest import EmbeddedStack
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from celery.schedules import schedule
 from redbeat.schedulers import RedBeatSchedulerEntry
 
 from bi_agent.infra.schedules import update_schedule
-from bi_agent.worker.factory import BEAT_LOCK_INTERVALS, BEAT_LOCK_KEY, BEAT_TICK_KEY
+from bi_agent.task_queue import BEAT_LOCK_INTERVALS, BEAT_LOCK_KEY, BEAT_TICK_KEY
 from tests.worker.conftest import BEAT_INTERVAL_SECONDS, Child, Platform
 
 pytestmark = pytest.mark.faults

@@ -71,6 +71,6 @@ def postgres_type(arrow_type: pa.DataType, column: str, filename: str) -> DataTy
 def default_role(data_type: DataType) -> Role:
     if data_type in ("date", "timestamptz"):
         return "time"
-    if data_type in ("bigint", "double precision", "numeric"):
+    if data_type in NUMBER_TYPES:
         return "measure"
     return "dimension"

@@ -11,14 +11,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from bi_agent.catalog.columns import ColumnSpec
+from bi_agent.catalog.columns import NUMBER_TYPES, ColumnSpec
 from bi_agent.catalog.query_spec import Filter
 from bi_agent.errors import InvalidInputError
 
 
 def check_filter_value(item: Filter, column: ColumnSpec) -> None:
     values = item.value if isinstance(item.value, list) else [item.value]
-    numeric = column.data_type in ("bigint", "double precision", "numeric")
+    numeric = column.data_type in NUMBER_TYPES
     for value in values:
         if numeric and (isinstance(value, bool) or not isinstance(value, int | float)):
             raise InvalidInputError(f"filter on {item.dimension}: {column.data_type} needs numbers")

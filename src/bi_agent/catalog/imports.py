@@ -45,6 +45,7 @@ from bi_agent.infra.connections import Connections
 from bi_agent.infra.db import psycopg_connection
 from bi_agent.infra.jobs import JobAccepted
 from bi_agent.infra.telemetry import ROWS_IMPORTED
+from bi_agent.progress import Progress, no_progress
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -54,12 +55,6 @@ Mode = Literal["append", "replace"]
 COPY_BATCH_ROWS = 50_000
 HASH_CHUNK_BYTES = 4 << 20
 UPLOAD_CHUNK_BYTES = 1 << 20
-
-Progress = Callable[[str, int, int], None]
-
-
-def no_progress(stage: str, done: int, total: int) -> None:
-    """Progress sink for callers that do not report it."""
 
 
 # A dataclass checked by pydantic, so callers may still pass its fields by position.

@@ -22,17 +22,16 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
 from bi_agent.catalog import datasets, rollups
-from bi_agent.catalog.columns import ColumnSpec
+from bi_agent.catalog.columns import NUMBER_TYPES, ColumnSpec
 from bi_agent.catalog.names import check_identifier
 from bi_agent.catalog.query_spec import Filter, FilterOp, Scalar
 from bi_agent.errors import ConflictError, InvalidInputError, NotFoundError
 from bi_agent.security import phi_access
 
 Aggregation = Literal["count", "count_distinct", "sum", "avg", "min", "max"]
-NUMERIC_TYPES = ("bigint", "double precision", "numeric")
 TIME_TYPES = ("date", "timestamptz")
 # Text is left out: min and max of text are one record's value (a name, a number), not an aggregate.
-ORDERED_TYPES = (*NUMERIC_TYPES, *TIME_TYPES)
+ORDERED_TYPES = (*NUMBER_TYPES, *TIME_TYPES)
 
 
 class MetricDefinition(BaseModel):
@@ -172,7 +171,7 @@ def check_definition(definition: Metric | MetricDefinition, columns: list[Column
             raise InvalidInputError(f"aggregation {definition.aggregation} needs a column")
     else:
         column_type = known(definition.column, "column")
-        if definition.aggregation in ("sum", "avg") and column_type not in NUMERIC_TYPES:
+        if definition.aggregation in ("sum", "avg") and column_type not in NUMBER_TYPES:
             raise InvalidInputError(
                 f"column {definition.column} is {column_type}; {definition.aggregation} needs a number column"
             )

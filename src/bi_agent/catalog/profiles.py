@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Engine, text
 
 from bi_agent.catalog import datasets
-from bi_agent.catalog.columns import ColumnSpec
+from bi_agent.catalog.columns import NUMBER_TYPES, ColumnSpec
 from bi_agent.catalog.values import json_value
 from bi_agent.errors import NotFoundError
 from bi_agent.infra.db import psycopg_connection
@@ -49,7 +49,7 @@ def _histogram(cursor: Any, table: sql.Composable, column: ColumnSpec, low: Any,
     if column.phi:
         return []
     name = sql.Identifier(column.name)
-    if column.data_type in ("bigint", "double precision", "numeric"):
+    if column.data_type in NUMBER_TYPES:
         if low is None or high is None:
             return []
         if low == high:

@@ -26,7 +26,6 @@ from bi_agent.catalog.columns import ColumnSpec, DataType
 from bi_agent.infra.db import psycopg_connection
 
 GRAINS = ("day", "month")
-NUMERIC_TYPES: tuple[DataType, ...] = ("bigint", "double precision", "numeric")
 # Aggregates kept per measure column, by its type; booleans have no min or max in PostgreSQL, and
 # of text only the count is kept: min and max of text are no metrics (one record's value, maybe
 # PHI), so a view would only store values it never serves (migration 0017 rebuilt such views).

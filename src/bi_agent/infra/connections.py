@@ -14,7 +14,7 @@ from bi_agent.infra.cache import create_async_redis_client, create_redis_client
 from bi_agent.infra.db import create_database_engine
 from bi_agent.infra.objects import create_s3_client
 from bi_agent.settings import Settings
-from bi_agent.worker.factory import create_celery
+from bi_agent.task_queue import create_celery
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

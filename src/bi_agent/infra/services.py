@@ -21,7 +21,7 @@ from bi_agent.infra.cache import create_redis_client
 from bi_agent.infra.db import create_database_engine, first_line
 from bi_agent.infra.objects import create_s3_client
 from bi_agent.settings import Settings
-from bi_agent.worker.factory import BEAT_LOCK_KEY, BEAT_TICK_KEY, beat_stale_after_seconds, create_celery
+from bi_agent.task_queue import BEAT_LOCK_KEY, BEAT_TICK_KEY, beat_stale_after_seconds, create_celery
 
 # Every client's connect and read timeout. An HTTP service's /health waits up to
 # probes.CHECK_DEADLINE_SECONDS on its own stores, so its read timeout is longer: a 503

@@ -44,6 +44,7 @@ from bi_agent.errors import BIAgentError
 from bi_agent.ml import artifacts, evaluation, registry, training
 from bi_agent.ml.features import feature_kind
 from bi_agent.ml.registry import DEFAULT_ALIAS, ModelVersion, NewVersion, Promotion
+from bi_agent.progress import Progress, no_progress
 from bi_agent.security import audit
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def retrain_all(
     s3: S3Client,
     bucket: str,
     job_id: str | None = None,
-    progress: training.Progress = training.no_progress,
+    progress: Progress = no_progress,
     *,
     hipaa_mode: bool = False,
 ) -> list[Outcome]:

@@ -56,11 +56,10 @@ from bi_agent.ml.pipelines import (
     settable_params,
 )
 from bi_agent.ml.registry import ModelVersion, NewVersion
+from bi_agent.progress import Progress, no_progress
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-Progress = Callable[[str, int, int], None]
 
 MIN_ROWS = 20
 MIN_TEST_ROWS = 5
@@ -74,10 +73,6 @@ MAX_FEATURES = 500
 MAX_TRAINING_ROWS = 2_000_000
 READ_BATCH_ROWS = 50_000
 SPLIT_SEED = RANDOM_STATE
-
-
-def no_progress(stage: str, done: int, total: int) -> None:
-    """Progress sink for callers that do not report it."""
 
 
 @dataclass(frozen=True)

@@ -60,8 +60,8 @@ class Outcome(StrEnum):
     DENIED = "denied"
 
 
-class Action:
-    """The actions the platform records; PHI reads and exports use the last five."""
+class Action(StrEnum):
+    """The actions the platform records, each under the name the log stores and filters by."""
 
     LOGIN = "auth.login"
     LOGOUT = "auth.logout"
@@ -69,10 +69,16 @@ class Action:
     USER_CREATE = "user.create"
     USER_UPDATE = "user.update"
     USER_ROLES = "user.roles"
+    ROLE_CREATE = "role.create"
+    ROLE_UPDATE = "role.update"
+    ROLE_DELETE = "role.delete"
     AUDIT_READ = "audit.read"
+    # Reads of PHI and exports.
     DATASET_ROWS = "dataset.rows"
+    DATASET_PROFILE = "dataset.profile"
     QUERY = "query"
     FORECAST = "forecast"
+    MODEL_TRAIN = "model.train"
     MODEL_RETRAIN = "model.retrain"
     EXPORT = "export"
 
@@ -90,7 +96,7 @@ class RequestInfo:
 class AuditEvent:
     """What happened. Names and ids only: never a value read from a dataset or a request body."""
 
-    action: str
+    action: Action
     outcome: Outcome = Outcome.SUCCESS
     user_id: uuid.UUID | None = None
     username: str | None = None
@@ -176,7 +182,7 @@ def record(connection: Connection, event: AuditEvent) -> AuditRecord:
         user_id=event.user_id,
         username=_label(event.username),
         roles=tuple(sorted(_label(role) or "" for role in event.roles)),
-        action=event.action,
+        action=str(event.action),
         resource=_label(event.resource),
         dataset=_label(event.dataset),
         columns=tuple(_label(column) or "" for column in event.columns),
@@ -216,7 +222,7 @@ def record_access(
     principal: Principal,
     request: RequestInfo,
     *,
-    action: str,
+    action: Action,
     outcome: Outcome = Outcome.SUCCESS,
     resource: str | None = None,
     dataset: str | None = None,

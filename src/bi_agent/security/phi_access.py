@@ -94,7 +94,7 @@ def check_phi_reads(
     reads: Iterable[PhiRead],
     *,
     hipaa_mode: bool,
-    action: str,
+    action: audit.Action,
     resource: str,
 ) -> None:
     """`check_phi_read` for each dataset a query-like read (a query, a forecast) takes rows of."""
@@ -118,7 +118,7 @@ def check_phi_read(
     request: audit.RequestInfo,
     *,
     hipaa_mode: bool,
-    action: str,
+    action: audit.Action,
     dataset: str,
     phi_columns: Sequence[str],
     touched: Sequence[str] = (),

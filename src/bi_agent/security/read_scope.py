@@ -32,7 +32,7 @@ from sqlalchemy import Connection, Engine
 from bi_agent.catalog import row_policies
 from bi_agent.catalog.query_spec import Filter
 from bi_agent.security import phi_access
-from bi_agent.security.audit import RequestInfo
+from bi_agent.security.audit import Action, RequestInfo
 from bi_agent.security.permissions import Permission, Principal
 from bi_agent.settings import Settings
 
@@ -103,7 +103,9 @@ class ReadScope(BaseModel):
         """Refuse a PHI metric (one whose definition shows PHI values) without `phi:read`."""
         phi_access.check_metric_phi(metric, shown, phi_allowed=self.phi_allowed)
 
-    def check_reads(self, engine: Engine, reads: Iterable[phi_access.PhiRead], *, action: str, resource: str) -> None:
+    def check_reads(
+        self, engine: Engine, reads: Iterable[phi_access.PhiRead], *, action: Action, resource: str
+    ) -> None:
         """In HIPAA mode, a read of a PHI-bearing dataset needs a purpose and is audited before
         anything is read (a record that cannot be written means nothing is served)."""
         if not self.hipaa_mode or self.principal is None:
@@ -113,7 +115,7 @@ class ReadScope(BaseModel):
         )
 
     def check_rows_read(
-        self, engine: Engine, dataset: str, phi_columns: Sequence[str], *, action: str, resource: str
+        self, engine: Engine, dataset: str, phi_columns: Sequence[str], *, action: Action, resource: str
     ) -> None:
         """`check_reads` of a read of a dataset's rows, which shows its PHI columns unless masked."""
         touched = [] if self.masked(phi_columns) else list(phi_columns)

@@ -37,7 +37,7 @@ from bi_agent.infra.log_format import set_up_logs
 from bi_agent.infra.schedules import sync_all
 from bi_agent.infra.tracing import configure_tracing
 from bi_agent.settings import get_settings
-from bi_agent.worker.factory import create_celery
+from bi_agent.task_queue import create_celery
 from bi_agent.worker.metrics import serve_metrics
 from bi_agent.worker.recovery import restore_orphans
 

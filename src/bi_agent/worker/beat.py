@@ -13,7 +13,7 @@ from typing import Any
 from redbeat.schedulers import RedBeatScheduler, get_redis
 
 from bi_agent.settings import get_settings
-from bi_agent.worker.factory import BEAT_TICK_KEY, BEAT_TICK_TTL_SECONDS
+from bi_agent.task_queue import BEAT_TICK_KEY, BEAT_TICK_TTL_SECONDS
 
 
 class HeartbeatScheduler(RedBeatScheduler):  # type: ignore[misc]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -29,6 +28,7 @@ from bi_agent.catalog.analytics_jobs import (
 from bi_agent.catalog.imports import IMPORT_REQUEST, run_import
 from bi_agent.errors import InvalidInputError
 from bi_agent.infra.connections import Connections
+from bi_agent.progress import Progress, ProgressReport
 from bi_agent.settings import get_settings
 
 # Progress is written to Redis at most this often, so a fast import is not slowed by it.
@@ -41,7 +41,7 @@ def connections() -> Connections:
     return Connections.open(get_settings())
 
 
-def _progress_reporter(task: Task) -> Callable[[str, int, int], None]:
+def _progress_reporter(task: Task) -> Progress:
     """A progress sink writing state PROGRESS at most every PROGRESS_INTERVAL_SECONDS."""
     last_report = 0.0
 
@@ -51,8 +51,7 @@ def _progress_reporter(task: Task) -> Callable[[str, int, int], None]:
         if now - last_report < PROGRESS_INTERVAL_SECONDS and done < total:
             return
         last_report = now
-        percent = round(100 * done / total, 1) if total else 100.0
-        task.update_state(state="PROGRESS", meta={"stage": stage, "done": done, "total": total, "percent": percent})
+        task.update_state(state="PROGRESS", meta=ProgressReport.of(stage, done, total).model_dump())
 
     return report
 

@@ -141,7 +141,9 @@ def preview(
         return datasets.preview_rows(connection, name, page.limit, page.offset, scope)
 
 
-def _check_rows_read(scope: ReadScope, connections: Connections, name: str, action: str, route: str) -> list[str]:
+def _check_rows_read(
+    scope: ReadScope, connections: Connections, name: str, action: audit.Action, route: str
+) -> list[str]:
     """404 for no such dataset; in HIPAA mode a read of a dataset with PHI columns needs a
     purpose and is audited. The dataset's PHI columns."""
     check_identifier(name, "dataset name")
@@ -197,7 +199,7 @@ def get_profile(scope: CanRead, connections: ConnectionsDep, name: str) -> profi
     scope.check_reads(
         connections.engine,
         [PhiRead(name, phi_columns, [])],
-        action="dataset.profile",
+        action=audit.Action.DATASET_PROFILE,
         resource=f"/api/v1/datasets/{name}/profile",
     )
     with connections.engine.connect() as connection:

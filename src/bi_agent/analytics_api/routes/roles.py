@@ -56,7 +56,7 @@ def create_role(body: NewRole, principal: RoleManager, connections: ConnectionsD
     """A role of your own, for example one a row policy limits to a region. 409 if it exists."""
     with connections.engine.begin() as connection:
         role = roles.create_role(connection, body.name, body.description, body.permissions)
-        _record(connection, principal, info, "role.create", role)
+        _record(connection, principal, info, audit.Action.ROLE_CREATE, role)
     return RoleReply.model_validate(role)
 
 
@@ -67,7 +67,7 @@ def update_role(
     """Applies to the next request of everyone holding the role. Built-in roles are fixed (409)."""
     with connections.engine.begin() as connection:
         role = roles.update_role(connection, name, description=body.description, permissions=body.permissions)
-        _record(connection, principal, info, "role.update", role)
+        _record(connection, principal, info, audit.Action.ROLE_UPDATE, role)
     return RoleReply.model_validate(role)
 
 
@@ -77,12 +77,12 @@ def delete_role(name: str, principal: RoleManager, connections: ConnectionsDep, 
     with connections.engine.begin() as connection:
         role = roles.get_role(connection, name)
         roles.delete_role(connection, name)
-        _record(connection, principal, info, "role.delete", role)
+        _record(connection, principal, info, audit.Action.ROLE_DELETE, role)
     return Response(status_code=204)
 
 
 def _record(
-    connection: Connection, principal: Principal, info: audit.RequestInfo, action: str, role: roles.Role
+    connection: Connection, principal: Principal, info: audit.RequestInfo, action: audit.Action, role: roles.Role
 ) -> None:
     audit.record_access(
         connection,

@@ -14,6 +14,7 @@ from bi_agent.http.auth import ConnectionsDep, require
 from bi_agent.infra import jobs
 from bi_agent.ml import training
 from bi_agent.ml.pipelines import DEFAULT_ALGORITHM, Algorithm, ParamValue, Task
+from bi_agent.security import audit
 from bi_agent.security.permissions import Permission, Principal
 from bi_agent.security.phi_access import check_phi_read
 
@@ -92,7 +93,7 @@ def train(
         principal,
         request_info(http_request),
         hipaa_mode=connections.settings.hipaa_mode,
-        action="model.train",
+        action=audit.Action.MODEL_TRAIN,
         resource=f"/api/v1/models/{name}/train",
         dataset=body.dataset,
         phi_columns=phi_columns,

@@ -1,4 +1,8 @@
-"""How the Celery app is built; `bi_agent.worker.app` builds the one the processes run.
+"""How the Celery app is built: one app for the processes that send tasks and read their state
+(the API, the CLI, the health checks) and for those that run them (`bi_agent.worker.app`).
+
+Here, outside `worker/` and `infra/`, so `infra/` needs nothing from the worker: the worker's
+modules are named, not imported, and Celery loads them only in the processes that run tasks.
 
 Redis is broker and result backend; beat keeps its schedule in Redis with RedBeat,
 whose lock lets one beat run at a time.
