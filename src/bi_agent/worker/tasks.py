@@ -119,7 +119,7 @@ def train_model(self: Task, request: dict[str, Any]) -> dict[str, Any]:
         training.TrainingRequest.from_dict(request, job_id=self.request.id),
         progress=report,
     )
-    return version.as_dict()
+    return version.model_dump(mode="json")
 
 
 @shared_task(name="update_ml_models", bind=True)  # type: ignore[untyped-decorator]

@@ -101,7 +101,7 @@ def train(
     if wait and plan.row_count <= WAIT_MAX_ROWS:
         bucket = connections.settings.minio_bucket_models
         version = training.train(connections.engine, connections.s3, bucket, request)
-        return JSONResponse(version.as_dict(), status_code=201)
+        return JSONResponse(version.model_dump(mode="json"), status_code=201)
     summary = {"model": name, "dataset": body.dataset, "target": body.target, "task": body.task}
     with connections.engine.begin() as connection:
         job_id = jobs.submit(
