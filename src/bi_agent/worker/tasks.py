@@ -116,7 +116,7 @@ def train_model(self: Task, request: dict[str, Any]) -> dict[str, Any]:
         connections().engine,
         connections().s3,
         get_settings().minio_bucket_models,
-        training.TrainingRequest.from_dict(request, job_id=self.request.id),
+        training.TrainingRequest.model_validate({**request, "job_id": self.request.id}),
         progress=report,
     )
     return version.model_dump(mode="json")
