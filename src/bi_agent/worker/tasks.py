@@ -141,7 +141,7 @@ def update_ml_models(self: Task) -> dict[str, Any]:
         progress=_progress_reporter(self),
         hipaa_mode=settings.hipaa_mode,
     )
-    return {"models": [outcome.as_dict() for outcome in outcomes]}
+    return retraining.RetrainingRun(models=outcomes).model_dump(mode="json")
 
 
 @shared_task(name="process_data")  # type: ignore[untyped-decorator]
