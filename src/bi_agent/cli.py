@@ -516,7 +516,7 @@ def models_predict(
         )
     finally:
         connections.close()
-    reply = result.as_dict()
+    reply = result.reply().model_dump()
     header = ["prediction", *(f"probability_{label}" for label in reply.get("classes") or [])]
     probabilities = reply.get("probabilities")
     rows = [
