@@ -6,13 +6,10 @@ from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Request, Response
 
 from bi_agent.catalog import metrics, queries, row_policies
 from bi_agent.catalog.query_cache import QueryCache, access_scope
-from bi_agent.catalog.query_spec import Filter, Grain
 from bi_agent.http.audit_context import request_info
 from bi_agent.http.auth import ConnectionsDep, require
 from bi_agent.ml import forecasting
@@ -26,27 +23,14 @@ router = APIRouter(tags=["forecasts"])
 CanQuery = Annotated[Principal, require(Permission.QUERIES_RUN)]
 
 
-class ForecastBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    metric: str = Field(min_length=1, max_length=63, description="A metric of the analytics catalog")
-    grain: Grain = Field(default="month", description="The period of each value")
-    horizon: int = Field(
-        ge=1,
-        le=max(forecasting.MAX_HORIZON.values()),
-        description="Periods to forecast: at most 366 days, 104 weeks, 36 months, 12 quarters or 5 years",
-    )
-    group_by: list[str] = Field(
-        default_factory=list, max_length=2, description="Dimensions: one series per group (the 10 largest)"
-    )
-    filters: list[Filter] = Field(default_factory=list, max_length=20, description="As in a query")
-    interval: float = Field(default=0.95, ge=0.5, le=0.99, description="Coverage of the prediction interval")
-
-
 @router.post("/forecast", summary="Forecast a metric")
 def forecast(
-    http_request: Request, principal: CanQuery, connections: ConnectionsDep, body: ForecastBody
-) -> JSONResponse:
+    http_request: Request,
+    response: Response,
+    principal: CanQuery,
+    connections: ConnectionsDep,
+    body: forecasting.ForecastRequest,
+) -> forecasting.Forecast:
     """Future values of a metric with a prediction interval, per group, from its complete
     periods (the current period and a last period the data stops inside are left out).
     Each series has the backtest of its model on its latest periods beside the naive
@@ -61,14 +45,6 @@ def forecast(
     timezone = settings.reporting_timezone
     phi_allowed = principal.has(Permission.PHI_READ)
     min_cell_size = settings.hipaa_min_cell_size if settings.hipaa_mode and not phi_allowed else None
-    request = forecasting.ForecastRequest(
-        metric=body.metric,
-        grain=body.grain,
-        horizon=body.horizon,
-        group_by=tuple(body.group_by),
-        filters=tuple(body.filters),
-        interval=body.interval,
-    )
     today = datetime.now(ZoneInfo(timezone)).date()
     with connections.engine.connect() as connection:
         if settings.hipaa_mode:
@@ -85,10 +61,10 @@ def forecast(
             )
         (metric,) = metrics.find_metrics(connection, [body.metric])
         policy = row_policies.filters_for(connection, principal.roles, metric.dataset)
-        result, cached = forecasting.answer(
+        result = forecasting.answer(
             connection,
             QueryCache(connections.redis, connections.settings.cache_signing_key()),
-            request,
+            body,
             timezone,
             access_scope(principal, min_cell_size=min_cell_size),
             today=today,
@@ -96,4 +72,5 @@ def forecast(
             policy=policy,
             min_cell_size=min_cell_size,
         )
-    return JSONResponse({**result, "cached": cached}, headers={"X-Cache": "HIT" if cached else "MISS"})
+    response.headers["X-Cache"] = "HIT" if result.cached else "MISS"
+    return result
