@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter, computed_field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter, WithJsonSchema, computed_field
 from sqlalchemy import Connection, Engine, text
 
 from bi_agent.catalog.names import check_identifier
@@ -39,7 +39,11 @@ _FEATURES = TypeAdapter(list[Feature])
 
 # As `datetime.isoformat` writes it (`+00:00`), which the replies carried before they were models
 # (pydantic would write `Z`).
-Timestamp = Annotated[datetime, PlainSerializer(datetime.isoformat, return_type=str, when_used="json")]
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(datetime.isoformat, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
 
 
 class ModelVersion(BaseModel):
