@@ -136,7 +136,7 @@ def test_a_batch_is_predicted_as_the_model_predicts(trainer: Trainer, churn: str
 
     pipeline = cache.get((name, 1, version.artifact_sha256), lambda: pytest.fail("not cached"))
     expected = pipeline.predict(to_frame(name, version.features, read_input({"records": records})))
-    reply = result.as_dict()
+    reply = result.reply().model_dump()
     assert reply["version"] == 1 and reply["predictions"] == expected.tolist()
     assert reply["classes"] == ["no", "yes"]
     assert np.allclose(np.sum(reply["probabilities"], axis=1), 1)

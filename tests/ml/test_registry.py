@@ -28,13 +28,13 @@ def test_list_and_read_models(trainer: Trainer, churn: str, prices: str, engine:
         items, total = registry.list_models(connection, limit=10, offset=0)
         summary, versions = registry.get_model(connection, churn_model)
     assert total == 2 and [item.name for item in items] == [churn_model, price_model]
-    listed = items[0].as_dict()
+    listed = items[0].model_dump(mode="json")
     assert listed["task"] == "classification" and listed["latest_version"] == 2
     assert listed["aliases"] == {"production": 1} and listed["metrics"] == newest.metrics
     assert summary.aliases == {"production": 1}
     assert [version.version for version in versions] == [2, 1]
     assert versions[1].aliases == ("production",) and versions[0].aliases == ()
-    shown = versions[0].as_dict()
+    shown = versions[0].model_dump(mode="json")
     assert shown["features"] == [{"name": "plan", "type": "text"}]
     assert set(shown["artifact"]) == {"key", "sha256", "size_bytes"}
     assert {"params", "metrics", "dataset", "data_version", "created_by", "created_at"} <= set(shown)

@@ -44,7 +44,7 @@ def test_classification_beats_its_baseline_and_says_how_to_repeat_it(
     assert metrics["roc_auc"] > 0.7 and metrics["baseline"]["roc_auc"] == 0.5
     assert metrics["f1"] > metrics["baseline"]["f1"]
     # PHI and the date column are left out of the default features; types come from the catalog.
-    assert [feature.as_dict() for feature in version.features] == [
+    assert version.model_dump(mode="json")["features"] == [
         {"name": "age", "type": "number"},
         {"name": "monthly_charges", "type": "number"},
         {"name": "plan", "type": "text"},

@@ -69,9 +69,9 @@ def models_train(
         model=name,
         dataset=dataset,
         target=target,
-        task=task,  # type: ignore[arg-type]  # checked by training.plan, with the choices in its message
+        task=task,
         features=tuple(feature) if feature else None,
-        algorithm=algorithm,  # type: ignore[arg-type]  # as task
+        algorithm=algorithm,
         params=parse_params(param or []),
         test_size=test_size,
         # The operator at the server's console sees all the data, as `bi-agent query` does.
@@ -164,7 +164,7 @@ def models_predict(
         )
     finally:
         connections.close()
-    reply = result.as_dict()
+    reply = result.reply().model_dump()
     header = ["prediction", *(f"probability_{label}" for label in reply.get("classes") or [])]
     probabilities = reply.get("probabilities")
     rows = [

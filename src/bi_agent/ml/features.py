@@ -9,12 +9,13 @@ objects with NaN for a missing value.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from pydantic import ConfigDict, Field
+from pydantic.dataclasses import dataclass
 
 from bi_agent.catalog.columns import ColumnSpec, DataType
 
@@ -33,17 +34,11 @@ KIND_OF_TYPE: dict[DataType, FeatureKind | None] = {
 }
 
 
-@dataclass(frozen=True)
+# Written `{"name", "type"}` in the registry and in replies; `kind` in code, where `type` is taken.
+@dataclass(frozen=True, config=ConfigDict(serialize_by_alias=True, validate_by_name=True, validate_by_alias=True))
 class Feature:
     name: str
-    kind: FeatureKind
-
-    def as_dict(self) -> dict[str, str]:
-        return {"name": self.name, "type": self.kind}
-
-    @classmethod
-    def from_dict(cls, value: Mapping[str, Any]) -> Feature:
-        return cls(str(value["name"]), value["type"])
+    kind: FeatureKind = Field(alias="type")
 
 
 def feature_kind(column: ColumnSpec) -> FeatureKind | None:

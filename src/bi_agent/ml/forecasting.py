@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
 
 from bi_agent.catalog import kpis, metrics, queries
@@ -59,14 +60,23 @@ NON_NEGATIVE = frozenset({"count", "count_distinct"})
 ZERO_WHEN_EMPTY = frozenset({"count", "count_distinct", "sum"})
 
 
-@dataclass(frozen=True)
-class ForecastRequest:
-    metric: str
-    grain: Grain
-    horizon: int
-    group_by: tuple[str, ...] = ()
-    filters: tuple[Filter, ...] = ()
-    interval: float = 0.95
+class ForecastRequest(BaseModel):
+    """A forecast asked for: the body of `POST /api/v1/forecast`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metric: str = Field(min_length=1, max_length=63, description="A metric of the analytics catalog")
+    grain: Grain = Field(default="month", description="The period of each value")
+    horizon: int = Field(
+        ge=1,
+        le=max(MAX_HORIZON.values()),
+        description="Periods to forecast: at most 366 days, 104 weeks, 36 months, 12 quarters or 5 years",
+    )
+    group_by: list[str] = Field(
+        default_factory=list, max_length=2, description="Dimensions: one series per group (the 10 largest)"
+    )
+    filters: list[Filter] = Field(default_factory=list, max_length=20, description="As in a query")
+    interval: float = Field(default=0.95, ge=0.5, le=0.99, description="Coverage of the prediction interval")
 
     def canonical(self) -> str:
         return json.dumps(
@@ -82,8 +92,7 @@ class ForecastRequest:
         )
 
 
-@dataclass(frozen=True)
-class Backtest:
+class Backtest(BaseModel):
     """The model refitted without the last `periods` periods and scored on them, beside
     the naive forecast (the last value carried on) and, with a season, the seasonal naive
     one (the value one season earlier)."""
@@ -92,51 +101,62 @@ class Backtest:
     mae: float
     naive_mae: float
     seasonal_naive_mae: float | None
-
-    def as_dict(self) -> dict[str, Any]:
-        best_naive = min(value for value in (self.naive_mae, self.seasonal_naive_mae) if value is not None)
-        return {
-            "periods": self.periods,
-            "mae": _rounded(self.mae),
-            "naive_mae": _rounded(self.naive_mae),
-            "seasonal_naive_mae": _rounded(self.seasonal_naive_mae),
-            "beats_naive": self.mae < best_naive,
-            # 1 - MAE / best naive MAE: above zero the model adds something over the naive.
-            "skill": None if best_naive == 0 else round(1 - self.mae / best_naive, 4),
-        }
+    beats_naive: bool
+    skill: float | None = Field(
+        description="1 - MAE / the best naive MAE: above zero the model adds something over the naive"
+    )
 
 
-@dataclass(frozen=True)
-class Series:
+class HistoryPoint(BaseModel):
+    period: date
+    value: float | None = Field(description="null: hidden (a small cell); the fit used an interpolated value")
+
+
+class ForecastPoint(BaseModel):
+    period: date
+    value: float
+    lower: float
+    upper: float
+
+
+class Series(BaseModel):
+    """One group's history, forecast and backtest."""
+
     group: dict[str, Any]
     method: str
-    periods: list[date]
-    values: list[float | None]  # None: hidden (small cell); the fit used an interpolated value
-    future: list[date]
-    forecast: list[float]
-    lower: list[float]
-    upper: list[float]
+    history: list[HistoryPoint]
+    forecast: list[ForecastPoint]
     backtest: Backtest
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "group": self.group,
-            "method": self.method,
-            "history": [
-                {"period": period.isoformat(), "value": _rounded(value)}
-                for period, value in zip(self.periods, self.values, strict=True)
-            ],
-            "forecast": [
-                {
-                    "period": period.isoformat(),
-                    "value": _rounded(value),
-                    "lower": _rounded(low),
-                    "upper": _rounded(high),
-                }
-                for period, value, low, high in zip(self.future, self.forecast, self.lower, self.upper, strict=True)
-            ],
-            "backtest": self.backtest.as_dict(),
-        }
+
+class SkippedGroup(BaseModel):
+    """A group that could not be forecast, and why (never naming its values)."""
+
+    group: dict[str, Any]
+    reason: str
+
+
+class Forecast(BaseModel):
+    """A metric's forecast: one series per group, with what it was computed from."""
+
+    metric: str
+    grain: Grain
+    horizon: int
+    interval: float
+    group_by: list[str]
+    dataset: str
+    data_version: int
+    source: str = Field(description="rollup or table, as in a query")
+    history_end: date = Field(description="The end (exclusive) of the last complete period")
+    series: list[Series]
+    skipped: list[SkippedGroup]
+    omitted_groups: int = Field(description="Groups beyond the 10 largest (by total value), not forecast")
+    suppressed: bool | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="In HIPAA mode: whether small cells were hidden",
+    )
+    cached: bool = Field(default=False, description="Whether the reply came from the cache")
 
 
 @dataclass(frozen=True)
@@ -160,11 +180,10 @@ class _History:
 
 
 def check_request(request: ForecastRequest) -> None:
+    """The horizon's limit of the request's grain (the model bounds it by the longest)."""
     limit = MAX_HORIZON[request.grain]
     if not 1 <= request.horizon <= limit:
         raise InvalidInputError(f"horizon {request.horizon} at grain {request.grain}: give 1 to {limit} periods")
-    if not 0.5 <= request.interval <= 0.99:
-        raise InvalidInputError(f"interval {request.interval}: give a coverage between 0.5 and 0.99, e.g. 0.95")
 
 
 def answer(
@@ -175,8 +194,8 @@ def answer(
     scope: ReadScope,
     *,
     today: date,
-) -> tuple[dict[str, Any], bool]:
-    """The forecast and whether it came from the cache. The key holds what a query's key
+) -> Forecast:
+    """The forecast, `cached` when it came from the cache. The key holds what a query's key
     holds (data_version, definitions, scope, row policy) and today's date, which moves the end
     of the history."""
     check_request(request)
@@ -191,11 +210,11 @@ def answer(
     key = cache_key("forecast:" + request.canonical(), dataset, data_version, [*definitions, *shape], scope.cache_scope)
     cached = cache.get(key)
     if cached is not None:
-        return cached, True
+        return Forecast.model_validate({**cached, "cached": True})
     result, storable = forecast(connection, request, timezone, scope, today=today, policy=policy)
-    if storable and result["data_version"] == data_version:
-        cache.put(key, result)
-    return result, False
+    if storable and result.data_version == data_version:
+        cache.put(key, result.model_dump(mode="json", exclude={"cached"}))
+    return result
 
 
 def forecast(
@@ -206,8 +225,8 @@ def forecast(
     *,
     today: date,
     policy: Sequence[Filter] | None = None,
-) -> tuple[dict[str, Any], bool]:
-    """The forecast reply and whether a cache may keep it (`queries.storable`: not when it shows
+) -> tuple[Forecast, bool]:
+    """The forecast and whether a cache may keep it (`queries.storable`: not when it shows
     PHI values)."""
     check_request(request)
     (metric,) = metrics.find_metrics(connection, [request.metric])
@@ -236,7 +255,7 @@ def forecast(
         )
     chosen = sorted(histories, key=lambda item: item.size, reverse=True)[:MAX_GROUPS]
     series: list[Series] = []
-    skipped: list[dict[str, Any]] = []
+    skipped: list[SkippedGroup] = []
     for item in sorted(chosen, key=lambda item: [str(value) for value in item.group]):
         group = dict(zip(request.group_by, item.group, strict=True))
         try:
@@ -244,28 +263,26 @@ def forecast(
         except InvalidInputError as error:
             # One short or hidden series does not sink the others; a reply with none is a 422.
             # The reason never names the group: its values may be PHI, and errors are logged.
-            skipped.append({"group": group, "reason": str(error)})
+            skipped.append(SkippedGroup(group=group, reason=str(error)))
     if not series:
         prefix = f"none of the {len(chosen)} groups can be forecast; the first: " if request.group_by else ""
-        raise InvalidInputError(prefix + skipped[0]["reason"])
+        raise InvalidInputError(prefix + skipped[0].reason)
     FORECASTS.labels(metric.name).inc()
-    reply: dict[str, Any] = {
-        "metric": metric.name,
-        "grain": grain,
-        "horizon": request.horizon,
-        "interval": request.interval,
-        "group_by": list(request.group_by),
-        "dataset": result.dataset,
-        "data_version": result.data_version,
-        "source": result.source,
-        "history_end": end.isoformat(),
-        "series": [item.as_dict() for item in series],
-        "skipped": skipped,
-        # Groups beyond the MAX_GROUPS largest (by total value), not forecast.
-        "omitted_groups": len(histories) - len(chosen),
-    }
-    if result.suppressed_cells is not None:
-        reply["suppressed"] = bool(result.suppressed_cells)
+    reply = Forecast(
+        metric=metric.name,
+        grain=grain,
+        horizon=request.horizon,
+        interval=request.interval,
+        group_by=request.group_by,
+        dataset=result.dataset,
+        data_version=result.data_version,
+        source=result.source,
+        history_end=end,
+        series=series,
+        skipped=skipped,
+        omitted_groups=len(histories) - len(chosen),
+        suppressed=None if result.suppressed_cells is None else bool(result.suppressed_cells),
+    )
     return reply, queries.storable(checked)
 
 
@@ -309,25 +326,32 @@ def _forecast_series(
     seasonal_naive = None
     if season is not None and len(fitted) >= season:
         seasonal_naive = _mae(np.resize(fitted[-season:], held_out), actual)
+    mae = _mae(check.mean, actual)
+    naive_mae = _mae(np.full(held_out, fitted[-1]), actual)
+    best_naive = min(value for value in (naive_mae, seasonal_naive) if value is not None)
     backtest = Backtest(
         periods=held_out,
-        mae=_mae(check.mean, actual),
-        naive_mae=_mae(np.full(held_out, fitted[-1]), actual),
-        seasonal_naive_mae=seasonal_naive,
+        mae=round(mae, 6),
+        naive_mae=round(naive_mae, 6),
+        seasonal_naive_mae=_rounded(seasonal_naive),
+        beats_naive=mae < best_naive,
+        skill=None if best_naive == 0 else round(1 - mae / best_naive, 4),
     )
     final = fit_and_forecast(values, request.horizon, season, request.interval)
     mean, lower, upper = final.mean, final.lower, final.upper
     if aggregation in NON_NEGATIVE:
         mean, lower, upper = (np.maximum(array, 0.0) for array in (mean, lower, upper))
+    future = [shift_period(end, grain, step) for step in range(request.horizon)]
     return Series(
         group=group,
         method=final.method,
-        periods=periods,
-        values=shown,
-        future=[shift_period(end, grain, step) for step in range(request.horizon)],
-        forecast=[float(value) for value in mean],
-        lower=[float(value) for value in lower],
-        upper=[float(value) for value in upper],
+        history=[
+            HistoryPoint(period=period, value=_rounded(value)) for period, value in zip(periods, shown, strict=True)
+        ],
+        forecast=[
+            ForecastPoint(period=period, value=round(value, 6), lower=round(low, 6), upper=round(high, 6))
+            for period, value, low, high in zip(future, mean.tolist(), lower.tolist(), upper.tolist(), strict=True)
+        ],
         backtest=backtest,
     )
 

@@ -18,8 +18,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter, WithJsonSchema, computed_field
 from sqlalchemy import Connection, Engine, text
 
 from bi_agent.catalog.names import check_identifier
@@ -33,57 +34,57 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 DEFAULT_ALIAS = "production"
+_FEATURES = TypeAdapter(list[Feature])
 
 
-@dataclass(frozen=True)
-class ModelVersion:
+# As `datetime.isoformat` writes it (`+00:00`), which the replies carried before they were models
+# (pydantic would write `Z`).
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(datetime.isoformat, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
+
+
+class ModelVersion(BaseModel):
+    """One version of a model: what trained it, on what, how well, and where its file is."""
+
+    model_config = ConfigDict(frozen=True)
+
     model: str
     version: int
     task: Task
     algorithm: str
-    params: dict[str, Any]
-    metrics: dict[str, Any]
+    params: dict[str, Any] = Field(description="Effective hyperparameters, with random_state, test_size and split_seed")
+    metrics: dict[str, Any] = Field(description="Held-out metrics, with the baseline's under `baseline`")
     dataset: str
     data_version: int
     target: str
     features: tuple[Feature, ...]
     classes: list[Any] | None
-    training: dict[str, Any]
-    artifact_key: str
-    artifact_sha256: str
-    artifact_bytes: int
-    job_id: str | None
-    created_by: str | None
-    created_at: datetime
+    training: dict[str, Any] = Field(description="Rows read, split and left out; seconds; library versions")
     aliases: tuple[str, ...]
     # Retraining's (see retraining.py); None for a version trained by hand.
     decision: dict[str, Any] | None = None
+    artifact_key: str = Field(exclude=True)
+    artifact_sha256: str = Field(exclude=True)
+    artifact_bytes: int = Field(exclude=True)
+    job_id: str | None
+    created_by: str | None
+    created_at: Timestamp
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "version": self.version,
-            "task": self.task,
-            "algorithm": self.algorithm,
-            "params": self.params,
-            "metrics": self.metrics,
-            "dataset": self.dataset,
-            "data_version": self.data_version,
-            "target": self.target,
-            "features": [feature.as_dict() for feature in self.features],
-            "classes": self.classes,
-            "training": self.training,
-            "aliases": list(self.aliases),
-            "decision": self.decision,
-            "artifact": {"key": self.artifact_key, "sha256": self.artifact_sha256, "size_bytes": self.artifact_bytes},
-            "job_id": self.job_id,
-            "created_by": self.created_by,
-            "created_at": self.created_at.isoformat(),
-        }
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def artifact(self) -> StoredArtifact:
+        """The model file: its key in the models bucket, its SHA-256 and its size."""
+        return StoredArtifact(self.artifact_key, self.artifact_sha256, self.artifact_bytes)
 
 
-@dataclass(frozen=True)
-class ModelSummary:
+class ModelSummary(BaseModel):
+    """A model as a list shows it: what it predicts, its aliases, and its latest version's metrics."""
+
+    model_config = ConfigDict(frozen=True)
+
     name: str
     task: Task
     target: str
@@ -93,22 +94,22 @@ class ModelSummary:
     dataset: str | None
     metrics: dict[str, Any] | None
     created_by: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "task": self.task,
-            "target": self.target,
-            "latest_version": self.latest_version,
-            "aliases": self.aliases,
-            "dataset": self.dataset,
-            "metrics": self.metrics,
-            "created_by": self.created_by,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-        }
+
+class ModelDetail(ModelSummary):
+    """A model and its versions, newest first."""
+
+    versions: list[ModelVersion]
+
+
+class Alias(BaseModel):
+    """An alias and the version it names."""
+
+    model: str
+    alias: str
+    version: int
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ def _version(row: Any) -> ModelVersion:
         dataset=row.dataset,
         data_version=row.data_version,
         target=row.target,
-        features=tuple(Feature.from_dict(item) for item in row.features),
+        features=row.features,
         classes=row.classes,
         training=row.training,
         artifact_key=row.artifact_key,
@@ -267,7 +268,7 @@ def register(engine: Engine, s3: S3Client, bucket: str, new: NewVersion, data: b
                     "dataset": new.dataset,
                     "data_version": new.data_version,
                     "target": new.target,
-                    "features": json.dumps([feature.as_dict() for feature in new.features]),
+                    "features": _FEATURES.dump_json(list(new.features)).decode(),
                     "classes": None if new.classes is None else json.dumps(new.classes),
                     "training": json.dumps(new.training),
                     "key": stored.key,
@@ -420,7 +421,7 @@ def resolve(connection: Connection, name: str, version: int | None = None, alias
     raise NotFoundError(f"model {name} has no versions; train it first")
 
 
-def set_alias(connection: Connection, name: str, alias: str, version: int, user_id: uuid.UUID | None) -> None:
+def set_alias(connection: Connection, name: str, alias: str, version: int, user_id: uuid.UUID | None) -> Alias:
     """Point `alias` at `version`, creating the alias or moving it."""
     check_identifier(alias, "alias")
     model_id = _locked_id(connection, name)
@@ -433,6 +434,7 @@ def set_alias(connection: Connection, name: str, alias: str, version: int, user_
         {"id": model_id, "alias": alias, "version": version, "user": user_id},
     )
     connection.execute(text("UPDATE bi.models SET updated_at = now() WHERE id = :id"), {"id": model_id})
+    return Alias(model=name, alias=alias, version=version)
 
 
 def delete_alias(connection: Connection, name: str, alias: str) -> None:

@@ -32,10 +32,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from pydantic import BaseModel, Field
+from pydantic.dataclasses import dataclass
 from sqlalchemy import Engine
 
 from bi_agent.catalog import datasets
@@ -65,13 +66,13 @@ class Outcome:
     model: str
     action: Action
     reason: str
-    version: int | None = None
+    version: int | None = Field(default=None, exclude_if=lambda value: value is None)
 
-    def as_dict(self) -> dict[str, Any]:
-        reply: dict[str, Any] = {"model": self.model, "action": self.action, "reason": self.reason}
-        if self.version is not None:
-            reply["version"] = self.version
-        return reply
+
+class RetrainingRun(BaseModel):
+    """The result of `update_ml_models`: each model's outcome, in the order of their names."""
+
+    models: list[Outcome]
 
 
 def retrain_all(

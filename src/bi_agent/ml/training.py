@@ -20,7 +20,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -29,13 +29,15 @@ import pandas as pd
 import sklearn
 import skops
 from psycopg import sql
+from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 from sklearn.model_selection import train_test_split
 from sqlalchemy import Engine, text
 
 from bi_agent.catalog import datasets
 from bi_agent.catalog.columns import NUMBER_TYPES, ColumnSpec
 from bi_agent.catalog.names import IDENTIFIER, check_identifier
-from bi_agent.errors import BIAgentError, InvalidInputError, NotFoundError, PermissionDeniedError
+from bi_agent.errors import BIAgentError, ErrorItem, InvalidInputError, NotFoundError, PermissionDeniedError
 from bi_agent.infra import error_text
 from bi_agent.infra.db import psycopg_connection
 from bi_agent.infra.telemetry import TRAINING_RUNS, TRAINING_SECONDS
@@ -43,10 +45,8 @@ from bi_agent.ml import artifacts, registry
 from bi_agent.ml.evaluation import evaluate
 from bi_agent.ml.features import Feature, build_frame, column_array, feature_kind
 from bi_agent.ml.pipelines import (
-    ALGORITHMS,
     DEFAULT_ALGORITHM,
     RANDOM_STATE,
-    TASKS,
     Algorithm,
     ParamValue,
     Task,
@@ -75,54 +75,68 @@ READ_BATCH_ROWS = 50_000
 SPLIT_SEED = RANDOM_STATE
 
 
-@dataclass(frozen=True)
-class TrainingRequest:
-    model: str
-    dataset: str
-    target: str
+class TrainingSpec(BaseModel):
+    """What a caller asks to train: the body of `POST /api/v1/models/{name}/train`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dataset: str = Field(description="The dataset to read")
+    target: str = Field(description="The column to predict")
     task: Task
-    features: tuple[str, ...] | None = None
-    algorithm: Algorithm = DEFAULT_ALGORITHM
-    params: Mapping[str, ParamValue] = field(default_factory=dict)
-    test_size: float = DEFAULT_TEST_SIZE
+    features: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_FEATURES,
+        description="Default: every column but the target that is a number, boolean or text and not PHI. "
+        "PHI columns need phi:read and must be named.",
+    )
+    algorithm: Algorithm = Field(
+        default=DEFAULT_ALGORITHM,
+        description="hist_gradient_boosting (default), random_forest, linear (ridge regression or logistic "
+        "regression) or logistic (classification)",
+    )
+    params: dict[str, ParamValue] = Field(
+        default_factory=dict, max_length=20, description="Hyperparameters of the algorithm; 422 lists the settable"
+    )
+    test_size: float = Field(
+        default=DEFAULT_TEST_SIZE,
+        ge=MIN_TEST_SIZE,
+        le=MAX_TEST_SIZE,
+        description="Share of rows held out for the metrics",
+    )
+
+    def request(self, model: str, *, may_read_phi: bool, user_id: uuid.UUID | None) -> TrainingRequest:
+        """The training of `model` this asks for, on behalf of its caller."""
+        return TrainingRequest(**dict(self), model=model, may_read_phi=may_read_phi, user_id=user_id)
+
+
+class TrainingRequest(TrainingSpec):
+    """A training job: the spec, the model it makes a version of, and who asked. The same
+    model is the `train_model` task's argument (`model_dump(mode="json")`, validated again
+    in the task) and what `bi-agent models train` and retraining build."""
+
+    model: str
     split_seed: int = SPLIT_SEED
     may_read_phi: bool = False
     user_id: uuid.UUID | None = None
     job_id: str | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON for the task's arguments."""
-        return {
-            "model": self.model,
-            "dataset": self.dataset,
-            "target": self.target,
-            "task": self.task,
-            "features": None if self.features is None else list(self.features),
-            "algorithm": self.algorithm,
-            "params": dict(self.params),
-            "test_size": self.test_size,
-            "split_seed": self.split_seed,
-            "may_read_phi": self.may_read_phi,
-            "user_id": None if self.user_id is None else str(self.user_id),
-        }
-
+    @model_validator(mode="wrap")
     @classmethod
-    def from_dict(cls, value: Mapping[str, Any], job_id: str | None = None) -> TrainingRequest:
-        features = value.get("features")
-        return cls(
-            model=value["model"],
-            dataset=value["dataset"],
-            target=value["target"],
-            task=value["task"],
-            features=None if features is None else tuple(features),
-            algorithm=value.get("algorithm", DEFAULT_ALGORITHM),
-            params=dict(value.get("params") or {}),
-            test_size=float(value.get("test_size", DEFAULT_TEST_SIZE)),
-            split_seed=int(value.get("split_seed", SPLIT_SEED)),
-            may_read_phi=bool(value.get("may_read_phi", False)),
-            user_id=uuid.UUID(value["user_id"]) if value.get("user_id") else None,
-            job_id=job_id,
-        )
+    def _refused_as_invalid_input(
+        cls, values: Any, handler: ModelWrapValidatorHandler[TrainingRequest]
+    ) -> TrainingRequest:
+        """Built in Python (the CLI, retraining, tests) or from a job's arguments, a bad request
+        is the platform's InvalidInputError naming each field, as a bad body is a 422 over HTTP;
+        never the value, which may be PHI."""
+        try:
+            return handler(values)
+        except ValidationError as error:
+            found = error.errors(include_input=False)
+            raise InvalidInputError(
+                "; ".join(map(_sentence, found)),
+                errors=[ErrorItem(loc=list(item["loc"]), msg=item["msg"]) for item in found],
+            ) from None
 
     @classmethod
     def replay(cls, version: ModelVersion, job_id: str | None = None) -> TrainingRequest:
@@ -139,7 +153,7 @@ class TrainingRequest:
             dataset=version.dataset,
             target=version.target,
             task=version.task,
-            features=tuple(feature.name for feature in version.features),
+            features=[feature.name for feature in version.features],
             algorithm=cast(Algorithm, version.algorithm),
             params={name: value for name, value in version.params.items() if name in tunable},
             test_size=float(version.params.get("test_size", DEFAULT_TEST_SIZE)),
@@ -147,6 +161,14 @@ class TrainingRequest:
             may_read_phi=True,
             job_id=job_id,
         )
+
+
+def _sentence(item: ErrorDetails) -> str:
+    name = ".".join(str(part) for part in item["loc"])
+    if name == "test_size" and item["type"] in ("greater_than_equal", "less_than_equal"):
+        # Both ends, where pydantic names the one passed.
+        return f"test_size must be from {MIN_TEST_SIZE} to {MAX_TEST_SIZE}"
+    return f"{name}: {item['msg']}"
 
 
 @dataclass(frozen=True)
@@ -170,12 +192,6 @@ def plan(engine: Engine, request: TrainingRequest) -> TrainingPlan:
     registry.check_model_name(request.model)
     check_identifier(request.dataset, "dataset name")
     check_identifier(request.target, "target")
-    if request.task not in TASKS:
-        raise InvalidInputError(f"task must be one of {', '.join(TASKS)}, not {str(request.task)[:40]!r}")
-    if request.algorithm not in ALGORITHMS:
-        raise InvalidInputError(f"algorithm must be one of {', '.join(ALGORITHMS)}, not {request.algorithm[:40]!r}")
-    if not MIN_TEST_SIZE <= request.test_size <= MAX_TEST_SIZE:
-        raise InvalidInputError(f"test_size must be from {MIN_TEST_SIZE} to {MAX_TEST_SIZE}, not {request.test_size}")
     params = check_params(request.task, request.algorithm, request.params)
     with engine.connect() as connection:
         summary = datasets.get_dataset(connection, request.dataset)

@@ -110,10 +110,10 @@ def train_model(self: Task, request: dict[str, Any]) -> dict[str, Any]:
         connections().engine,
         connections().s3,
         get_settings().minio_bucket_models,
-        training.TrainingRequest.from_dict(request, job_id=self.request.id),
+        training.TrainingRequest.model_validate({**request, "job_id": self.request.id}),
         progress=report,
     )
-    return version.as_dict()
+    return version.model_dump(mode="json")
 
 
 @shared_task(name="update_ml_models", bind=True)  # type: ignore[untyped-decorator]
@@ -135,7 +135,7 @@ def update_ml_models(self: Task) -> dict[str, Any]:
         progress=_progress_reporter(self),
         hipaa_mode=settings.hipaa_mode,
     )
-    return {"models": [outcome.as_dict() for outcome in outcomes]}
+    return retraining.RetrainingRun(models=outcomes).model_dump(mode="json")
 
 
 @shared_task(name="process_data")  # type: ignore[untyped-decorator]

@@ -55,6 +55,8 @@ _BODY_SCHEMA = {
 @router.post(
     "/{name}/predict",
     summary="Predict a batch",
+    # Declared for the spec; the reply is encoded from the arrays (Prediction.as_json), not validated.
+    response_model=predictions.PredictionReply,
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _BODY_SCHEMA}}}},
 )
 async def predict(request: Request, principal: CanPredict, connections: ConnectionsDep, name: str) -> Response:

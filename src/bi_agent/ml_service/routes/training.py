@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
 
 from bi_agent.catalog import datasets
 from bi_agent.http.audit_context import request_info
 from bi_agent.http.auth import ConnectionsDep, require
 from bi_agent.infra import jobs
 from bi_agent.ml import training
-from bi_agent.ml.pipelines import DEFAULT_ALGORITHM, Algorithm, ParamValue, Task
+from bi_agent.ml.registry import ModelVersion
 from bi_agent.security import audit
 from bi_agent.security.permissions import Permission, Principal
 from bi_agent.security.phi_access import check_phi_read
@@ -26,64 +25,43 @@ CanTrain = Annotated[Principal, require(Permission.MODELS_TRAIN)]
 WAIT_MAX_ROWS = 20_000
 
 
-class TrainBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TrainingJob(BaseModel):
+    """A training queued as a job."""
 
-    dataset: str = Field(description="The dataset to read")
-    target: str = Field(description="The column to predict")
-    task: Task
-    features: list[str] | None = Field(
+    job_id: str
+    model: str
+    status_url: str = Field(description="The job's state, progress and result: GET on the Analytics API")
+    queued_because: str | None = Field(
         default=None,
-        min_length=1,
-        max_length=training.MAX_FEATURES,
-        description="Default: every column but the target that is a number, boolean or text and not PHI. "
-        "PHI columns need phi:read and must be named.",
-    )
-    algorithm: Algorithm = Field(
-        default=DEFAULT_ALGORITHM,
-        description="hist_gradient_boosting (default), random_forest, linear (ridge regression or logistic "
-        "regression) or logistic (classification)",
-    )
-    params: dict[str, ParamValue] = Field(
-        default_factory=dict, max_length=20, description="Hyperparameters of the algorithm; 422 lists the settable"
-    )
-    test_size: float = Field(
-        default=training.DEFAULT_TEST_SIZE,
-        ge=training.MIN_TEST_SIZE,
-        le=training.MAX_TEST_SIZE,
-        description="Share of rows held out for the metrics",
+        exclude_if=lambda value: value is None,
+        description="With ?wait=true: why the training was queued instead (the dataset's size)",
     )
 
 
-@router.post("/{name}/train", status_code=202, summary="Train a new version of a model")
+@router.post(
+    "/{name}/train",
+    status_code=202,
+    response_model=TrainingJob,
+    summary="Train a new version of a model",
+    responses={201: {"model": ModelVersion, "description": "Trained in the request (`?wait=true`)"}},
+)
 def train(
     http_request: Request,
     principal: CanTrain,
     connections: ConnectionsDep,
     name: str,
-    body: TrainBody,
+    body: training.TrainingSpec,
     wait: Annotated[
         bool, Query(description=f"Train in the request (datasets up to {WAIT_MAX_ROWS:,} rows) and answer 201")
     ] = False,
-) -> JSONResponse:
+) -> TrainingJob | Response:
     """The request is checked against the catalog at once (404 unknown dataset; 422 unknown
     column, unusable target or setting; 403 PHI without phi:read; 409 a model name of another
     task or target; in HIPAA mode, 403 without the header X-Purpose when the dataset holds PHI,
     and the read is audited). Then 202 `{"job_id"}` (task `train_model` on queue `ml`; its state at
     `GET /api/v1/jobs/{id}` of the Analytics API), or with `?wait=true` on a small dataset,
     201 with the new version and its metrics."""
-    request = training.TrainingRequest(
-        model=name,
-        dataset=body.dataset,
-        target=body.target,
-        task=body.task,
-        features=None if body.features is None else tuple(body.features),
-        algorithm=body.algorithm,
-        params=body.params,
-        test_size=body.test_size,
-        may_read_phi=principal.has(Permission.PHI_READ),
-        user_id=principal.user_id,
-    )
+    request = body.request(name, may_read_phi=principal.has(Permission.PHI_READ), user_id=principal.user_id)
     plan = training.plan(connections.engine, request)
     with connections.engine.connect() as connection:
         phi_columns = [column.name for column in datasets.get_columns(connection, body.dataset) if column.phi]
@@ -102,16 +80,15 @@ def train(
     if wait and plan.row_count <= WAIT_MAX_ROWS:
         bucket = connections.settings.minio_bucket_models
         version = training.train(connections.engine, connections.s3, bucket, request)
-        return JSONResponse(version.as_dict(), status_code=201)
+        return Response(version.model_dump_json(), status_code=201, media_type="application/json")
     summary = {"model": name, "dataset": body.dataset, "target": body.target, "task": body.task}
     with connections.engine.begin() as connection:
-        job_id = jobs.submit(
-            connections.celery, connection, "train_model", [request.as_dict()], summary, principal.user_id
-        )
-    reply: dict[str, Any] = {"job_id": job_id, "model": name, "status_url": f"/api/v1/jobs/{job_id}"}
+        arguments = [request.model_dump(mode="json")]
+        job_id = jobs.submit(connections.celery, connection, "train_model", arguments, summary, principal.user_id)
+    reply = TrainingJob(job_id=job_id, model=name, status_url=f"/api/v1/jobs/{job_id}")
     if wait:
-        reply["queued_because"] = (
+        reply.queued_because = (
             f"dataset {body.dataset} has {plan.row_count:,} rows; ?wait=true trains at most {WAIT_MAX_ROWS:,} "
             "in the request"
         )
-    return JSONResponse(reply, status_code=202)
+    return reply
