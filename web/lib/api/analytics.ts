@@ -313,7 +313,8 @@ export interface paths {
         put?: never;
         /**
          * Start a job
-         * @description Queue the task and answer at once with its `job_id`.
+         * @description Queue the task and answer at once with its `job_id`. 422 for arguments the task does not
+         *     take, 403 for a pipeline that needs a permission the caller lacks, 404 for an unknown dataset.
          */
         post: operations["start_job_api_v1_jobs_post"];
         delete?: never;
@@ -461,14 +462,13 @@ export interface paths {
         put?: never;
         /**
          * Run a query
-         * @description `{"columns", "rows", "source": "rollup"|"table", "cached", "data_version", "limit",
-         *     "truncated"}`; the header `X-Cache` says HIT or MISS. When more rows match than `limit`
-         *     (10,000 unless asked), `rows` holds the first `limit` of them, `truncated` is true and so
-         *     is the header `X-Result-Truncated`. `start` is included and `end` is not; dates and times without a
-         *     zone are read in REPORTING_TIMEZONE. In HIPAA mode, for a caller without `phi:read`, a value
-         *     built from fewer than HIPAA_MIN_CELL_SIZE records is null, with `"suppressed": true` and its
-         *     `[row, column]` in `suppressed_cells`; and a query of a dataset with PHI columns needs the
-         *     header `X-Purpose`, and is audited.
+         * @description One row per period and group; the header `X-Cache` says HIT or MISS. When more rows match
+         *     than `limit` (10,000 unless asked), `rows` holds the first `limit` of them, `truncated` is
+         *     true and so is the header `X-Result-Truncated`. `start` is included and `end` is not; dates
+         *     and times without a zone are read in REPORTING_TIMEZONE. In HIPAA mode, for a caller without
+         *     `phi:read`, a value built from fewer than HIPAA_MIN_CELL_SIZE records is null, with
+         *     `"suppressed": true` and its `[row, column]` in `suppressed_cells`; and a query of a dataset
+         *     with PHI columns needs the header `X-Purpose`, and is audited.
          */
         post: operations["run_query_api_v1_query_post"];
         delete?: never;
@@ -559,7 +559,11 @@ export interface paths {
          */
         put: operations["put_policy_api_v1_row_policies__role___dataset__put"];
         post?: never;
-        /** Lift a role's row policy on a dataset */
+        /**
+         * Lift a role's row policy on a dataset
+         * @description The role's holders see the dataset's rows again from their next request, as far as their
+         *     other roles' policies let them; 404 when the role has no policy on it.
+         */
         delete: operations["delete_policy_api_v1_row_policies__role___dataset__delete"];
         options?: never;
         head?: never;
@@ -740,28 +744,30 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** AuditList */
-        AuditList: {
-            /** Items */
-            items: components["schemas"]["AuditRecordReply"][];
-            /** Total */
-            total: number;
-        };
         /** AuditRecordReply */
         AuditRecordReply: {
             /** Action */
             action: string;
             /** Client Address */
             client_address: string | null;
-            /** Columns */
+            /**
+             * Columns
+             * @description The columns the action touched; names only, never values
+             */
             columns: string[];
             /** Dataset */
             dataset: string | null;
-            /** Details */
+            /**
+             * Details
+             * @description What changed or why it failed, by action; never a PHI value
+             */
             details: {
                 [key: string]: unknown;
             };
-            /** Hash */
+            /**
+             * Hash
+             * @description SHA-256 of this record's canonical form, prev_hash included
+             */
             hash: string;
             /**
              * Id
@@ -774,19 +780,34 @@ export interface components {
              */
             occurred_at: string;
             outcome: components["schemas"]["Outcome"];
-            /** Phi */
+            /**
+             * Phi
+             * @description The action touched PHI columns
+             */
             phi: boolean;
-            /** Prev Hash */
+            /**
+             * Prev Hash
+             * @description The previous record's hash; 64 zeros for the first
+             */
             prev_hash: string;
-            /** Purpose */
+            /**
+             * Purpose
+             * @description The purpose of use declared with X-Purpose
+             */
             purpose: string | null;
             /** Request Id */
             request_id: string | null;
-            /** Resource */
+            /**
+             * Resource
+             * @description What was acted on, e.g. user:<id>, role:<name>, a route
+             */
             resource: string | null;
             /** Roles */
             roles: string[];
-            /** Seq */
+            /**
+             * Seq
+             * @description The record's place in the hash chain, from 1, without gaps
+             */
             seq: number;
             /** User Id */
             user_id: string | null;
@@ -835,6 +856,69 @@ export interface components {
              */
             status: "ok" | "fail";
         };
+        /**
+         * CleaningResult
+         * @description process_data's result for the clean pipeline.
+         */
+        CleaningResult: {
+            /**
+             * Cells Trimmed
+             * @description Text values that lost whitespace at either end
+             */
+            cells_trimmed: number;
+            /**
+             * Changed
+             * @description false: nothing to clean, the dataset and its data_version stay as they were
+             */
+            changed: boolean;
+            /**
+             * Columns Coerced
+             * @description Text columns given a type, with the type
+             */
+            columns_coerced: {
+                [key: string]: "bigint" | "double precision" | "numeric" | "boolean" | "date" | "timestamptz" | "text";
+            };
+            /** Data Version */
+            data_version: number;
+            /** Dataset */
+            dataset: string;
+            /**
+             * Duplicates Dropped
+             * @description rows_before - rows_after: exact duplicates left out
+             */
+            duplicates_dropped: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            pipeline: "clean";
+            /** Rows After */
+            rows_after: number;
+            /** Rows Before */
+            rows_before: number;
+        };
+        /** ColumnInfo */
+        ColumnInfo: {
+            /** Name */
+            name: string;
+            /** Phi */
+            phi: boolean;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "time" | "dimension" | "measure";
+            /**
+             * Source Name
+             * @description The column's header in the file it came from
+             */
+            source_name: string;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "bigint" | "double precision" | "numeric" | "boolean" | "date" | "timestamptz" | "text";
+        };
         /** ColumnPatch */
         ColumnPatch: {
             /** Name */
@@ -843,6 +927,41 @@ export interface components {
             phi?: boolean | null;
             /** Role */
             role?: ("time" | "dimension" | "measure") | null;
+        };
+        /** ColumnProfile */
+        ColumnProfile: {
+            /** Distinct */
+            distinct: number;
+            /**
+             * Histogram
+             * @description 10 bins of numbers, months of dates, or the 10 most frequent values; empty for a PHI column
+             */
+            histogram: (components["schemas"]["RangeCount"] | components["schemas"]["MonthCount"] | components["schemas"]["ValueCount"])[];
+            /**
+             * Max
+             * @description Left out for a PHI column
+             */
+            max?: unknown;
+            /**
+             * Min
+             * @description Left out for a PHI column
+             */
+            min?: unknown;
+            /** Name */
+            name: string;
+            /** Nulls */
+            nulls: number;
+            /** Phi */
+            phi: boolean;
+            /** Role */
+            role: string;
+            /** Type */
+            type: string;
+        };
+        /** Columns */
+        Columns: {
+            /** Columns */
+            columns: components["schemas"]["ColumnInfo"][];
         };
         /** ColumnsPatch */
         ColumnsPatch: {
@@ -866,13 +985,6 @@ export interface components {
             /** Tiles */
             tiles?: components["schemas"]["Tile"][];
         };
-        /** DashboardList */
-        DashboardList: {
-            /** Items */
-            items: components["schemas"]["DashboardReply"][];
-            /** Total */
-            total: number;
-        };
         /** DashboardReply */
         DashboardReply: {
             /**
@@ -889,8 +1001,12 @@ export interface components {
             id: string;
             /** Name */
             name: string;
+            /** @description null once the owner's user is gone */
             owner: components["schemas"]["OwnerReply"] | null;
-            /** Shared With Roles */
+            /**
+             * Shared With Roles
+             * @description Holders of any of these roles see the dashboard
+             */
             shared_with_roles: string[];
             /** Tiles */
             tiles: components["schemas"]["TileReply"][];
@@ -899,6 +1015,137 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+        };
+        /** DatasetDetail */
+        DatasetDetail: {
+            /** Columns */
+            columns: components["schemas"]["ColumnInfo"][];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Data Version */
+            data_version: number;
+            /** Description */
+            description: string;
+            /**
+             * Imports
+             * @description Newest first; left out under a row policy
+             */
+            imports: components["schemas"]["ImportRecord"][];
+            /** Name */
+            name: string;
+            /**
+             * Row Count
+             * @description Under a row policy, the rows the caller may see
+             */
+            row_count: number;
+            /**
+             * Row Policy
+             * @description A row policy limits what the caller sees of it
+             */
+            row_policy: boolean;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** DatasetInfo */
+        DatasetInfo: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Data Version */
+            data_version: number;
+            /** Description */
+            description: string;
+            /** Name */
+            name: string;
+            /**
+             * Row Count
+             * @description Under a row policy, the rows the caller may see
+             */
+            row_count: number;
+            /**
+             * Row Policy
+             * @description A row policy limits what the caller sees of it
+             */
+            row_policy: boolean;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
+         * DeidentificationResult
+         * @description process_data's result for the deidentify pipeline.
+         */
+        DeidentificationResult: {
+            /**
+             * Columns Dropped
+             * @description Each column left out, with the reason
+             */
+            columns_dropped: {
+                [key: string]: string;
+            };
+            /**
+             * Columns Kept
+             * @description Copied as they are
+             */
+            columns_kept: string[];
+            /**
+             * Columns Transformed
+             * @description Each column changed, with how
+             */
+            columns_transformed: {
+                [key: string]: string;
+            };
+            /** Data Version */
+            data_version: number;
+            /**
+             * Dataset
+             * @description The copy, `<source>_deid`
+             */
+            dataset: string;
+            /** Notes */
+            notes?: string[];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            pipeline: "deidentify";
+            /** Row Count */
+            row_count: number;
+            /**
+             * Source
+             * @description The dataset copied
+             */
+            source: string;
+        };
+        /**
+         * EarlierImport
+         * @description An upload the dataset imported before, byte for byte: nothing is added.
+         */
+        EarlierImport: {
+            /** Dataset */
+            dataset: string;
+            /**
+             * Duplicate
+             * @constant
+             */
+            duplicate: true;
+            /** @description The import that loaded the file */
+            import: components["schemas"]["ImportOutcome"];
+            /**
+             * Job Id
+             * @description No job: there is nothing to import
+             */
+            job_id: null;
         };
         /**
          * ErrorItem
@@ -969,6 +1216,114 @@ export interface components {
              */
             status: "ok" | "fail";
         };
+        /**
+         * ImportOutcome
+         * @description What an import did: task `import_data`'s result, and the earlier import a re-sent file points at.
+         */
+        ImportOutcome: {
+            /**
+             * Data Version
+             * @description The dataset's data version once the import committed
+             */
+            data_version: number;
+            /** Dataset */
+            dataset: string;
+            /**
+             * Duplicate
+             * @description true: the dataset had imported this file before, nothing was added
+             */
+            duplicate: boolean;
+            /**
+             * Import Id
+             * Format: uuid
+             */
+            import_id: string;
+            /** Rows Imported */
+            rows_imported: number;
+            /**
+             * Rows Skipped
+             * @description Bad rows left out (on_error=skip)
+             */
+            rows_skipped: number;
+        };
+        /**
+         * ImportQueued
+         * @description An upload checked and kept; job `import_data` loads it.
+         */
+        ImportQueued: {
+            /** Dataset */
+            dataset: string;
+            /**
+             * Duplicate
+             * @description false: the file is new to this dataset
+             * @constant
+             */
+            duplicate: false;
+            /** Job Id */
+            job_id: string;
+            /**
+             * Status Url
+             * @description GET it for the job's state, progress and result
+             */
+            status_url: string;
+        };
+        /** ImportRecord */
+        ImportRecord: {
+            /**
+             * Column Mapping
+             * @description Each header of the file and the column it became
+             */
+            column_mapping: {
+                [key: string]: string;
+            };
+            /** Data Version */
+            data_version: number;
+            /** File Format */
+            file_format: string;
+            /** Filename */
+            filename: string;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Imported By */
+            imported_by: string | null;
+            /** Job Id */
+            job_id: string | null;
+            /** Mode */
+            mode: string;
+            /** Rows Imported */
+            rows_imported: number;
+            /** Rows Skipped */
+            rows_skipped: number;
+            /** Sha256 */
+            sha256: string;
+            /** Size Bytes */
+            size_bytes: number;
+            /**
+             * Skipped Sample
+             * @description A sample of the lines skipped (on_error=skip)
+             */
+            skipped_sample: components["schemas"]["SkippedLine"][];
+            /** Started At */
+            started_at: string | null;
+        };
+        /**
+         * JobAccepted
+         * @description A 202's reply: the work is queued as a job.
+         */
+        JobAccepted: {
+            /** Job Id */
+            job_id: string;
+            /**
+             * Status Url
+             * @description GET it for the job's state, progress and result
+             */
+            status_url: string;
+        };
         /** JobArguments */
         JobArguments: {
             /**
@@ -981,6 +1336,66 @@ export interface components {
              * @description process_data: `profile`; `clean` (trims text, drops duplicate rows, types numbers and dates stored as text; needs datasets:write); `deidentify` (writes the HIPAA Safe Harbor copy `<dataset>_deid`; needs datasets:write and phi:read)
              */
             pipeline?: ("profile" | "clean" | "deidentify") | null;
+        };
+        /** JobProgress */
+        JobProgress: {
+            /** Done */
+            done: number;
+            /** Percent */
+            percent: number;
+            /**
+             * Stage
+             * @description What the job does now, e.g. download, parse, copy
+             */
+            stage: string;
+            /** Total */
+            total: number;
+        };
+        /**
+         * JobReply
+         * @description A job as `GET /api/v1/jobs/{id}` shows it.
+         */
+        JobReply: {
+            /**
+             * Error
+             * @description After FAILURE, and while retrying: what went wrong
+             */
+            error: string | null;
+            /** Id */
+            id: string;
+            /** @description While the state is PROGRESS */
+            progress: components["schemas"]["JobProgress"] | null;
+            /**
+             * Result
+             * @description After SUCCESS: the task's result
+             */
+            result: components["schemas"]["ImportOutcome"] | components["schemas"]["RefreshResult"] | components["schemas"]["KpiResult"] | (components["schemas"]["ProfileResult"] | components["schemas"]["CleaningResult"] | components["schemas"]["DeidentificationResult"]) | {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * State
+             * @description Celery's state of the job; in practice one of those listed
+             */
+            state: ("PENDING" | "STARTED" | "PROGRESS" | "RETRY" | "SUCCESS" | "FAILURE" | "REVOKED") | string;
+            /**
+             * Submitted At
+             * Format: date-time
+             */
+            submitted_at: string;
+            /**
+             * Submitted By
+             * @description The username; null for jobs beat started
+             */
+            submitted_by: string | null;
+            /**
+             * Summary
+             * @description What was asked, as the job was submitted
+             */
+            summary: {
+                [key: string]: unknown;
+            };
+            /** Task */
+            task: string;
         };
         /**
          * JobRequest
@@ -995,6 +1410,74 @@ export interface components {
             task: "refresh_analytics_views" | "calculate_kpis" | "process_data";
         };
         /**
+         * KpiCard
+         * @description A metric's latest KPI at a grain: the current period to the latest data against the same
+         *     span of the period before.
+         */
+        KpiCard: {
+            /** Aggregation */
+            aggregation: string;
+            /** Change Pct */
+            change_pct: number | null;
+            /** Computed At */
+            computed_at: string | null;
+            /** Dataset */
+            dataset: string;
+            /** Description */
+            description: string | null;
+            /**
+             * Error
+             * @description Why the metric's last calculation failed; null when it did not
+             */
+            error: string | null;
+            /** Failed At */
+            failed_at: string | null;
+            /** Format */
+            format: string | null;
+            /**
+             * Grain
+             * @enum {string}
+             */
+            grain: "day" | "week" | "month" | "quarter" | "year";
+            /** Metric */
+            metric: string;
+            /**
+             * Period Start
+             * @description The current period's first day; null before any calculation
+             */
+            period_start: string | null;
+            /** Previous Value */
+            previous_value: number | null;
+            /**
+             * Stale
+             * @description Data has arrived since the KPI was computed
+             */
+            stale: boolean;
+            /**
+             * Suppressed
+             * @description HIPAA mode, caller without phi:read: whether a value was hidden as a small cell
+             */
+            suppressed?: boolean | null;
+            /** Value */
+            value: number | null;
+        };
+        /**
+         * KpiResult
+         * @description calculate_kpis' result.
+         */
+        KpiResult: {
+            /**
+             * Failed
+             * @description The metrics whose KPIs could not be calculated (their cards say why)
+             */
+            failed: string[];
+            /**
+             * Snapshots
+             * @description KPI values stored, one per metric, grain and period
+             */
+            snapshots: number;
+        };
+        /**
          * Layout
          * @description A tile's place on a grid 12 columns wide, in grid cells.
          */
@@ -1007,6 +1490,106 @@ export interface components {
             x: number;
             /** Y */
             y: number;
+        };
+        /** Listing[AuditRecordReply] */
+        Listing_AuditRecordReply_: {
+            /** Items */
+            items: components["schemas"]["AuditRecordReply"][];
+            /**
+             * Total
+             * @description Entries in the whole list, not only this page
+             */
+            total: number;
+        };
+        /** Listing[DashboardReply] */
+        Listing_DashboardReply_: {
+            /** Items */
+            items: components["schemas"]["DashboardReply"][];
+            /**
+             * Total
+             * @description Entries in the whole list, not only this page
+             */
+            total: number;
+        };
+        /** Listing[DatasetInfo] */
+        Listing_DatasetInfo_: {
+            /** Items */
+            items: components["schemas"]["DatasetInfo"][];
+            /**
+             * Total
+             * @description Entries in the whole list, not only this page
+             */
+            total: number;
+        };
+        /** Listing[JobReply] */
+        Listing_JobReply_: {
+            /** Items */
+            items: components["schemas"]["JobReply"][];
+            /**
+             * Total
+             * @description Entries in the whole list, not only this page
+             */
+            total: number;
+        };
+        /** Listing[KpiCard] */
+        Listing_KpiCard_: {
+            /** Items */
+            items: components["schemas"]["KpiCard"][];
+            /**
+             * Total
+             * @description Entries in the whole list, not only this page
+             */
+            total: number;
+        };
+        /** Listing[MetricReply] */
+        Listing_MetricReply_: {
+            /** Items */
+            items: components["schemas"]["MetricReply"][];
+            /**
+             * Total
+             * @description Entries in the whole list, not only this page
+             */
+            total: number;
+        };
+        /** Listing[RoleReply] */
+        Listing_RoleReply_: {
+            /** Items */
+            items: components["schemas"]["RoleReply"][];
+            /**
+             * Total
+             * @description Entries in the whole list, not only this page
+             */
+            total: number;
+        };
+        /** Listing[RowPolicy] */
+        Listing_RowPolicy_: {
+            /** Items */
+            items: components["schemas"]["RowPolicy"][];
+            /**
+             * Total
+             * @description Entries in the whole list, not only this page
+             */
+            total: number;
+        };
+        /** Listing[Schedule] */
+        Listing_Schedule_: {
+            /** Items */
+            items: components["schemas"]["Schedule"][];
+            /**
+             * Total
+             * @description Entries in the whole list, not only this page
+             */
+            total: number;
+        };
+        /** Listing[UserReply] */
+        Listing_UserReply_: {
+            /** Items */
+            items: components["schemas"]["UserReply"][];
+            /**
+             * Total
+             * @description Entries in the whole list, not only this page
+             */
+            total: number;
         };
         /** Liveness */
         Liveness: {
@@ -1098,6 +1681,71 @@ export interface components {
             name?: string | null;
             /** Time Column */
             time_column?: string | null;
+        };
+        /**
+         * MetricReply
+         * @description A metric's definition as the caller is shown it.
+         */
+        MetricReply: {
+            /**
+             * Aggregation
+             * @enum {string}
+             */
+            aggregation: "count" | "count_distinct" | "sum" | "avg" | "min" | "max";
+            /**
+             * Column
+             * @description null for count(*)
+             */
+            column: string | null;
+            /** Created At */
+            created_at: string | null;
+            /** Dataset */
+            dataset: string;
+            /** Description */
+            description: string;
+            /** Dimensions */
+            dimensions: string[];
+            /** Filters */
+            filters: components["schemas"]["ShownFilter"][];
+            /**
+             * Format
+             * @description A display hint such as `currency` or `0.0%`
+             */
+            format: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Phi
+             * @description A PHI metric: defining, changing or querying it needs `phi:read`
+             */
+            phi: boolean;
+            /**
+             * Phi Columns
+             * @description The PHI columns whose values the metric shows
+             */
+            phi_columns: string[];
+            /** Time Column */
+            time_column: string;
+            /** Updated At */
+            updated_at: string | null;
+        };
+        /**
+         * MonthCount
+         * @description A date or time column's month.
+         */
+        MonthCount: {
+            /** Count */
+            count: number;
+            /**
+             * Month
+             * @description The month's first day, an ISO date
+             */
+            month: string;
         };
         /** NewRole */
         NewRole: {
@@ -1198,6 +1846,101 @@ export interface components {
              */
             type?: string;
         };
+        /** Profile */
+        Profile: {
+            /** Columns */
+            columns: components["schemas"]["ColumnProfile"][];
+            /**
+             * Computed At
+             * Format: date-time
+             */
+            computed_at: string;
+            /**
+             * Data Version
+             * @description The dataset's version the profile is of
+             */
+            data_version: number;
+            /** Dataset */
+            dataset: string;
+            /** Row Count */
+            row_count: number;
+            /**
+             * Stale
+             * @description Newer data has arrived since
+             */
+            stale: boolean;
+        };
+        /**
+         * ProfileResult
+         * @description process_data's result for the profile pipeline; the profile is read at the dataset's profile route.
+         */
+        ProfileResult: {
+            /**
+             * Data Version
+             * @description The data version the profile describes
+             */
+            data_version: number;
+            /** Dataset */
+            dataset: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            pipeline: "profile";
+        };
+        /**
+         * QueryResult
+         * @description A query's reply (POST /api/v1/query): one row per period and group.
+         */
+        QueryResult: {
+            /**
+             * Cached
+             * @description Whether the answer came from the cache
+             * @default false
+             */
+            cached?: boolean;
+            /**
+             * Columns
+             * @description `period`, the group_by dimensions, then each metric
+             */
+            columns: string[];
+            /**
+             * Data Version
+             * @description The dataset's version the answer is of
+             */
+            data_version: number;
+            /** Dataset */
+            dataset: string;
+            /** Limit */
+            limit: number;
+            /**
+             * Rows
+             * @description Values in the order of `columns`; a period as an ISO date
+             */
+            rows: unknown[][];
+            /**
+             * Source
+             * @description Whether a rollup or the table answered
+             * @enum {string}
+             */
+            source: "rollup" | "table";
+            /**
+             * Suppressed
+             * @description HIPAA mode, caller without phi:read: whether a small cell was hidden
+             */
+            suppressed?: boolean | null;
+            /**
+             * Suppressed Cells
+             * @description [row, column] of each value hidden as built from too few records
+             */
+            suppressed_cells?: number[][] | null;
+            /**
+             * Truncated
+             * @description More rows matched than `limit`: `rows` holds the first `limit` of them
+             * @default false
+             */
+            truncated?: boolean;
+        };
         /**
          * QuerySpec
          * @description A time series of one or more metrics of one dataset.
@@ -1231,6 +1974,43 @@ export interface components {
             /** Start */
             start: string;
         };
+        /**
+         * RangeCount
+         * @description A number column's bin: values from `from` up to `to`.
+         */
+        RangeCount: {
+            /** Count */
+            count: number;
+            /** From */
+            from: number | string | null;
+            /** To */
+            to: number | string | null;
+        };
+        /**
+         * RefreshResult
+         * @description refresh_analytics_views' result.
+         */
+        RefreshResult: {
+            /**
+             * Refreshed
+             * @description Each stale rollup refreshed
+             */
+            refreshed: components["schemas"]["RefreshedRollup"][];
+        };
+        /** RefreshedRollup */
+        RefreshedRollup: {
+            /**
+             * Data Version
+             * @description The data version the rollup now holds
+             */
+            data_version: number;
+            /** Dataset */
+            dataset: string;
+            /** Grain */
+            grain: string;
+            /** Time Column */
+            time_column: string;
+        };
         /** RoleAssignment */
         RoleAssignment: {
             /** Roles */
@@ -1246,16 +2026,12 @@ export interface components {
              */
             permissions?: string[] | null;
         };
-        /** RoleList */
-        RoleList: {
-            /** Items */
-            items: components["schemas"]["RoleReply"][];
-            /** Total */
-            total: number;
-        };
         /** RoleReply */
         RoleReply: {
-            /** Built In */
+            /**
+             * Built In
+             * @description admin, analyst or viewer: fixed permissions, never removed
+             */
             built_in: boolean;
             /** Description */
             description: string;
@@ -1263,6 +2039,87 @@ export interface components {
             name: string;
             /** Permissions */
             permissions: string[];
+        };
+        /**
+         * RowPolicy
+         * @description A role's policy on a dataset.
+         */
+        RowPolicy: {
+            /** Dataset */
+            dataset: string;
+            /** Description */
+            description: string;
+            /**
+             * Filters
+             * @description All must hold for a row to be seen
+             */
+            filters: components["schemas"]["Filter"][];
+            /** Role */
+            role: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
+         * RowsPage
+         * @description A page of a dataset's rows (GET /api/v1/datasets/{name}/rows).
+         */
+        RowsPage: {
+            /** Columns */
+            columns: string[];
+            /** Limit */
+            limit: number;
+            /**
+             * Masked
+             * @description PHI columns shown as null: the caller lacks phi:read
+             */
+            masked: string[];
+            /** Offset */
+            offset: number;
+            /**
+             * Rows
+             * @description Values in the order of `columns`
+             */
+            rows: unknown[][];
+            /**
+             * Total
+             * @description Rows the caller's row policy lets through
+             */
+            total: number;
+        };
+        /**
+         * Schedule
+         * @description A schedule as beat runs it.
+         */
+        Schedule: {
+            /**
+             * Crontab
+             * @description minute hour day month weekday, UTC
+             */
+            crontab: string;
+            /** Description */
+            description: string;
+            /** Enabled */
+            enabled: boolean;
+            /**
+             * Last Run At
+             * @description null when disabled or never run
+             */
+            last_run_at: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Next Run At
+             * @description null when disabled; now when a run is overdue
+             */
+            next_run_at: string | null;
+            /**
+             * Task
+             * @description The task beat sends
+             */
+            task: string;
         };
         /** SchedulePatch */
         SchedulePatch: {
@@ -1273,6 +2130,34 @@ export interface components {
             crontab?: string | null;
             /** Enabled */
             enabled?: boolean | null;
+        };
+        /**
+         * ShownFilter
+         * @description A metric's filter as the caller is shown it.
+         */
+        ShownFilter: {
+            /** Dimension */
+            dimension: string;
+            /**
+             * Op
+             * @enum {string}
+             */
+            op: "eq" | "ne" | "in" | "not_in" | "gt" | "gte" | "lt" | "lte" | "contains";
+            /**
+             * Value
+             * @description null when the dimension is a PHI column and the caller lacks `phi:read`
+             */
+            value: string | number | boolean | (string | number | boolean)[] | null;
+        };
+        /** SkippedLine */
+        SkippedLine: {
+            /** Line */
+            line: number;
+            /**
+             * Reason
+             * @description Why the line was skipped; never a value of it
+             */
+            reason: string;
         };
         /** Tile */
         Tile: {
@@ -1298,7 +2183,10 @@ export interface components {
             /** Id */
             id: string;
             layout: components["schemas"]["Layout"];
-            /** Query */
+            /**
+             * Query
+             * @description The query as saved (see QuerySpec); a filter on a PHI column has value null without phi:read
+             */
             query: {
                 [key: string]: unknown;
             };
@@ -1331,13 +2219,6 @@ export interface components {
             /** Password */
             password?: string | null;
         };
-        /** UserList */
-        UserList: {
-            /** Items */
-            items: components["schemas"]["UserReply"][];
-            /** Total */
-            total: number;
-        };
         /** UserReply */
         UserReply: {
             /**
@@ -1350,9 +2231,15 @@ export interface components {
              * Format: uuid
              */
             id: string;
-            /** Is Active */
+            /**
+             * Is Active
+             * @description false: disabled, every login and token refused
+             */
             is_active: boolean;
-            /** Last Login At */
+            /**
+             * Last Login At
+             * @description null until the first login
+             */
             last_login_at: string | null;
             /** Roles */
             roles: string[];
@@ -1363,6 +2250,16 @@ export interface components {
             updated_at: string;
             /** Username */
             username: string;
+        };
+        /**
+         * ValueCount
+         * @description One of the most frequent values of another column.
+         */
+        ValueCount: {
+            /** Count */
+            count: number;
+            /** Value */
+            value: unknown;
         };
     };
     responses: never;
@@ -1405,7 +2302,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuditList"];
+                    "application/json": components["schemas"]["Listing_AuditRecordReply_"];
                 };
             };
             /** @description Malformed request */
@@ -1972,7 +2869,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DashboardList"];
+                    "application/json": components["schemas"]["Listing_DashboardReply_"];
                 };
             };
             /** @description Malformed request */
@@ -2689,9 +3586,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Listing_DatasetInfo_"];
                 };
             };
             /** @description Malformed request */
@@ -2829,13 +3724,22 @@ export interface operations {
             };
         };
         responses: {
+            /** @description The dataset imported this file before */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EarlierImport"];
+                };
+            };
             /** @description Successful Response */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ImportQueued"];
                 };
             };
             /** @description Malformed request */
@@ -2977,9 +3881,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["DatasetDetail"];
                 };
             };
             /** @description Malformed request */
@@ -3265,11 +4167,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: {
-                            [key: string]: unknown;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["Columns"];
                 };
             };
             /** @description Malformed request */
@@ -3553,9 +4451,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Profile"];
                 };
             };
             /** @description Malformed request */
@@ -3702,9 +4598,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RowsPage"];
                 };
             };
             /** @description Malformed request */
@@ -3849,9 +4743,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Listing_JobReply_"];
                 };
             };
             /** @description Malformed request */
@@ -3995,7 +4887,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["JobAccepted"];
                 };
             };
             /** @description Malformed request */
@@ -4137,9 +5029,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["JobReply"];
                 };
             };
             /** @description Malformed request */
@@ -4281,9 +5171,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Listing_KpiCard_"];
                 };
             };
             /** @description Malformed request */
@@ -4570,9 +5458,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Listing_MetricReply_"];
                 };
             };
             /** @description Malformed request */
@@ -4716,9 +5602,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["MetricReply"];
                 };
             };
             /** @description Malformed request */
@@ -4860,9 +5744,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["MetricReply"];
                 };
             };
             /** @description Malformed request */
@@ -5148,9 +6030,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["MetricReply"];
                 };
             };
             /** @description Malformed request */
@@ -5294,7 +6174,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["QueryResult"];
                 };
             };
             /** @description Malformed request */
@@ -5434,7 +6314,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RoleList"];
+                    "application/json": components["schemas"]["Listing_RoleReply_"];
                 };
             };
             /** @description Malformed request */
@@ -6006,9 +6886,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Listing_RowPolicy_"];
                 };
             };
             /** @description Malformed request */
@@ -6155,9 +7033,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RowPolicy"];
                 };
             };
             /** @description Malformed request */
@@ -6438,9 +7314,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Listing_Schedule_"];
                 };
             };
             /** @description Malformed request */
@@ -6586,9 +7460,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Schedule"];
                 };
             };
             /** @description Malformed request */
@@ -6733,7 +7605,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserList"];
+                    "application/json": components["schemas"]["Listing_UserReply_"];
                 };
             };
             /** @description Malformed request */
@@ -7494,13 +8366,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Text format 0.0.4 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "text/plain": string;
                 };
             };
         };

@@ -237,6 +237,18 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * Alias
+         * @description An alias and the version it names.
+         */
+        Alias: {
+            /** Alias */
+            alias: string;
+            /** Model */
+            model: string;
+            /** Version */
+            version: number;
+        };
         /** AliasBody */
         AliasBody: {
             /**
@@ -244,6 +256,29 @@ export interface components {
              * @description The version the alias is to name
              */
             version: number;
+        };
+        /**
+         * Backtest
+         * @description The model refitted without the last `periods` periods and scored on them, beside
+         *     the naive forecast (the last value carried on) and, with a season, the seasonal naive
+         *     one (the value one season earlier).
+         */
+        Backtest: {
+            /** Beats Naive */
+            beats_naive: boolean;
+            /** Mae */
+            mae: number;
+            /** Naive Mae */
+            naive_mae: number;
+            /** Periods */
+            periods: number;
+            /** Seasonal Naive Mae */
+            seasonal_naive_mae: number | null;
+            /**
+             * Skill
+             * @description 1 - MAE / the best naive MAE: above zero the model adds something over the naive
+             */
+            skill: number | null;
         };
         /**
          * CheckResult
@@ -298,6 +333,16 @@ export interface components {
              */
             rows?: number[] | null;
         };
+        /** Feature */
+        Feature: {
+            /** Name */
+            name: string;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "number" | "boolean" | "text";
+        };
         /** Filter */
         Filter: {
             /** Dimension */
@@ -310,8 +355,79 @@ export interface components {
             /** Value */
             value: string | number | boolean | (string | number | boolean)[];
         };
-        /** ForecastBody */
-        ForecastBody: {
+        /**
+         * Forecast
+         * @description A metric's forecast: one series per group, with what it was computed from.
+         */
+        Forecast: {
+            /**
+             * Cached
+             * @description Whether the reply came from the cache
+             * @default false
+             */
+            cached?: boolean;
+            /** Data Version */
+            data_version: number;
+            /** Dataset */
+            dataset: string;
+            /**
+             * Grain
+             * @enum {string}
+             */
+            grain: "day" | "week" | "month" | "quarter" | "year";
+            /** Group By */
+            group_by: string[];
+            /**
+             * History End
+             * Format: date
+             * @description The end (exclusive) of the last complete period
+             */
+            history_end: string;
+            /** Horizon */
+            horizon: number;
+            /** Interval */
+            interval: number;
+            /** Metric */
+            metric: string;
+            /**
+             * Omitted Groups
+             * @description Groups beyond the 10 largest (by total value), not forecast
+             */
+            omitted_groups: number;
+            /** Series */
+            series: components["schemas"]["Series"][];
+            /** Skipped */
+            skipped: components["schemas"]["SkippedGroup"][];
+            /**
+             * Source
+             * @description rollup or table, as in a query
+             */
+            source: string;
+            /**
+             * Suppressed
+             * @description In HIPAA mode: whether small cells were hidden
+             */
+            suppressed?: boolean | null;
+        };
+        /** ForecastPoint */
+        ForecastPoint: {
+            /** Lower */
+            lower: number;
+            /**
+             * Period
+             * Format: date
+             */
+            period: string;
+            /** Upper */
+            upper: number;
+            /** Value */
+            value: number;
+        };
+        /**
+         * ForecastRequest
+         * @description A forecast asked for: the body of `POST /api/v1/forecast`.
+         */
+        ForecastRequest: {
             /**
              * Filters
              * @description As in a query
@@ -368,6 +484,29 @@ export interface components {
              */
             status: "ok" | "fail";
         };
+        /** HistoryPoint */
+        HistoryPoint: {
+            /**
+             * Period
+             * Format: date
+             */
+            period: string;
+            /**
+             * Value
+             * @description null: hidden (a small cell); the fit used an interpolated value
+             */
+            value: number | null;
+        };
+        /** Listing[ModelSummary] */
+        Listing_ModelSummary_: {
+            /** Items */
+            items: components["schemas"]["ModelSummary"][];
+            /**
+             * Total
+             * @description Entries in the whole list, not only this page
+             */
+            total: number;
+        };
         /** Liveness */
         Liveness: {
             /**
@@ -376,6 +515,174 @@ export interface components {
              * @constant
              */
             status?: "ok";
+        };
+        /**
+         * ModelDetail
+         * @description A model and its versions, newest first.
+         */
+        ModelDetail: {
+            /** Aliases */
+            aliases: {
+                [key: string]: number;
+            };
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string | null;
+            /** Dataset */
+            dataset: string | null;
+            /** Latest Version */
+            latest_version: number | null;
+            /** Metrics */
+            metrics: {
+                [key: string]: unknown;
+            } | null;
+            /** Name */
+            name: string;
+            /** Target */
+            target: string;
+            /**
+             * Task
+             * @enum {string}
+             */
+            task: "classification" | "regression";
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Versions */
+            versions: components["schemas"]["ModelVersion"][];
+        };
+        /**
+         * ModelSummary
+         * @description A model as a list shows it: what it predicts, its aliases, and its latest version's metrics.
+         */
+        ModelSummary: {
+            /** Aliases */
+            aliases: {
+                [key: string]: number;
+            };
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string | null;
+            /** Dataset */
+            dataset: string | null;
+            /** Latest Version */
+            latest_version: number | null;
+            /** Metrics */
+            metrics: {
+                [key: string]: unknown;
+            } | null;
+            /** Name */
+            name: string;
+            /** Target */
+            target: string;
+            /**
+             * Task
+             * @enum {string}
+             */
+            task: "classification" | "regression";
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
+         * ModelVersion
+         * @description One version of a model: what trained it, on what, how well, and where its file is.
+         */
+        ModelVersion: {
+            /** Algorithm */
+            algorithm: string;
+            /** Aliases */
+            aliases: string[];
+            /** @description The model file: its key in the models bucket, its SHA-256 and its size. */
+            readonly artifact: components["schemas"]["StoredArtifact"];
+            /** Classes */
+            classes: unknown[] | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string | null;
+            /** Data Version */
+            data_version: number;
+            /** Dataset */
+            dataset: string;
+            /** Decision */
+            decision?: {
+                [key: string]: unknown;
+            } | null;
+            /** Features */
+            features: components["schemas"]["Feature"][];
+            /** Job Id */
+            job_id: string | null;
+            /**
+             * Metrics
+             * @description Held-out metrics, with the baseline's under `baseline`
+             */
+            metrics: {
+                [key: string]: unknown;
+            };
+            /** Model */
+            model: string;
+            /**
+             * Params
+             * @description Effective hyperparameters, with random_state, test_size and split_seed
+             */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Target */
+            target: string;
+            /**
+             * Task
+             * @enum {string}
+             */
+            task: "classification" | "regression";
+            /**
+             * Training
+             * @description Rows read, split and left out; seconds; library versions
+             */
+            training: {
+                [key: string]: unknown;
+            };
+            /** Version */
+            version: number;
+        };
+        /**
+         * PredictionReply
+         * @description A batch's predictions, one per record in order; for a classifier also the classes and
+         *     each record's probabilities, in the classes' order.
+         */
+        PredictionReply: {
+            /** Classes */
+            classes?: unknown[] | null;
+            /** Model */
+            model: string;
+            /**
+             * Predictions
+             * @description A class (classification) or a number (regression) per record
+             */
+            predictions: unknown[];
+            /**
+             * Probabilities
+             * @description Per record, one per class, rounded to 6 digits
+             */
+            probabilities?: number[][] | null;
+            /** Version */
+            version: number;
         };
         /**
          * Problem
@@ -402,8 +709,69 @@ export interface components {
              */
             type?: string;
         };
-        /** TrainBody */
-        TrainBody: {
+        /**
+         * Series
+         * @description One group's history, forecast and backtest.
+         */
+        Series: {
+            backtest: components["schemas"]["Backtest"];
+            /** Forecast */
+            forecast: components["schemas"]["ForecastPoint"][];
+            /** Group */
+            group: {
+                [key: string]: unknown;
+            };
+            /** History */
+            history: components["schemas"]["HistoryPoint"][];
+            /** Method */
+            method: string;
+        };
+        /**
+         * SkippedGroup
+         * @description A group that could not be forecast, and why (never naming its values).
+         */
+        SkippedGroup: {
+            /** Group */
+            group: {
+                [key: string]: unknown;
+            };
+            /** Reason */
+            reason: string;
+        };
+        /** StoredArtifact */
+        StoredArtifact: {
+            /** Key */
+            key: string;
+            /** Sha256 */
+            sha256: string;
+            /** Size Bytes */
+            size_bytes: number;
+        };
+        /**
+         * TrainingJob
+         * @description A training queued as a job.
+         */
+        TrainingJob: {
+            /** Job Id */
+            job_id: string;
+            /** Model */
+            model: string;
+            /**
+             * Queued Because
+             * @description With ?wait=true: why the training was queued instead (the dataset's size)
+             */
+            queued_because?: string | null;
+            /**
+             * Status Url
+             * @description The job's state, progress and result: GET on the Analytics API
+             */
+            status_url: string;
+        };
+        /**
+         * TrainingSpec
+         * @description What a caller asks to train: the body of `POST /api/v1/models/{name}/train`.
+         */
+        TrainingSpec: {
             /**
              * Algorithm
              * @description hist_gradient_boosting (default), random_forest, linear (ridge regression or logistic regression) or logistic (classification)
@@ -463,7 +831,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ForecastBody"];
+                "application/json": components["schemas"]["ForecastRequest"];
             };
         };
         responses: {
@@ -473,7 +841,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Forecast"];
                 };
             };
             /** @description Malformed request */
@@ -618,9 +986,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Listing_ModelSummary_"];
                 };
             };
             /** @description Malformed request */
@@ -762,9 +1128,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ModelDetail"];
                 };
             };
             /** @description Malformed request */
@@ -911,9 +1275,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Alias"];
                 };
             };
             /** @description Malformed request */
@@ -1210,7 +1572,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["PredictionReply"];
                 };
             };
             /** @description Malformed request */
@@ -1349,17 +1711,26 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["TrainBody"];
+                "application/json": components["schemas"]["TrainingSpec"];
             };
         };
         responses: {
+            /** @description Trained in the request (`?wait=true`) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelVersion"];
+                };
+            };
             /** @description Successful Response */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["TrainingJob"];
                 };
             };
             /** @description Malformed request */
@@ -1503,9 +1874,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ModelVersion"];
                 };
             };
             /** @description Malformed request */
@@ -1830,13 +2199,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Text format 0.0.4 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "text/plain": string;
                 };
             };
         };
