@@ -3,11 +3,11 @@
 import type { components } from "./api/analytics";
 
 export type User = components["schemas"]["UserReply"];
-export type UserList = components["schemas"]["UserList"];
+export type UserList = components["schemas"]["Listing_UserReply_"];
 export type Role = components["schemas"]["RoleReply"];
-export type RoleList = components["schemas"]["RoleList"];
+export type RoleList = components["schemas"]["Listing_RoleReply_"];
 export type AuditRecord = components["schemas"]["AuditRecordReply"];
-export type AuditList = components["schemas"]["AuditList"];
+export type AuditList = components["schemas"]["Listing_AuditRecordReply_"];
 export type NewUser = components["schemas"]["NewUser"];
 export type UserChange = components["schemas"]["UserChange"];
 export type RoleAssignment = components["schemas"]["RoleAssignment"];

@@ -3,7 +3,7 @@
 import type { components } from "./api/ml";
 import type { Grain } from "./types";
 
-export type ForecastRequest = components["schemas"]["ForecastBody"];
+export type ForecastRequest = components["schemas"]["ForecastRequest"];
 
 // TODO(api-types): POST /api/v1/forecast (ml) reply is untyped today: Backtest, ForecastSeries, ForecastReply.
 export interface Backtest {

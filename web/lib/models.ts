@@ -3,7 +3,7 @@
 import type { components } from "./api/ml";
 import { fieldName, itemMessage, type Problem } from "./problem";
 
-export type TrainRequest = components["schemas"]["TrainBody"];
+export type TrainRequest = components["schemas"]["TrainingSpec"];
 export type AliasRequest = components["schemas"]["AliasBody"];
 export type Task = TrainRequest["task"];
 export const TASKS: Task[] = ["classification", "regression"];

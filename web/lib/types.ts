@@ -79,10 +79,10 @@ export const CHART_KINDS: ChartKind[] = ["kpi", "line", "bar", "area", "table"];
 export type TileLayout = Schemas["Layout"];
 
 // TODO(api-types): GET/POST/PUT /api/v1/dashboards reply: TileReply.query is untyped today (an object); use
-// Schemas["TileReply"], Schemas["DashboardReply"] and Schemas["DashboardList"] as they are once it is a QuerySpec.
+// Schemas["TileReply"], Schemas["DashboardReply"] and Schemas["Listing_DashboardReply_"] as they are once it is a QuerySpec.
 export type Tile = Omit<Schemas["TileReply"], "query"> & { query: QuerySpec };
 export type Dashboard = Omit<Schemas["DashboardReply"], "tiles"> & { tiles: Tile[] };
-export type DashboardList = Omit<Schemas["DashboardList"], "items"> & { items: Dashboard[] };
+export type DashboardList = Omit<Schemas["Listing_DashboardReply_"], "items"> & { items: Dashboard[] };
 
 /** A tile as a client writes it: without an id the API gives it one. */
 export type TileInput = Schemas["Tile"];
