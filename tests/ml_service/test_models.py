@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import text
 
+from bi_agent.catalog import row_policies
+from bi_agent.catalog.query_spec import Filter
 from bi_agent.infra import jobs
 from bi_agent.ml_service.routes import predictions as predictions_route
 from bi_agent.ml_service.routes import training as training_route
-from tests.analytics_api.conftest import Api
+from bi_agent.security import roles
+from tests.analytics_api.conftest import Api, bearer
 from tests.ml.conftest import BUCKET, unique_name
 from tests.ml.test_artifacts import PICKLE_PAYLOAD
 from tests.ml_service.conftest import wait_for_job
@@ -312,3 +315,19 @@ def test_hipaa_mode_training_on_phi_needs_a_purpose_and_is_audited(
             text("SELECT action, dataset, columns, purpose FROM bi.audit_log WHERE action = 'model.train'")
         ).one()
     assert (record.dataset, list(record.columns), record.purpose) == ("churn", ["plan"], "OPERATIONS")
+
+
+@pytest.mark.parametrize("redis_url", ["valkey"], indirect=True)
+def test_a_caller_a_row_policy_limits_cannot_train_on_every_row(ml: Api, churn: str) -> None:
+    with ml.engine.begin() as connection:
+        roles.create_role(connection, "pro_only", "", ["models:train"])
+        row_policies.set_policy(connection, "pro_only", "churn", [Filter(dimension="plan", op="eq", value="pro")])
+    limited = ml.add_account("pro", ["pro_only"])
+    reply = ml.client.post(
+        f"/api/v1/models/{unique_name('churn')}/train",
+        params={"wait": "true"},
+        json=CHURN,
+        headers=bearer(ml.token(limited)),
+    )
+    assert reply.status_code == 403, reply.text
+    assert "row policy" in reply.json()["detail"] and "churn" in reply.json()["detail"]

@@ -140,7 +140,8 @@ export interface paths {
          * @description The request is checked against the catalog at once (404 unknown dataset; 422 unknown
          *     column, unusable target or setting; 403 PHI without phi:read; 409 a model name of another
          *     task or target; in HIPAA mode, 403 without the header X-Purpose when the dataset holds PHI,
-         *     and the read is audited). Then 202 `{"job_id"}` (task `train_model` on queue `ml`; its state at
+         *     and the read is audited; 403 when a row policy limits what the caller sees of the dataset, since
+         *     a model is trained on every row). Then 202 `{"job_id"}` (task `train_model` on queue `ml`; its state at
          *     `GET /api/v1/jobs/{id}` of the Analytics API), or with `?wait=true` on a small dataset,
          *     201 with the new version and its metrics.
          */

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from bi_agent.catalog import datasets
-from bi_agent.http.audit_context import request_info
-from bi_agent.http.auth import ConnectionsDep, require
+from bi_agent.errors import PermissionDeniedError
+from bi_agent.http.auth import ConnectionsDep, read_scope
 from bi_agent.infra import jobs
 from bi_agent.ml import training
 from bi_agent.ml.registry import ModelVersion
 from bi_agent.security import audit
-from bi_agent.security.permissions import Permission, Principal
-from bi_agent.security.phi_access import check_phi_read
+from bi_agent.security.permissions import Permission
+from bi_agent.security.phi_access import PhiRead
+from bi_agent.security.read_scope import ReadScope
 
 router = APIRouter(prefix="/models", tags=["training"])
 
-CanTrain = Annotated[Principal, require(Permission.MODELS_TRAIN)]
+CanTrain = Annotated[ReadScope, read_scope(Permission.MODELS_TRAIN)]
 # `?wait=true` trains in the request up to this many dataset rows (a few seconds of work at
 # most); a larger dataset is queued as without `wait`, and the 202 reply says why.
 WAIT_MAX_ROWS = 20_000
@@ -46,8 +47,7 @@ class TrainingJob(BaseModel):
     responses={201: {"model": ModelVersion, "description": "Trained in the request (`?wait=true`)"}},
 )
 def train(
-    http_request: Request,
-    principal: CanTrain,
+    scope: CanTrain,
     connections: ConnectionsDep,
     name: str,
     body: training.TrainingSpec,
@@ -58,24 +58,27 @@ def train(
     """The request is checked against the catalog at once (404 unknown dataset; 422 unknown
     column, unusable target or setting; 403 PHI without phi:read; 409 a model name of another
     task or target; in HIPAA mode, 403 without the header X-Purpose when the dataset holds PHI,
-    and the read is audited). Then 202 `{"job_id"}` (task `train_model` on queue `ml`; its state at
+    and the read is audited; 403 when a row policy limits what the caller sees of the dataset, since
+    a model is trained on every row). Then 202 `{"job_id"}` (task `train_model` on queue `ml`; its state at
     `GET /api/v1/jobs/{id}` of the Analytics API), or with `?wait=true` on a small dataset,
     201 with the new version and its metrics."""
-    request = body.request(name, may_read_phi=principal.has(Permission.PHI_READ), user_id=principal.user_id)
+    principal = scope.principal
+    assert principal is not None  # a request's scope always has its caller
+    with connections.engine.connect() as connection:
+        if body.dataset in scope.restricted_datasets(connection):
+            raise PermissionDeniedError(
+                f"a row policy limits what your roles see of dataset {body.dataset}; a model is trained on every row"
+            )
+    request = body.request(name, may_read_phi=scope.phi_allowed, user_id=principal.user_id)
     plan = training.plan(connections.engine, request)
     with connections.engine.connect() as connection:
         phi_columns = [column.name for column in datasets.get_columns(connection, body.dataset) if column.phi]
     used = {plan.target.name, *(feature.name for feature in plan.features)}
-    check_phi_read(
+    scope.check_reads(
         connections.engine,
-        principal,
-        request_info(http_request),
-        hipaa_mode=connections.settings.hipaa_mode,
+        [PhiRead(body.dataset, phi_columns, [column for column in phi_columns if column in used])],
         action=audit.Action.MODEL_TRAIN,
         resource=f"/api/v1/models/{name}/train",
-        dataset=body.dataset,
-        phi_columns=phi_columns,
-        touched=[column for column in phi_columns if column in used],
     )
     if wait and plan.row_count <= WAIT_MAX_ROWS:
         bucket = connections.settings.minio_bucket_models
