@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from celery import Celery
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy import Connection
 
@@ -22,7 +21,7 @@ from bi_agent.catalog.imports import ImportOutcome
 from bi_agent.catalog.names import check_identifier
 from bi_agent.errors import InvalidInputError, PermissionDeniedError
 from bi_agent.infra import jobs
-from bi_agent.infra.jobs import JobAccepted, JobStateName
+from bi_agent.infra.jobs import Celery, JobAccepted, JobStateName
 from bi_agent.security.permissions import Permission, Principal
 
 Pipeline = Literal["profile", "clean", "deidentify"]
