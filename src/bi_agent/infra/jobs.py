@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from celery import Celery as Celery  # re-exported: the domain names the queue by this module
+from celery import Celery as Celery  # noqa: PLC0414 (re-exported: the domain names the queue through this module)
 from celery.result import AsyncResult
 from kombu.exceptions import OperationalError as KombuOperationalError
 from pydantic import BaseModel, Field
